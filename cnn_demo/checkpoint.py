@@ -1,0 +1,191 @@
+"""One checkpoint format for the whole project: safetensors plus a JSON metadata block.
+
+Reading a checkpoint executes nothing: safetensors holds only raw tensors and a JSON
+header. Tensors in a file:
+    model.<key>                 the SeedCNN state_dict, e.g. model.layer.0.weight (16,1,5,5)
+    filters.<epoch>.<conv>      the conv kernels after each epoch (float16), for the
+                                "filters over time" view; epoch 0 is the initialisation
+The header's metadata holds {"format": FORMAT, "meta": <JSON>} with the recipe, the
+history and how the model was made.
+
+A state_dict saved with `torch.save` from the tutorial's notebook also loads (through
+`torch.load(weights_only=True)`, which refuses anything but tensors); any other file, a
+raw pickle, or weights of another shape are refused with a CheckpointError.
+
+    python -m cnn_demo.checkpoint FILE      # prints a checkpoint's metadata
+"""
+
+import json
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import torch
+from safetensors import SafetensorError
+from safetensors.torch import load as st_load
+from safetensors.torch import save as st_save
+
+from cnn_demo.model import SeedCNN
+
+ROOT = Path(__file__).resolve().parent.parent
+DEFAULT = ROOT / "checkpoints" / "default.safetensors"
+FORMAT = "cnn_demo/1"
+MAX_BYTES = 64 * 1024 * 1024  # a real one is ~1-5 MB; refuse to read anything far bigger
+SUFFIX = ".safetensors"
+
+
+class CheckpointError(ValueError):
+    """The file is not a checkpoint of this model; the message says why."""
+
+
+def save(
+    model: SeedCNN,
+    path: str | Path,
+    meta: dict,
+    filters: list[dict[str, torch.Tensor]] | None = None,
+) -> Path:
+    """Write model weights, metadata and optional per-epoch filter snapshots, atomically."""
+    path = Path(path)
+    tensors = {f"model.{k}": v.detach().float().cpu().contiguous() for k, v in model.state_dict().items()}
+    for epoch, convs in enumerate(filters or []):
+        for name, w in convs.items():
+            tensors[f"filters.{epoch}.{name}"] = w.detach().to("cpu", torch.float16).contiguous()
+    blob = st_save(tensors, metadata={"format": FORMAT, "meta": json.dumps(meta)})
+    path.parent.mkdir(parents=True, exist_ok=True)
+    # Temp file in the same folder, then rename: a crash never leaves a half-written model
+    # under the real name. Temp names start with "." and do not end in .safetensors, so
+    # listings never show them.
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(blob)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def load(path: str | Path) -> tuple[SeedCNN, dict]:
+    """Return (model in eval mode on the CPU, metadata) or raise CheckpointError."""
+    tensors, meta = read(path)
+    model = SeedCNN()
+    model.load_state_dict(_model_state(tensors, path))
+    return model.eval(), meta
+
+
+def load_bytes(blob: bytes, name: str = "upload") -> tuple[SeedCNN, dict]:
+    """Like load, for bytes that arrived in memory (an upload)."""
+    tensors, meta = _parse(blob, name)
+    model = SeedCNN()
+    model.load_state_dict(_model_state(tensors, name))
+    return model.eval(), meta
+
+
+def filter_history(path: str | Path) -> list[dict[str, np.ndarray]]:
+    """The conv kernels after each epoch: [{"conv1": (16,1,5,5), ...}, ...], epoch 0 first."""
+    tensors, _ = read(path)
+    history: dict[int, dict[str, np.ndarray]] = {}
+    for key, value in tensors.items():
+        if key.startswith("filters."):
+            _, epoch, name = key.split(".", 2)
+            history.setdefault(int(epoch), {})[name] = value.float().numpy()
+    return [history[e] for e in sorted(history)]
+
+
+def read(path: str | Path) -> tuple[dict[str, torch.Tensor], dict]:
+    """The raw tensors and metadata of a checkpoint file, checked, nothing executed."""
+    path = Path(path)
+    try:
+        size = path.stat().st_size
+    except OSError as e:
+        raise CheckpointError(f"{path.name}: cannot read it ({e.strerror or e})") from None
+    if size > MAX_BYTES:
+        raise CheckpointError(f"{path.name}: {size / 2**20:.0f} MB is too large for a checkpoint of this model")
+    return _parse(path.read_bytes(), path.name)
+
+
+def _parse(blob: bytes, name: str) -> tuple[dict[str, torch.Tensor], dict]:
+    if len(blob) > MAX_BYTES:
+        raise CheckpointError(f"{name}: {len(blob) / 2**20:.0f} MB is too large for a checkpoint of this model")
+    if len(blob) == 0:
+        raise CheckpointError(f"{name}: the file is empty")
+    if blob[:4] == b"PK\x03\x04":  # torch.save's zip format: a state_dict from the tutorial
+        return _parse_torch_zip(blob, name), {"recipe": "imported", "source": name}
+    if blob[:1] in (b"\x80", b"c", b"("):
+        raise CheckpointError(f"{name}: this is a Python pickle; pickles can run code, so it is not opened")
+    try:
+        tensors = st_load(blob)
+        header_len = int.from_bytes(blob[:8], "little")
+        header = json.loads(blob[8 : 8 + header_len])
+    except (SafetensorError, ValueError, UnicodeDecodeError) as e:
+        raise CheckpointError(f"{name}: not a checkpoint file, or a damaged one ({e})") from None
+    metadata = header.get("__metadata__") or {}
+    if metadata.get("format") != FORMAT:
+        raise CheckpointError(f"{name}: a safetensors file, but not a {FORMAT} checkpoint")
+    try:
+        meta = json.loads(metadata.get("meta", "{}"))
+    except ValueError:
+        raise CheckpointError(f"{name}: its metadata is not valid JSON") from None
+    if not isinstance(meta, dict):
+        raise CheckpointError(f"{name}: its metadata is not a JSON object")
+    return tensors, meta
+
+
+def _parse_torch_zip(blob: bytes, name: str) -> dict[str, torch.Tensor]:
+    import io
+    import pickle
+
+    try:
+        # weights_only=True: a restricted unpickler that builds tensors and plain
+        # containers and refuses every other object, so nothing in the file runs.
+        state = torch.load(io.BytesIO(blob), map_location="cpu", weights_only=True)
+    except (pickle.UnpicklingError, RuntimeError, EOFError, ValueError) as e:
+        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        raise CheckpointError(f"{name}: refused; it is not a plain state_dict of tensors ({first})") from None
+    if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
+        raise CheckpointError(f"{name}: a torch file, but not a state_dict of tensors")
+    return {f"model.{k}": v for k, v in state.items()}
+
+
+def _model_state(tensors: dict[str, torch.Tensor], name) -> dict[str, torch.Tensor]:
+    expected = {k: v.shape for k, v in SeedCNN().state_dict().items()}
+    state = {k[len("model.") :]: v for k, v in tensors.items() if k.startswith("model.")}
+    if set(state) != set(expected):
+        missing, extra = sorted(set(expected) - set(state)), sorted(set(state) - set(expected))
+        raise CheckpointError(
+            f"{Path(str(name)).name}: not the SeedCNN architecture"
+            + (f"; missing {', '.join(missing[:4])}" if missing else "")
+            + (f"; unexpected {', '.join(extra[:4])}" if extra else "")
+        )
+    for key, shape in expected.items():
+        if state[key].shape != shape:
+            raise CheckpointError(
+                f"{Path(str(name)).name}: {key} has shape {tuple(state[key].shape)}, SeedCNN needs {tuple(shape)}"
+            )
+        if not torch.isfinite(state[key].float()).all():
+            raise CheckpointError(f"{Path(str(name)).name}: {key} holds NaN or infinite values")
+    return {k: v.float() for k, v in state.items()}
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = sys.argv[1:] if argv is None else argv
+    if len(args) != 1:
+        print("usage: python -m cnn_demo.checkpoint FILE", file=sys.stderr)
+        return 2
+    try:
+        _, meta = load(args[0])
+    except CheckpointError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 1
+    short = {k: v for k, v in meta.items() if k not in ("loss_history",)}
+    print(json.dumps(short, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
