@@ -31,6 +31,8 @@ from cnn_demo.model import SeedCNN
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT = ROOT / "checkpoints" / "default.safetensors"
+# Runs trained in the app or by the command line land here; tests point it at a temp folder.
+RUNS_DIR = Path(os.environ.get("CNN_DEMO_RUNS_DIR", ROOT / "checkpoints" / "runs"))
 FORMAT = "cnn_demo/1"
 MAX_BYTES = 64 * 1024 * 1024  # a real one is ~1-5 MB; refuse to read anything far bigger
 SUFFIX = ".safetensors"
@@ -116,11 +118,13 @@ def _parse(blob: bytes, name: str) -> tuple[dict[str, torch.Tensor], dict]:
         raise CheckpointError(f"{name}: the file is empty")
     if blob[:4] == b"PK\x03\x04":  # torch.save's zip format: a state_dict from the tutorial
         return _parse_torch_zip(blob, name), {"recipe": "imported", "source": name}
-    if blob[:1] in (b"\x80", b"c", b"("):
-        raise CheckpointError(f"{name}: this is a Python pickle; pickles can run code, so it is not opened")
+    header_len = int.from_bytes(blob[:8], "little")
+    if not (len(blob) >= 8 + header_len and blob[8:9] == b"{"):  # not a safetensors header
+        if blob[:1] == b"\x80" and blob[1:2] in (b"\x02", b"\x03", b"\x04", b"\x05"):
+            raise CheckpointError(f"{name}: this is a Python pickle; pickles can run code, so it is not opened")
+        raise CheckpointError(f"{name}: not a checkpoint file, or a damaged one")
     try:
         tensors = st_load(blob)
-        header_len = int.from_bytes(blob[:8], "little")
         header = json.loads(blob[8 : 8 + header_len])
     except (SafetensorError, ValueError, UnicodeDecodeError) as e:
         raise CheckpointError(f"{name}: not a checkpoint file, or a damaged one ({e})") from None

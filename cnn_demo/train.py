@@ -17,7 +17,7 @@ import argparse
 import math
 import sys
 import time
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Iterator
@@ -213,7 +213,7 @@ def fit(
 
 def default_out(config: TrainConfig) -> Path:
     stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
-    return checkpoint.ROOT / "checkpoints" / "runs" / f"{stamp}-{config.recipe}.safetensors"
+    return checkpoint.RUNS_DIR / f"{stamp}-{config.recipe}.safetensors"
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:

@@ -1,0 +1,119 @@
+"""What every page shares: the server's model store and training run, the active model,
+the sidebar, and the figure helpers. Written once here, never pasted into a page.
+
+Not a page itself: app.py lists the pages, and this module is only imported.
+"""
+
+import numpy as np
+import plotly.graph_objects as go
+import streamlit as st
+
+from cnn_demo import checkpoint
+from cnn_demo.live import RunManager
+from cnn_demo.store import LoadedModel, ModelStore
+
+MODEL_PICK = "model_pick"  # session_state: this browser's own choice of saved model (a path)
+INSPECT_INPUT = "inspect_input"  # session_state: a 28x28 drawing sent from Draw to Inspect
+
+
+@st.cache_resource
+def model_store() -> ModelStore:
+    """One per server: every session shares the loaded models."""
+    return ModelStore()
+
+
+@st.cache_resource
+def run_manager() -> RunManager:
+    """One per server: at most one training run, seen by every browser."""
+    return RunManager()
+
+
+def active() -> LoadedModel:
+    """The model this browser uses: its own pick from the sidebar, else the server's active one."""
+    store = model_store()
+    pick = st.session_state.get(MODEL_PICK)
+    if pick is not None:
+        try:
+            return store.get(pick)
+        except (checkpoint.CheckpointError, OSError):
+            del st.session_state[MODEL_PICK]  # deleted or damaged since it was picked
+    return store.active()
+
+
+def send_to_inspect(image28: np.ndarray) -> None:
+    """Hand a drawing (28x28 float32 in [0, 1]) to the Inspect page of this browser."""
+    st.session_state[INSPECT_INPUT] = np.array(image28, dtype=np.float32)
+
+
+def drawing_for_inspect() -> np.ndarray | None:
+    return st.session_state.get(INSPECT_INPUT)
+
+
+def remember_drawing(image28: np.ndarray) -> None:
+    """The latest drawing on this server: the Train page watches it while a model learns."""
+    model_store().remember_drawing(image28)
+
+
+def accuracy_text(acc: float | None) -> str:
+    return "not measured" if acc is None else f"{100 * acc:.2f}%"
+
+
+def model_label(loaded: LoadedModel) -> str:
+    return f"{loaded.name} · {accuracy_text(loaded.test_accuracy)}"
+
+
+def sidebar() -> None:
+    """The active model on every page: pick one, see its accuracy and device."""
+    store = model_store()
+    current = active()
+    with st.sidebar:
+        st.subheader("Model")
+        paths = store.saved()
+        if paths:
+            labels = {}
+            for path in paths:
+                try:
+                    labels[path] = model_label(store.get(path))
+                except checkpoint.CheckpointError:
+                    continue  # a damaged file is not offered
+            options = list(labels)
+            index = options.index(current.path) if current.path in options else 0
+            picked = st.selectbox("Active model", options, index=index, format_func=lambda p: labels[p])
+            if picked != current.path:
+                st.session_state[MODEL_PICK] = picked
+                st.rerun()
+        if store.problem and current.path is None:
+            st.warning(f"No trained model could be loaded, so an untrained one is used: {store.problem}")
+        meta = current.meta
+        st.metric("Test accuracy", accuracy_text(current.test_accuracy))
+        st.caption(
+            f"**{current.name}** · recipe {meta.get('recipe', '?')} · "
+            f"{meta.get('epochs_done', 0)} epochs · trained on {meta.get('device', '?')} · predicts on cpu"
+        )
+        run = run_manager().run
+        if run is not None:
+            view = run.view()
+            if view.active:
+                st.info(f"Training: epoch {view.epoch}/{view.config.epochs}, {view.state}")
+
+
+def heatmap(
+    image: np.ndarray,
+    title: str = "",
+    colorscale: str = "gray",
+    zmin: float | None = None,
+    zmax: float | None = None,
+    height: int = 300,
+    show_scale: bool = False,
+) -> go.Figure:
+    """One image as a Plotly heatmap, row 0 at the top, square pixels, no axes."""
+    fig = go.Figure(
+        go.Heatmap(z=image, colorscale=colorscale, zmin=zmin, zmax=zmax, showscale=show_scale, hoverongaps=False)
+    )
+    fig.update_yaxes(autorange="reversed", scaleanchor="x", visible=False)
+    fig.update_xaxes(visible=False, constrain="domain")
+    fig.update_layout(
+        title=dict(text=title, font=dict(size=14)), height=height,
+        margin=dict(l=4, r=4, t=32 if title else 4, b=4), plot_bgcolor="rgba(0,0,0,0)",
+    )
+    return fig

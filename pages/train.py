@@ -1,0 +1,143 @@
+"""Train: start a run on the server and watch it learn, live, from any browser."""
+
+import plotly.graph_objects as go
+import streamlit as st
+from plotly.subplots import make_subplots
+
+from cnn_demo.data import DataError
+from cnn_demo.device import available_devices
+from cnn_demo.live import RunBusy, RunView
+from cnn_demo.mosaic import mosaic
+from cnn_demo.train import LIMITS, RECIPES, TrainConfig
+from pages.common import MODEL_PICK, accuracy_text, heatmap, model_store, run_manager
+
+RECIPE_NAMES = {"seed": "The tutorial's (Adam 0.0002, 10 epochs)", "best": "This project's best (one-cycle, augmented)"}
+
+manager = run_manager()
+st.title("Train the network")
+st.caption(
+    "The run lives on the server: every open browser sees it, and it goes on if you close "
+    "this tab or open another page."
+)
+
+
+def use_recipe() -> None:
+    """Fill the hyper-parameters with the chosen recipe's values."""
+    recipe = RECIPES[st.session_state.train_recipe]
+    st.session_state.train_epochs = recipe["epochs"]
+    st.session_state.train_batch = recipe["batch_size"]
+    st.session_state.train_lr = recipe["lr"]
+
+
+if "train_recipe" not in st.session_state:
+    st.session_state.train_recipe = "seed"
+    use_recipe()
+
+with st.container(border=True):
+    st.radio("Recipe", list(RECIPES), key="train_recipe", format_func=RECIPE_NAMES.get, horizontal=True, on_change=use_recipe)
+    c1, c2, c3, c4, c5 = st.columns(5)
+    c1.number_input("Epochs", *LIMITS["epochs"], key="train_epochs", step=1)
+    c2.number_input("Batch size", *LIMITS["batch_size"], key="train_batch", step=32)
+    c3.number_input("Learning rate", float(LIMITS["lr"][0]), float(LIMITS["lr"][1]), key="train_lr", step=0.0001, format="%.4f")
+    c4.number_input(
+        "Training images", *LIMITS["train_images"], value=60_000, key="train_images", step=1000,
+        help="Train on the first N of the 60,000 training images: 3,000 gives a run a class can watch in half a minute.",
+    )
+    c5.selectbox("Device", ["auto"] + available_devices(), key="train_device", help="auto: the GPU when there is one")
+
+view: RunView | None = manager.run.view() if manager.run else None
+running = view is not None and view.active
+
+b1, b2, b3, _ = st.columns([1.3, 1, 1, 3])
+if b1.button("Start training", type="primary", disabled=running, width="stretch"):
+    try:
+        config = TrainConfig.from_recipe(
+            st.session_state.train_recipe, epochs=st.session_state.train_epochs,
+            batch_size=st.session_state.train_batch, lr=st.session_state.train_lr,
+            train_images=st.session_state.train_images, device=st.session_state.train_device,
+        )
+        manager.start(config, watch_image=model_store().last_drawing())
+        st.rerun()
+    except RunBusy as e:
+        st.warning(str(e))
+    except (ValueError, DataError) as e:
+        st.error(f"Training did not start: {e}")
+if view is not None and view.state == "paused":
+    if b2.button("Resume", width="stretch"):
+        manager.run.resume()
+        st.rerun()
+elif b2.button("Pause", disabled=not (view and view.state == "running"), width="stretch"):
+    manager.run.pause()
+    st.rerun()
+if b3.button("Stop", disabled=not running, width="stretch"):
+    manager.run.stop()
+    st.rerun()
+
+
+def loss_figure(v: RunView) -> go.Figure:
+    steps, raw, smooth = v.loss_curve()
+    steps_per_epoch = max(1, v.total_steps // max(1, v.config.epochs))
+    fig = make_subplots(specs=[[{"secondary_y": True}]])
+    fig.add_scatter(x=steps, y=raw, name="loss (each step)", mode="lines", line=dict(color="rgba(31,111,235,0.3)", width=1))
+    fig.add_scatter(x=steps, y=smooth, name="loss (smoothed)", mode="lines", line=dict(color="#1f6feb", width=3))
+    if v.test_accuracy:
+        epochs_x = [steps_per_epoch * (i + 1) for i in range(len(v.test_accuracy))]
+        fig.add_scatter(
+            x=epochs_x, y=[100 * a for a in v.test_accuracy], name="test accuracy %", mode="lines+markers",
+            line=dict(color="#d62728", width=2), marker=dict(size=9), secondary_y=True,
+        )
+    fig.update_xaxes(title="training step", range=[0, max(v.total_steps, 1)])
+    fig.update_yaxes(title="cross-entropy loss", rangemode="tozero", secondary_y=False)
+    fig.update_yaxes(title="test accuracy %", range=[0, 100], secondary_y=True, showgrid=False)
+    fig.update_layout(height=380, margin=dict(l=8, r=8, t=30, b=8), legend=dict(orientation="h", y=1.12), uirevision="loss")
+    return fig
+
+
+def show_run(v: RunView) -> None:
+    fraction = v.step / v.total_steps if v.total_steps else 0.0
+    left = "" if v.seconds_left is None or not v.active else f" · about {v.seconds_left:.0f} s left"
+    st.progress(fraction, text=f"epoch {v.epoch}/{v.config.epochs} · step {v.step}/{v.total_steps} · {v.state}{left}")
+    m1, m2, m3, m4 = st.columns(4)
+    m1.metric("Images per second", f"{v.samples_per_s:,.0f}")
+    m2.metric("Last loss", f"{v.losses[-1]:.4f}" if v.losses else "–")
+    m3.metric("Test accuracy", accuracy_text(v.test_accuracy[-1] if v.test_accuracy else None))
+    m4.metric("Device", v.device)
+    chart, watch = st.columns([3, 2])
+    chart.plotly_chart(loss_figure(v), key="loss_chart", config={"displaylogo": False})
+    with watch:
+        if v.conv1_filters is not None:
+            st.plotly_chart(
+                heatmap(mosaic(v.conv1_filters, cols=8), "conv1's 16 filters (5 × 5)", colorscale="RdBu_r", height=170),
+                key="live_filters", config={"displayModeBar": False},
+            )
+            st.plotly_chart(
+                heatmap(mosaic(v.watch_maps, cols=8, normalise=True), "what they find in this digit (16 × 24 × 24, after ReLU)", colorscale="viridis", height=190),
+                key="live_maps", config={"displayModeBar": False},
+            )
+            st.caption("Blue and red are negative and positive weights. Watch the filters turn from noise into stroke and edge detectors.")
+
+
+# Redrawn every second while a run is active; the timer is off otherwise.
+@st.fragment(run_every=1.0 if running else None)
+def live() -> None:
+    v = manager.run.view() if manager.run else None
+    if v is None:
+        st.info("No run yet. Pick a recipe and press **Start training**. Try 3,000 training images and 2 epochs for a quick one.")
+        return
+    show_run(v)
+    if running and not v.active:
+        st.rerun(scope="app")  # the run just ended: redraw the buttons and the result
+    if not v.active:
+        if v.state == "failed":
+            st.error(v.message)
+        elif v.saved_path is not None:
+            st.success(f"{v.message} Test accuracy {accuracy_text(v.final_accuracy)}. Saved as **{v.saved_path.stem}**.")
+            if st.button("Use this model", type="primary"):
+                model_store().activate(v.saved_path)
+                st.session_state.pop(MODEL_PICK, None)
+                st.rerun(scope="app")
+        else:
+            st.warning(v.message)
+
+
+live()

@@ -1,0 +1,124 @@
+"""The app shell and the Train page, in a real browser."""
+
+import re
+import time
+
+import pytest
+
+PAGES = {"": "How a convolutional neural network sees digits", "train": "Train the network", "draw": "Draw", "inspect": "Inspect"}
+
+
+def loss_points(app) -> int:
+    """How many points the live loss chart holds now (Plotly keeps its data on the div)."""
+    return app.page.evaluate(
+        "() => { const g = document.querySelector('.js-plotly-plot');"
+        " return g && g._fullData && g._fullData.length ? g._fullData[0].x.length : 0; }"
+    )
+
+
+def set_number(app, label: str, value) -> None:
+    box = app.page.get_by_label(label, exact=True)
+    box.fill(str(value))
+    box.press("Enter")
+    app.wait_idle()
+
+
+def start_run(app, images: int, epochs: int, batch: int) -> None:
+    app.goto("train")
+    set_number(app, "Training images", images)
+    set_number(app, "Epochs", epochs)
+    set_number(app, "Batch size", batch)
+    app.button("Start training").click()
+    app.page.get_by_text(re.compile(r"epoch \d+/\d+ · step")).wait_for(timeout=30_000)
+
+
+def stop_if_running(app) -> None:
+    stop = app.button("Stop")
+    if stop.count() and stop.is_enabled():
+        stop.click()
+        app.page.get_by_text(re.compile("Training stopped|Training finished")).wait_for(timeout=30_000)
+
+
+@pytest.mark.parametrize("path", list(PAGES))
+def test_every_page_loads_clean(app, path):
+    app.goto(path)
+    assert app.page.get_by_role("heading", name=PAGES[path]).first.is_visible()
+    sidebar = app.page.locator("[data-testid='stSidebar']")
+    assert "Test accuracy" in sidebar.inner_text()  # the active model is shown on every page
+
+
+def test_short_run_grows_live_and_ends_with_accuracy(app):
+    start_run(app, images=6000, epochs=2, batch=32)  # ~375 steps: several seconds on a laptop
+    app.page.wait_for_function("() => { const g = document.querySelector('.js-plotly-plot');"
+                               " return g && g._fullData && g._fullData.length && g._fullData[0].x.length > 0; }", timeout=30_000)
+    seen = [loss_points(app)]
+    for _ in range(3):
+        app.page.wait_for_timeout(1100)  # the chart is redrawn every second
+        seen.append(loss_points(app))
+    assert seen[-1] > seen[0] > 0, f"the loss chart did not grow while training: {seen}"
+    app.page.get_by_text("Training finished.").wait_for(timeout=120_000)
+    app.wait_idle()
+    accuracy = app.metric("Test accuracy")
+    value = float(accuracy.rstrip("%"))
+    assert value > 80, f"2 epochs on 6,000 images should pass 80%, got {accuracy}"
+    assert app.page.get_by_text(re.compile(r"^epoch 2/2 · step 376/376")).is_visible()
+    app.screenshot("train-finished")
+    # the finished run can become the active model, shown in the sidebar
+    app.button("Use this model").click()
+    app.wait_idle()
+    assert re.search(r"\d{8}-\d{6}-seed", app.page.locator("[data-testid='stSidebar']").inner_text())
+
+
+def test_stop_ends_the_run_within_a_second(app):
+    start_run(app, images=60000, epochs=3, batch=64)
+    app.page.wait_for_timeout(2500)
+    app.screenshot("train-running")
+    t0 = time.perf_counter()
+    app.button("Stop").click()
+    # The worker leaves the loop between two steps, then measures and saves the model.
+    app.page.get_by_text(re.compile(r"· (saving|stopped)")).wait_for(timeout=10_000)
+    assert time.perf_counter() - t0 < 2.5
+    app.page.get_by_text("Training stopped.").wait_for(timeout=60_000)
+    app.wait_idle()
+    assert app.button("Start training").is_enabled()
+
+
+def test_second_browser_sees_the_run_and_cannot_start_another(new_app):
+    teacher, student = new_app(), new_app()
+    student.goto("train")  # opened before the run: its Start button is still enabled
+    start_run(teacher, images=60000, epochs=3, batch=64)
+    student.page.wait_for_timeout(1500)
+    assert student.page.get_by_text(re.compile(r"epoch \d+/3 · step")).is_visible()  # sees it live
+    student.button("Start training").click()
+    student.wait_idle()
+    assert student.page.get_by_text("already going").is_visible()
+    late = new_app()  # a browser opened during the run: Start is disabled
+    late.goto("train")
+    assert late.button("Start training").is_disabled()
+    assert late.page.get_by_text(re.compile(r"epoch \d+/3 · step")).is_visible()
+    stop_if_running(teacher)
+
+
+def test_pause_and_resume(app):
+    start_run(app, images=60000, epochs=3, batch=64)
+    app.page.wait_for_timeout(1500)
+    app.button("Pause").click()
+    app.page.get_by_text(re.compile(r"· paused")).wait_for(timeout=10_000)
+    step = lambda: int(re.search(r"step (\d+)/", app.page.get_by_text(re.compile(r"epoch \d+/3 · step")).inner_text()).group(1))
+    paused_at = step()
+    app.page.wait_for_timeout(2000)
+    assert step() == paused_at  # nothing trains while paused
+    app.button("Resume").click()
+    app.page.wait_for_timeout(2500)
+    assert step() > paused_at
+    stop_if_running(app)
+
+
+def test_out_of_range_learning_rate_is_refused(app):
+    app.goto("train")
+    box = app.page.get_by_label("Learning rate", exact=True)
+    box.fill("5")
+    box.press("Enter")
+    app.wait_idle()
+    # Streamlit keeps the value inside its bounds, so no run can start with it.
+    assert float(box.input_value()) <= 1.0

@@ -1,0 +1,137 @@
+"""The background training run the Train page drives, without a browser."""
+
+import threading
+import time
+
+import numpy as np
+import pytest
+
+from cnn_demo import checkpoint, live
+from cnn_demo.live import RunBusy, RunManager
+from cnn_demo.store import ModelStore
+from cnn_demo.train import TrainConfig
+from tests.conftest import synthetic_digits
+
+
+@pytest.fixture
+def manager(tmp_path):
+    sets = {"train": synthetic_digits(2048, 0), "test": synthetic_digits(256, 1)}
+    m = RunManager(runs_dir=tmp_path, load=sets.__getitem__)
+    yield m
+    if m.run is not None:
+        m.run.stop()
+        m.run.thread.join(30)
+
+
+def wait_for(run, states, timeout=60):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        view = run.view()
+        if view.state in states:
+            return view
+        time.sleep(0.02)
+    raise AssertionError(f"run still {run.view().state} after {timeout}s")
+
+
+def config(**kw):
+    return TrainConfig.from_recipe("seed", **{"device": "cpu", "lr": 2e-3, "batch_size": 64, **kw})
+
+
+def test_a_run_finishes_saves_and_can_become_active(manager, tmp_path):
+    run = manager.start(config(epochs=2))
+    view = wait_for(run, {"finished"})
+    assert view.step == view.total_steps == 2 * 32 and len(view.losses) == 64
+    assert len(view.test_accuracy) == 2 and view.final_accuracy > 0.5
+    assert view.conv1_filters.shape == (16, 5, 5) and view.watch_maps.shape == (16, 24, 24)
+    model, meta = checkpoint.load(view.saved_path)
+    assert meta["epochs_done"] == 2 and meta["stopped"] is None and len(meta["loss_history"]) == 64
+    assert len(checkpoint.filter_history(view.saved_path)) == 3
+    store = ModelStore(default=tmp_path / "absent.safetensors", runs_dir=tmp_path)
+    assert store.activate(view.saved_path).name == view.saved_path.stem
+    assert store.active().meta["epochs_done"] == 2
+
+
+def test_stop_ends_the_run_quickly_and_keeps_what_was_learned(manager):
+    run = manager.start(config(epochs=50, batch_size=8))
+    wait_for(run, {"running"})
+    while run.view().step < 5:
+        time.sleep(0.01)
+    t0 = time.perf_counter()
+    run.stop()
+    view = wait_for(run, {"saving", "stopped"})
+    assert time.perf_counter() - t0 < 1.0  # out of the loop between two steps
+    view = wait_for(run, {"stopped"})
+    assert view.saved_path.exists() and view.final_accuracy is not None
+    assert checkpoint.load(view.saved_path)[1]["stopped"] == "stopped by the user"
+
+
+def test_pause_holds_and_resume_goes_on(manager):
+    run = manager.start(config(epochs=50, batch_size=8))
+    while run.view().step < 3:
+        time.sleep(0.01)
+    run.pause()
+    time.sleep(0.2)
+    held = run.view().step
+    time.sleep(0.4)
+    assert run.view().state == "paused" and run.view().step == held
+    run.resume()
+    time.sleep(0.5)
+    assert run.view().step > held
+    run.stop()  # a stop also ends a paused run
+    wait_for(run, {"stopped"})
+
+
+def test_one_run_at_a_time_even_when_two_press_start_together(manager):
+    results = []
+    barrier = threading.Barrier(4)
+
+    def press():
+        barrier.wait()
+        try:
+            results.append(manager.start(config(epochs=50)))
+        except RunBusy as e:
+            results.append(e)
+
+    threads = [threading.Thread(target=press) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    started = [r for r in results if not isinstance(r, RunBusy)]
+    assert len(started) == 1 and len(results) == 4
+    assert "already going" in str(next(r for r in results if isinstance(r, RunBusy)))
+
+
+def test_a_diverging_run_stops_and_says_what_to_try(manager, monkeypatch):
+    monkeypatch.setattr(live, "DIVERGED_LOSS", 0.0)  # any loss counts as exploded
+    run = manager.start(config(epochs=5, lr=0.5))
+    view = wait_for(run, {"failed", "stopped", "finished"})
+    assert view.state == "failed"
+    assert "learning rate 0.5 is too large" in view.message and "try 0.05" in view.message
+
+
+def test_bad_config_never_starts(manager):
+    bad = TrainConfig(epochs=0)
+    with pytest.raises(ValueError, match="epochs"):
+        manager.start(bad)
+    assert manager.run is None
+
+
+def test_watch_image_is_used(manager):
+    digit = np.zeros((28, 28), np.float32)
+    digit[4:24, 12:16] = 1
+    run = manager.start(config(epochs=1), watch_image=digit)
+    view = wait_for(run, {"finished"})
+    assert np.array_equal(view.watch_image, digit)
+
+
+def test_loss_curve_is_thinned_and_smoothed():
+    view = live.RunView(
+        state="running", config=TrainConfig(), device="cpu", step=5000, total_steps=9000, epoch=1,
+        losses=list(np.linspace(2.3, 0.1, 5000)), test_accuracy=[], samples_per_s=1.0, elapsed_s=1.0,
+        conv1_filters=None, watch_maps=None, watch_image=None, message="", saved_path=None, final_accuracy=None,
+    )
+    steps, raw, smooth = view.loss_curve(max_points=500)
+    assert len(steps) == 500 and steps[0] == 1 and steps[-1] == 5000
+    assert abs(smooth[0] - 2.3) < 1e-6  # bias-corrected: starts at the first loss, not at 0
+    assert np.all(np.diff(smooth) <= 1e-9)
