@@ -61,6 +61,7 @@ def save(
     # listings never show them.
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
+        os.fchmod(fd, 0o644)  # mkstemp makes it private; a model file is an ordinary file
         with os.fdopen(fd, "wb") as f:
             f.write(blob)
             f.flush()

@@ -23,7 +23,7 @@ def manager(tmp_path):
         m.run.thread.join(30)
 
 
-def wait_for(run, states, timeout=60):
+def wait_for(run, states, timeout=180):
     deadline = time.time() + timeout
     while time.time() < deadline:
         view = run.view()

@@ -118,11 +118,12 @@ def test_without_fitting_is_a_plain_resize():
     assert np.abs(fitted - plain).mean() > 0.05  # a corner digit stays small, in the corner
     rows, cols = np.nonzero(plain > 0.2)
     assert rows.max() < 12 and cols.max() < 12
-    # A 28x28 image enlarged 10x comes back from a plain resize nearly as it was.
+    # A 28x28 image enlarged 10x comes back from a plain resize nearly as it was (the
+    # anti-aliasing filter softens its edges a little).
     image = np.zeros((28, 28), np.float32)
     image[5:20, 9:13] = 1
-    big = np.kron(image, np.ones((10, 10), np.float32))
-    np.testing.assert_allclose(canvas_to_mnist(big, fit=False), image, atol=0.02)
+    back = canvas_to_mnist(np.kron(image, np.ones((10, 10), np.float32)), fit=False)
+    assert np.abs(back - image).mean() < 0.01 and np.abs(back - image).max() < 0.2
 
 
 def test_steps_for_the_page():
