@@ -106,13 +106,10 @@ def predict_ms(repeats: int = 200) -> tuple[float, float] | tuple[None, None]:
 
 
 def _drawn_canvas() -> np.ndarray:
-    """A 280x280 RGBA canvas with a thick '7' drawn off-centre, as the Draw page returns it."""
-    canvas = np.zeros((280, 280, 4), np.uint8)
-    yy, xx = np.mgrid[:280, :280]
-    for t in np.linspace(0, 1, 60):  # top bar, then the diagonal stroke
-        for cx, cy in ((60 + 120 * t, 50), (180 - 90 * t, 50 + 170 * t)):
-            canvas[(xx - cx) ** 2 + (yy - cy) ** 2 <= 81] = 255
-    return canvas
+    """A 280x280 RGBA canvas with a 7 drawn the way people draw, as the Draw page returns it."""
+    from cnn_demo.drawn import draw_digit
+
+    return draw_digit(7, np.random.default_rng(0)).canvas
 
 
 def _sync(device: torch.device) -> None:

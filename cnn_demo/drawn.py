@@ -159,16 +159,22 @@ def render(strokes: list[np.ndarray], brush: int, size: int = CANVAS, background
     "transparent": the alpha channel carries it (st_canvas without one).
     """
     s = SUPERSAMPLE
-    img = Image.new("L", (size * s, size * s), 0)
+    # Draw only the canvas pixels around the ink (x0..x1, y0..y1), s times larger: fast, and
+    # exactly what drawing the whole canvas would give there.
+    everything = np.concatenate(strokes)
+    x0, y0 = np.clip(np.floor(everything.min(0) - brush / 2 - 1), 0, size).astype(int)
+    x1, y1 = np.clip(np.ceil(everything.max(0) + brush / 2 + 1), 0, size).astype(int)
+    img = Image.new("L", (max(x1 - x0, 1) * s, max(y1 - y0, 1) * s), 0)
     pen = ImageDraw.Draw(img)
     r = brush * s / 2
     for stroke in strokes:
-        points = [(float(x) * s, float(y) * s) for x, y in stroke]
+        points = [((float(x) - x0) * s, (float(y) - y0) * s) for x, y in stroke]
         if len(points) > 1:
-            pen.line(points, fill=255, width=int(round(brush * s)), joint="curve")
-        for x, y in (points[0], points[-1]):  # round caps
+            pen.line(points, fill=255, width=int(round(brush * s)))
+        for x, y in points:  # round caps and joins, like the browser's brush
             pen.ellipse((x - r, y - r, x + r, y + r), fill=255)
-    coverage = np.asarray(img.reduce(s))  # (size, size) uint8: the average over each 4x4 block
+    coverage = np.zeros((size, size), np.uint8)
+    coverage[y0:y1, x0:x1] = np.asarray(img.reduce(s))[: y1 - y0, : x1 - x0]  # the average over each s x s block
     rgba = np.zeros((size, size, 4), np.uint8)
     if background == "black":
         rgba[..., :3] = coverage[..., None]

@@ -159,6 +159,10 @@ class TrainingRun:
                         last_watch = time.perf_counter()
                 else:  # Epoch
                     self._watch()
+                    # Saved after every epoch, atomically: if the server dies, the run is
+                    # kept up to its last finished epoch and no half-written file is left.
+                    meta = self.history.meta(self.config, self.device, stopped="interrupted")
+                    checkpoint.save(self.model, self.out, meta, self.history.filters)
                 if self._stop.is_set():
                     reason = "stopped"
                     break

@@ -12,6 +12,7 @@ from cnn_demo import checkpoint
 from cnn_demo.live import RunManager
 from cnn_demo.store import LoadedModel, ModelStore
 
+PROJECTOR = "projector"  # session_state: larger text and figures for a class's projector
 MODEL_PICK = "model_pick"  # session_state: this browser's own choice of saved model (a path)
 INSPECT_INPUT = "inspect_input"  # session_state: a 28x28 drawing sent from Draw to Inspect
 
@@ -62,11 +63,38 @@ def model_label(loaded: LoadedModel) -> str:
     return f"{loaded.name} · {accuracy_text(loaded.test_accuracy)}"
 
 
+# Bigger type and less chrome, for the back row of a classroom. Our own CSS, no user text.
+PROJECTOR_CSS = """<style>
+html, body, [data-testid="stAppViewContainer"] { font-size: 21px; }
+[data-testid="stMain"] h1 { font-size: 3rem; }
+[data-testid="stHeader"], [data-testid="stToolbar"], [data-testid="stDecoration"] { display: none; }
+[data-testid="stMainBlockContainer"] { padding-top: 1.5rem; max-width: 100%; }
+</style>"""
+
+
+def projector() -> bool:
+    return bool(st.session_state.get(PROJECTOR, False))
+
+
+def chart(fig: go.Figure, key: str, height: int | None = None, **kwargs) -> None:
+    """Draw a Plotly figure the same way on every page: larger fonts in projector mode, and the
+    mode bar's camera button saves a 2x PNG for slides."""
+    scale = 1.4 if projector() else 1.0
+    fig.update_layout(font=dict(size=round(13 * scale)))
+    if height is not None:
+        fig.update_layout(height=round(height * scale))
+    config = {"displaylogo": False, "toImageButtonOptions": {"format": "png", "scale": 2, "filename": key}}
+    st.plotly_chart(fig, key=key, config=config, **kwargs)
+
+
 def sidebar() -> None:
     """The active model on every page: pick one, see its accuracy and device."""
     store = model_store()
     current = active()
     with st.sidebar:
+        st.toggle("Projector mode", key=PROJECTOR, help="Larger text and figures for a classroom projector.")
+        if projector():
+            st.html(PROJECTOR_CSS)
         st.subheader("Model")
         paths = store.saved()
         if paths:
@@ -105,10 +133,12 @@ def heatmap(
     zmax: float | None = None,
     height: int = 300,
     show_scale: bool = False,
+    zmid: float | None = None,
 ) -> go.Figure:
-    """One image as a Plotly heatmap, row 0 at the top, square pixels, no axes."""
+    """One image as a Plotly heatmap, row 0 at the top, square pixels, no axes.
+    zmid=0 centres a diverging colour scale on zero (for weights)."""
     fig = go.Figure(
-        go.Heatmap(z=image, colorscale=colorscale, zmin=zmin, zmax=zmax, showscale=show_scale, hoverongaps=False)
+        go.Heatmap(z=image, colorscale=colorscale, zmin=zmin, zmax=zmax, zmid=zmid, showscale=show_scale, hoverongaps=False)
     )
     fig.update_yaxes(autorange="reversed", scaleanchor="x", visible=False)
     fig.update_xaxes(visible=False, constrain="domain")

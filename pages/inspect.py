@@ -5,6 +5,19 @@ read from the active model. The tabs run only when open (on_change="rerun"), so 
 change redraws only the input, the prediction and the open tab.
 """
 
+import time as _time
+import gc as _gc
+_T0 = _time.perf_counter()
+if not hasattr(_gc, "_inspect_log"):
+    _gc._inspect_log = []
+    _gc._inspect_start = [0.0]
+    def _cb(phase, info):
+        if phase == "start":
+            _gc._inspect_start[0] = _time.perf_counter()
+        else:
+            _gc._inspect_log.append((info["generation"], (_time.perf_counter() - _gc._inspect_start[0]) * 1000))
+    _gc.callbacks.append(_cb)
+_gc._inspect_log.clear()
 import numpy as np
 import plotly.graph_objects as go
 import streamlit as st
@@ -199,7 +212,11 @@ else:
     x = images[i].astype(np.float32) / 255  # (28, 28) in [0, 1], ink = 1
     input_title = f"test image #{i} · label {labels[i]}"
 
+import torch as _torch
+_torch.set_num_threads(1)
+_T1 = _time.perf_counter()
 maps = feature_maps(model, x)
+_T2 = _time.perf_counter()
 probs = probabilities(maps["logits"])
 predicted = int(probs.argmax())
 
@@ -499,3 +516,5 @@ if tab_how.open:
         )
         if dx == dy == 0:
             st.caption("Move a slider: with no shift nothing changes.")
+
+print(f"GC {[(g, round(t)) for g, t in _gc._inspect_log if t > 2]} PAGE total {(_time.perf_counter()-_T0)*1000:.0f} ms, before maps {(_T1-_T0)*1000:.0f}, maps {(_T2-_T1)*1000:.0f}", flush=True)

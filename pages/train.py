@@ -9,7 +9,7 @@ from cnn_demo.device import available_devices
 from cnn_demo.live import RunBusy, RunView
 from cnn_demo.mosaic import mosaic
 from cnn_demo.train import LIMITS, RECIPES, TrainConfig
-from pages.common import MODEL_PICK, accuracy_text, heatmap, model_store, run_manager
+from pages.common import MODEL_PICK, accuracy_text, chart, heatmap, model_store, run_manager
 
 RECIPE_NAMES = {"seed": "The tutorial's (Adam 0.0002, 10 epochs)", "best": "This project's best (one-cycle, augmented)"}
 
@@ -88,8 +88,8 @@ def loss_figure(v: RunView) -> go.Figure:
         )
     fig.update_xaxes(title="training step", range=[0, max(v.total_steps, 1)])
     fig.update_yaxes(title="cross-entropy loss", rangemode="tozero", secondary_y=False)
-    fig.update_yaxes(title="test accuracy %", range=[0, 100], secondary_y=True, showgrid=False)
-    fig.update_layout(height=380, margin=dict(l=8, r=8, t=30, b=8), legend=dict(orientation="h", y=1.12), uirevision="loss")
+    fig.update_yaxes(title="test accuracy %", range=[0, 100], dtick=20, secondary_y=True, showgrid=False)
+    fig.update_layout(margin=dict(l=8, r=8, t=30, b=8), legend=dict(orientation="h", y=1.12), uirevision="loss")
     return fig
 
 
@@ -102,18 +102,15 @@ def show_run(v: RunView) -> None:
     m2.metric("Last loss", f"{v.losses[-1]:.4f}" if v.losses else "–")
     m3.metric("Test accuracy", accuracy_text(v.test_accuracy[-1] if v.test_accuracy else None))
     m4.metric("Device", v.device)
-    chart, watch = st.columns([3, 2])
-    chart.plotly_chart(loss_figure(v), key="loss_chart", config={"displaylogo": False})
+    left_col, watch = st.columns([3, 2])
+    with left_col:
+        chart(loss_figure(v), key="loss_chart", height=380)
     with watch:
         if v.conv1_filters is not None:
-            st.plotly_chart(
-                heatmap(mosaic(v.conv1_filters, cols=8), "conv1's 16 filters (5 × 5)", colorscale="RdBu_r", height=170),
-                key="live_filters", config={"displayModeBar": False},
-            )
-            st.plotly_chart(
-                heatmap(mosaic(v.watch_maps, cols=8, normalise=True), "what they find in this digit (16 × 24 × 24, after ReLU)", colorscale="viridis", height=190),
-                key="live_maps", config={"displayModeBar": False},
-            )
+            filters = mosaic(v.conv1_filters, cols=8)
+            chart(heatmap(filters, "conv1's 16 filters (5 × 5)", colorscale="RdBu_r", zmid=0), key="live_filters", height=170)
+            maps = mosaic(v.watch_maps, cols=8, normalise=True)
+            chart(heatmap(maps, "what they find in this digit (16 × 24 × 24, after ReLU)", colorscale="viridis"), key="live_maps", height=190)
             st.caption("Blue and red are negative and positive weights. Watch the filters turn from noise into stroke and edge detectors.")
 
 

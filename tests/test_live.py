@@ -135,3 +135,18 @@ def test_loss_curve_is_thinned_and_smoothed():
     assert len(steps) == 500 and steps[0] == 1 and steps[-1] == 5000
     assert abs(smooth[0] - 2.3) < 1e-6  # bias-corrected: starts at the first loss, not at 0
     assert np.all(np.diff(smooth) <= 1e-9)
+
+
+def test_each_finished_epoch_is_saved_while_the_run_goes_on(manager):
+    """If the server dies mid-run, the run is kept up to its last finished epoch."""
+    run = manager.start(config(epochs=50))
+    deadline = time.time() + 120
+    while not run.view().test_accuracy and time.time() < deadline:
+        time.sleep(0.02)
+    time.sleep(0.3)  # the save follows the epoch's evaluation
+    model, meta = checkpoint.load(run.out)
+    assert meta["stopped"] == "interrupted" and meta["epochs_done"] >= 1
+    assert len(checkpoint.filter_history(run.out)) == meta["epochs_done"] + 1
+    run.stop()
+    wait_for(run, {"stopped"})
+    assert checkpoint.load(run.out)[1]["stopped"] == "stopped by the user"

@@ -1,0 +1,132 @@
+"""Drive the app as a user does: `streamlit run app.py` on a free port, Debian's Chromium.
+
+Used by the end-to-end tests (through the fixtures in conftest.py) and by the browser
+benchmarks in benchmarks/. Set CHROMIUM_PATH to use another Chromium.
+"""
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Server:
+    def __init__(self, runs_dir: Path, log_path: Path):
+        self.port = _free_port()
+        self.url = f"http://localhost:{self.port}"
+        self.runs_dir, self.log_path = runs_dir, log_path
+        env = {**os.environ, "CNN_DEMO_RUNS_DIR": str(runs_dir), "PYTHONUNBUFFERED": "1"}
+        self.log = open(log_path, "w")
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true",
+             "--server.port", str(self.port), "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none"],
+            cwd=ROOT, env=env, stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True,
+        )
+        self._wait_healthy()
+
+    def _wait_healthy(self, timeout: float = 90) -> None:
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"streamlit exited with {self.proc.returncode}:\n{self.log_text()}")
+            try:
+                with urllib.request.urlopen(f"{self.url}/_stcore/health", timeout=2) as r:
+                    if r.read().strip() == b"ok":
+                        return
+            except OSError:
+                pass
+            time.sleep(0.3)
+        raise RuntimeError(f"streamlit did not answer within {timeout}s:\n{self.log_text()}")
+
+    def log_text(self, start: int = 0) -> str:
+        self.log.flush()
+        return self.log_path.read_text(errors="replace")[start:]
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGTERM)  # the pid we started, and its children
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait()
+        self.log.close()
+
+
+class App:
+    """One browser session on the app, with the waits and checks every test needs."""
+
+    def __init__(self, server: Server, browser, viewport=(1400, 1000)):
+        self.server = server
+        self.context = browser.new_context(viewport={"width": viewport[0], "height": viewport[1]})
+        self.page = self.context.new_page()
+        self.expected_errors: list[str] = []  # substrings of error boxes this test provokes
+        self._log_start = len(server.log_text())
+
+    def goto(self, path: str = "", timeout: float = 60_000) -> None:
+        self.page.goto(f"{self.server.url}/{path.lstrip('/')}")
+        # Before its first run the app reads "notRunning" too: wait for the page's title,
+        # which every page writes first, then for the run to end.
+        self.page.wait_for_selector("[data-testid='stMain'] h1", timeout=timeout)
+        self.wait_idle(timeout)
+
+    def wait_idle(self, timeout: float = 60_000) -> None:
+        """Until the app is on screen and its script has finished running."""
+        self.page.wait_for_selector("[data-testid='stApp']", timeout=timeout)
+        self.page.wait_for_function(
+            "() => { const a = document.querySelector(\"[data-testid='stApp']\");"
+            " return a && a.getAttribute('data-test-script-state') === 'notRunning'; }",
+            timeout=timeout,
+        )
+        self.page.wait_for_timeout(150)  # let the last deltas paint
+
+    def errors(self) -> list[str]:
+        boxes = self.page.locator("[data-testid='stAlertContentError']")
+        return [boxes.nth(i).inner_text() for i in range(boxes.count())]
+
+    def exceptions(self) -> list[str]:
+        boxes = self.page.locator("[data-testid='stException']")
+        return [boxes.nth(i).inner_text() for i in range(boxes.count())]
+
+    def button(self, label: str):
+        return self.page.get_by_role("button", name=label, exact=True)
+
+    def metric(self, label: str) -> str:
+        """The value of the st.metric with this label."""
+        metric = self.page.locator("[data-testid='stMetric']").filter(
+            has=self.page.locator("[data-testid='stMetricLabel']", has_text=label)
+        ).first
+        return metric.locator("[data-testid='stMetricValue']").inner_text()
+
+    def screenshot(self, name: str) -> Path:
+        out = Path(os.environ.get("E2E_SHOTS", "/tmp/shots"))
+        out.mkdir(parents=True, exist_ok=True)
+        self.page.screenshot(path=str(out / f"{name}.png"), full_page=True)
+        return out / f"{name}.png"
+
+    def check(self) -> None:
+        """No exception on the page, no unexpected error box, no traceback in the server log."""
+        assert not self.exceptions(), f"Streamlit exception on the page: {self.exceptions()}"
+        unexpected = [e for e in self.errors() if not any(x in e for x in self.expected_errors)]
+        assert not unexpected, f"error box on the page: {unexpected}"
+        log = self.server.log_text(self._log_start)
+        assert "Traceback" not in log, f"traceback in the server log:\n{log[-3000:]}"
+
+    def close(self) -> None:
+        self.context.close()
+
+
