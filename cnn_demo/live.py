@@ -13,7 +13,7 @@ read `view()` and draw it. No UI call is ever made from the worker.
 import math
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -103,6 +103,7 @@ class TrainingRun:
         self._saved: Path | None = None
         self._final: float | None = None
         self._start = time.perf_counter()
+        self.device_failed = False  # set when the GPU ran out of memory or disappeared
         self._go.set()
         self.thread = threading.Thread(target=self._work, name="cnn-demo-training", daemon=True)
 
@@ -211,10 +212,16 @@ class TrainingRun:
         self._set(state=state, message=message, saved=saved, final=final)
 
     def _fail(self, error: Exception) -> None:
-        if isinstance(error, torch.OutOfMemoryError):
-            what = f"The {self.device} ran out of memory. Try a smaller batch size, or the CPU."
+        detail = str(error).splitlines()[0][:300] if str(error) else type(error).__name__
+        if self.device.type != "cpu":
+            # Out of memory, or a GPU that vanished: later "auto" runs use the CPU.
+            self.device_failed = True
+            what = (
+                f"Training stopped: the {self.device.type.upper()} device failed ({detail}). "
+                "The next run with device \"auto\" trains on the CPU; try a smaller batch size to use the GPU again."
+            )
         else:
-            what = f"Training failed on {self.device}: {type(error).__name__}: {str(error).splitlines()[0][:300] if str(error) else ''}"
+            what = f"Training failed: {type(error).__name__}: {detail}"
         self._set(state="failed", message=what)
 
     def _set(self, state: str, message: str | None = None, saved: Path | None = None, final: float | None = None) -> None:
@@ -246,6 +253,8 @@ class RunManager:
         with self._lock:  # two sessions pressing Start at the same moment start exactly one run
             if self.run is not None and self.run.view().active:
                 raise RunBusy("A training run is already going on this server. Watch it, or stop it first.")
+            if self.run is not None and self.run.device_failed and config.device == "auto":
+                config = replace(config, device="cpu")  # the GPU failed last time: fall back
             train_set, test_set = self._dataset("train"), self._dataset("test")
             if watch_image is None:
                 watch_image = test_set[0][0].float().div(255).numpy()  # the first test digit, a 7

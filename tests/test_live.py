@@ -150,3 +150,25 @@ def test_each_finished_epoch_is_saved_while_the_run_goes_on(manager):
     run.stop()
     wait_for(run, {"stopped"})
     assert checkpoint.load(run.out)[1]["stopped"] == "stopped by the user"
+
+
+def test_a_failing_gpu_stops_the_run_with_a_message_and_the_next_auto_run_uses_the_cpu(manager, monkeypatch):
+    """A GPU that runs out of memory mid-run, simulated on this CPU-only machine."""
+    import torch
+
+    real_fit, real_pick = live.fit, live.pick_device
+
+    def fit_that_runs_out_of_memory(*args, **kwargs):
+        raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
+        yield  # a generator, like fit
+
+    monkeypatch.setattr(live, "fit", fit_that_runs_out_of_memory)
+    monkeypatch.setattr(live, "pick_device", lambda name: torch.device("cuda"))  # as if placed on a GPU
+    run = manager.start(config(epochs=5))
+    view = wait_for(run, {"failed"})
+    assert "CUDA device failed (CUDA out of memory" in view.message and "trains on the CPU" in view.message
+    monkeypatch.setattr(live, "fit", real_fit)
+    monkeypatch.setattr(live, "pick_device", real_pick)
+    again = manager.start(TrainConfig.from_recipe("seed", epochs=1, train_images=256, device="auto"))
+    assert again.config.device == "cpu"
+    wait_for(again, {"finished"})

@@ -1,0 +1,77 @@
+"""Every word the app shows, in English and Korean, from one file per language.
+
+    locales/en.toml, locales/ko.toml   tables of strings, e.g. [train] title = "..."
+    t("train.title")                   the string in this browser's language
+    t("train.saved", name=name)        with {name} filled in
+
+The language is chosen, first to last, by `?lang=ko` / `?lang=en` in the URL, the sidebar's
+switch, and the browser's own language (its Accept-Language header); English otherwise.
+"""
+
+import tomllib
+from functools import cache
+from pathlib import Path
+
+import streamlit as st
+
+LOCALES = Path(__file__).resolve().parent.parent / "locales"
+LANGUAGES = {"en": "English", "ko": "한국어"}
+LANG = "lang"  # session_state key and URL query parameter
+
+
+@cache
+def strings(lang: str) -> dict[str, str]:
+    """All strings of a language, flattened to dotted keys: {"train.title": "..."}."""
+    with open(LOCALES / f"{lang}.toml", "rb") as f:
+        table = tomllib.load(f)
+    flat: dict[str, str] = {}
+
+    def walk(prefix: str, node: dict) -> None:
+        for key, value in node.items():
+            if isinstance(value, dict):
+                walk(f"{prefix}{key}.", value)
+            else:
+                flat[f"{prefix}{key}"] = value
+
+    walk("", table)
+    return flat
+
+
+def browser_language() -> str:
+    accepted = (st.context.headers.get("Accept-Language") or "").lower()
+    for part in accepted.split(","):
+        code = part.split(";")[0].strip()[:2]
+        if code in LANGUAGES:
+            return code
+    return "en"
+
+
+def language() -> str:
+    """This browser's language: the URL's ?lang=, else its choice so far, else its browser's."""
+    asked = st.query_params.get(LANG)
+    if asked in LANGUAGES:
+        st.session_state[LANG] = asked
+    if st.session_state.get(LANG) not in LANGUAGES:
+        st.session_state[LANG] = browser_language()
+    return st.session_state[LANG]
+
+
+def t(key: str, **values) -> str:
+    """The string `key` in this browser's language, with {placeholders} filled in."""
+    text = strings(language()).get(key)
+    if text is None:  # a key missing in Korean falls back to English; a test keeps this from happening
+        text = strings("en")[key]
+    return text.format(**values) if values else text
+
+
+def _switched() -> None:
+    picked = st.session_state.get("lang_switch")
+    if picked in LANGUAGES:
+        st.session_state[LANG] = picked
+        st.query_params[LANG] = picked  # a shared link keeps the language
+
+
+def language_switch() -> None:
+    """The sidebar's language switch."""
+    st.session_state["lang_switch"] = language()  # follows ?lang= too
+    st.segmented_control("Language · 언어", list(LANGUAGES), format_func=LANGUAGES.get, key="lang_switch", on_change=_switched)
