@@ -1,6 +1,23 @@
-"""Which device to train and predict on: CUDA when present, then Apple MPS, then the CPU."""
+"""Which device to train and predict on: CUDA when present, then Apple MPS, then the CPU,
+and how many CPU threads each kind of work uses."""
+
+import os
 
 import torch
+
+# All the cores this process may use; a training run takes them all.
+CPU_CORES = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+
+
+def use_threads(n: int) -> None:
+    """Set the calling thread's number of intra-op threads.
+
+    In the app, page threads answer single images: too little work to share between cores,
+    and with more than one thread every layer waits at a barrier for a core the training run
+    holds. So pages use one thread, and the training worker sets its own count when it starts.
+    """
+    if torch.get_num_threads() != n:
+        torch.set_num_threads(n)
 
 
 def available_devices() -> list[str]:

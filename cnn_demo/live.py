@@ -22,7 +22,7 @@ import torch
 from cnn_demo import checkpoint
 from cnn_demo.checkpoint import RUNS_DIR
 from cnn_demo.data import load_mnist
-from cnn_demo.device import autocast_dtype, pick_device
+from cnn_demo.device import CPU_CORES, autocast_dtype, pick_device, use_threads
 from cnn_demo.evaluate import accuracy
 from cnn_demo.model import SeedCNN
 from cnn_demo.train import Epoch, History, Step, TrainConfig, default_out, fit
@@ -136,6 +136,7 @@ class TrainingRun:
 
     # --- the worker ----------------------------------------------------------------------
     def _work(self) -> None:
+        use_threads(CPU_CORES)  # page threads use one; training takes every core
         torch.manual_seed(self.config.seed)
         self.model = SeedCNN()  # built here so that the seed gives the same weights as the CLI
         self._set(state="running")

@@ -9,6 +9,7 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from cnn_demo import checkpoint
+from cnn_demo.device import use_threads
 from cnn_demo.live import RunManager
 from cnn_demo.store import LoadedModel, ModelStore
 
@@ -89,6 +90,7 @@ def chart(fig: go.Figure, key: str, height: int | None = None, **kwargs) -> None
 
 def sidebar() -> None:
     """The active model on every page: pick one, see its accuracy and device."""
+    use_threads(1)  # this session's script thread answers single images: see use_threads
     store = model_store()
     current = active()
     with st.sidebar:

@@ -1,0 +1,55 @@
+"""Faults: the server killed in the middle of a training run and of a checkpoint write."""
+
+import os
+import signal
+
+from cnn_demo import checkpoint
+from tests.e2e.harness import App, Server
+
+
+def test_server_killed_mid_run_comes_back_with_complete_models_only(browser, tmp_path):
+    runs = tmp_path / "runs"
+    first = Server(runs, tmp_path / "first.log")
+    try:
+        app = App(first, browser)
+        app.goto("train")
+        for label, value in (("Training images", 4000), ("Epochs", 50), ("Batch size", 64)):
+            box = app.page.get_by_label(label, exact=True)
+            box.fill(str(value))
+            box.press("Enter")
+            app.wait_idle()
+        app.button("Start training").click()
+        # Wait until at least one epoch has been measured, i.e. saved.
+        app.page.wait_for_function(
+            "() => [...document.querySelectorAll('[data-testid=stMain] [data-testid=stMetricValue]')]"
+            ".some(e => /%\\s*$/.test(e.innerText))",
+            timeout=180_000,
+        )
+        app.context.close()
+        (saved,) = runs.glob("*.safetensors")
+        # A checkpoint write cut short by the kill: only a temp file, never the real name.
+        partial = runs / f".{saved.stem}-next.safetensors.x1y2.tmp"
+        partial.write_bytes(saved.read_bytes()[:1000])
+        os.killpg(first.proc.pid, signal.SIGKILL)
+        first.proc.wait()
+    finally:
+        first.stop()
+
+    model, meta = checkpoint.load(saved)  # whole, and loadable
+    assert meta["stopped"] == "interrupted" and meta["epochs_done"] >= 1
+    assert len(meta["test_accuracy_per_epoch"]) == meta["epochs_done"]
+
+    second = Server(runs, tmp_path / "second.log")
+    try:
+        app = App(second, browser)
+        app.goto("")
+        assert app.metric("Test accuracy") == "99.52%"  # the shipped model is still the active one
+        app.page.locator("[data-testid='stSidebar'] [data-testid='stSelectbox']").click()
+        options = app.page.get_by_role("option").all_inner_texts()
+        assert any(saved.stem in o for o in options), options
+        assert not any("next" in o or ".tmp" in o for o in options), options  # the partial write is never listed
+        app.page.keyboard.press("Escape")
+        app.check()
+        app.close()
+    finally:
+        second.stop()
