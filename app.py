@@ -6,15 +6,24 @@ This file only routes: the pages live in pages/, the engine in cnn_demo/.
 import streamlit as st
 
 from pages.common import sidebar
+from pages.i18n import t
+
+# (file, url path, icon); each page's title comes from the [nav] table of the locales.
+PAGES = [
+    ("home", "", ":material/home:"),
+    ("train", "train", ":material/monitoring:"),
+    ("draw", "draw", ":material/draw:"),
+    ("inspect", "inspect", ":material/search:"),
+    ("evaluate", "evaluate", ":material/analytics:"),
+    ("models", "models", ":material/folder_open:"),
+]
 
 
 def run() -> None:
     st.set_page_config(page_title="CNN classroom", page_icon=":material/neurology:", layout="wide")
     pages = [
-        st.Page("pages/home.py", title="Home", icon=":material/home:", default=True),
-        st.Page("pages/train.py", title="Train", icon=":material/monitoring:", url_path="train"),
-        st.Page("pages/draw.py", title="Draw", icon=":material/draw:", url_path="draw"),
-        st.Page("pages/inspect.py", title="Inspect", icon=":material/search:", url_path="inspect"),
+        st.Page(f"pages/{name}.py", title=t(f"nav.{name}"), icon=icon, url_path=path or None, default=not path)
+        for name, path, icon in PAGES
     ]
     page = st.navigation(pages)
     sidebar()

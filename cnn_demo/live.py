@@ -28,6 +28,16 @@ from cnn_demo.model import SeedCNN
 from cnn_demo.train import Epoch, History, Step, TrainConfig, default_out, fit
 
 ACTIVE = ("starting", "running", "paused", "saving")
+# How a run ended, in English; the app shows its own translation of each code ([run] in
+# locales/*.toml) with the same {values}.
+MESSAGES = {
+    "finished": "Training finished.",
+    "stopped": "Training stopped.",
+    "diverged_nan": "The loss became NaN at step {step}, so training stopped. The learning rate {lr} is too large for this run: try {try_lr}.",
+    "diverged": "The loss exploded to {loss} at step {step}, so training stopped. The learning rate {lr} is too large for this run: try {try_lr}.",
+    "device_failed": 'Training stopped: the {device} device failed ({detail}). The next run with device "auto" trains on the CPU; try a smaller batch size to use the GPU again.',
+    "error": "Training failed: {detail}",
+}
 DIVERGED_LOSS = 50.0  # cross-entropy of 10 classes starts near ln 10 = 2.3; 50 is a blow-up
 WATCH_EVERY_S = 0.5  # how often the live filters and feature maps are refreshed
 
@@ -53,9 +63,14 @@ class RunView:
     conv1_filters: np.ndarray | None  # (16, 5, 5), latest
     watch_maps: np.ndarray | None  # (16, 24, 24): conv1 + ReLU of the watched digit, latest
     watch_image: np.ndarray | None  # (28, 28): the digit being watched
-    message: str  # what happened, for the user
+    reason: str  # how it ended: a key of MESSAGES, or "" while it runs
+    reason_values: dict  # the {values} of that message
     saved_path: Path | None
     final_accuracy: float | None
+
+    @property
+    def message(self) -> str:
+        return MESSAGES[self.reason].format(**self.reason_values) if self.reason else ""
 
     @property
     def active(self) -> bool:
@@ -96,7 +111,7 @@ class TrainingRun:
         self.device = pick_device(self.config.device)
         self.model = SeedCNN()
         self.history = History()
-        self._state, self._message = "starting", ""
+        self._state, self._reason, self._reason_values = "starting", "", {}
         self._step, self._epoch, self._total_steps, self._samples_per_s = 0, 1, 0, 0.0
         self._conv1: np.ndarray | None = None
         self._maps: np.ndarray | None = None
@@ -131,7 +146,7 @@ class TrainingRun:
                 total_steps=self._total_steps, epoch=self._epoch, losses=list(self.history.losses),
                 test_accuracy=list(self.history.test_accuracy), samples_per_s=self._samples_per_s,
                 elapsed_s=time.perf_counter() - self._start, conv1_filters=self._conv1, watch_maps=self._maps,
-                watch_image=self.watch_image, message=self._message, saved_path=self._saved, final_accuracy=self._final,
+                watch_image=self.watch_image, reason=self._reason, reason_values=dict(self._reason_values), saved_path=self._saved, final_accuracy=self._final,
             )
 
     # --- the worker ----------------------------------------------------------------------
@@ -141,7 +156,7 @@ class TrainingRun:
         self.model = SeedCNN()  # built here so that the seed gives the same weights as the CLI
         self._set(state="running")
         events = fit(self.model, self.config, self.train_set, self.test_set, self.history)
-        reason, last_watch = None, 0.0
+        reason, diverged, last_watch = None, {}, 0.0
         try:
             for event in events:
                 if isinstance(event, Step):
@@ -150,11 +165,8 @@ class TrainingRun:
                         self._total_steps, self._samples_per_s = event.total_steps, event.samples_per_s
                     if not math.isfinite(event.loss) or event.loss > DIVERGED_LOSS:
                         lr = self.config.lr
-                        reason = (
-                            f"The loss {'became NaN' if math.isnan(event.loss) else f'exploded to {event.loss:.3g}'} "
-                            f"at step {event.step}, so training stopped. The learning rate {lr:g} is too large "
-                            f"for this run: try {lr / 10:g}."
-                        )
+                        reason = "diverged_nan" if math.isnan(event.loss) else "diverged"
+                        diverged = {"loss": f"{event.loss:.3g}", "step": event.step, "lr": f"{lr:g}", "try_lr": f"{lr / 10:g}"}
                         break
                     if time.perf_counter() - last_watch >= WATCH_EVERY_S:
                         self._watch()
@@ -179,7 +191,7 @@ class TrainingRun:
             self._fail(e)
             return
         events.close()
-        self._finish(reason)
+        self._finish(reason, diverged)
 
     def _watch(self) -> None:
         """Refresh the live picture: conv1's kernels and the watched digit's conv1 maps."""
@@ -191,18 +203,17 @@ class TrainingRun:
         with self._lock:
             self._conv1, self._maps = filters, maps
 
-    def _finish(self, reason: str | None) -> None:
+    def _finish(self, reason: str | None, values: dict) -> None:
         self._set(state="saving")
         model = self.model.eval()
         if reason is None:
-            final, stopped, message = self.history.test_accuracy[-1], None, "Training finished."
+            final, stopped = self.history.test_accuracy[-1], None
         else:
             test_images, test_labels = self.test_set
             final = accuracy(model, test_images.to(self.device), test_labels.to(self.device), autocast=autocast_dtype(self.device))
             if not math.isfinite(sum(p.sum().item() for p in model.parameters())):
                 final = None
             stopped = "stopped by the user" if reason == "stopped" else "diverged"
-            message = "Training stopped." if reason == "stopped" else reason
         meta = self.history.meta(self.config, self.device, stopped)
         meta["test_accuracy"] = final
         saved = None
@@ -210,26 +221,22 @@ class TrainingRun:
             cpu_model = model.to("cpu", memory_format=torch.contiguous_format)
             saved = checkpoint.save(cpu_model, self.out, meta, self.history.filters)
         state = "finished" if reason is None else ("stopped" if reason == "stopped" else "failed")
-        self._set(state=state, message=message, saved=saved, final=final)
+        self._set(state=state, reason=reason or "finished", values=values, saved=saved, final=final)
 
     def _fail(self, error: Exception) -> None:
         detail = str(error).splitlines()[0][:300] if str(error) else type(error).__name__
         if self.device.type != "cpu":
             # Out of memory, or a GPU that vanished: later "auto" runs use the CPU.
             self.device_failed = True
-            what = (
-                f"Training stopped: the {self.device.type.upper()} device failed ({detail}). "
-                "The next run with device \"auto\" trains on the CPU; try a smaller batch size to use the GPU again."
-            )
+            self._set(state="failed", reason="device_failed", values={"device": self.device.type.upper(), "detail": detail})
         else:
-            what = f"Training failed: {type(error).__name__}: {detail}"
-        self._set(state="failed", message=what)
+            self._set(state="failed", reason="error", values={"detail": f"{type(error).__name__}: {detail}"})
 
-    def _set(self, state: str, message: str | None = None, saved: Path | None = None, final: float | None = None) -> None:
+    def _set(self, state: str, reason: str | None = None, values: dict | None = None, saved: Path | None = None, final: float | None = None) -> None:
         with self._lock:
             self._state = state
-            if message is not None:
-                self._message = message
+            if reason is not None:
+                self._reason, self._reason_values = reason, values or {}
             if saved is not None:
                 self._saved = saved
             if final is not None:

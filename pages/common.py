@@ -12,6 +12,21 @@ from cnn_demo import checkpoint
 from cnn_demo.device import use_threads
 from cnn_demo.live import RunManager
 from cnn_demo.store import LoadedModel, ModelStore
+from pages.i18n import language_switch, t
+
+def _use_st_navigation() -> None:
+    """Streamlit takes a folder named pages/ beside the main script for its old multipage mode
+    until app.py has run once: on a fresh server, a first visitor whose link goes straight to
+    /draw would get that page without app.py (no sidebar, every file listed as a page). Every
+    page imports this module, so switch to app.py's st.navigation and run again."""
+    from streamlit.runtime.pages_manager import PagesManager
+
+    if PagesManager.uses_pages_directory:
+        PagesManager.uses_pages_directory = False
+        st.rerun()
+
+
+_use_st_navigation()
 
 PROJECTOR = "projector"  # session_state: larger text and figures for a class's projector
 MODEL_PICK = "model_pick"  # session_state: this browser's own choice of saved model (a path)
@@ -57,7 +72,7 @@ def remember_drawing(image28: np.ndarray) -> None:
 
 
 def accuracy_text(acc: float | None) -> str:
-    return "not measured" if acc is None else f"{100 * acc:.2f}%"
+    return t("sidebar.not_measured") if acc is None else f"{100 * acc:.2f}%"
 
 
 def model_label(loaded: LoadedModel) -> str:
@@ -94,10 +109,11 @@ def sidebar() -> None:
     store = model_store()
     current = active()
     with st.sidebar:
-        st.toggle("Projector mode", key=PROJECTOR, help="Larger text and figures for a classroom projector.")
+        language_switch()
+        st.toggle(t("sidebar.projector"), key=PROJECTOR, help=t("sidebar.projector_help"))
         if projector():
             st.html(PROJECTOR_CSS)
-        st.subheader("Model")
+        st.subheader(t("sidebar.model"))
         paths = store.saved()
         if paths:
             labels = {}
@@ -108,23 +124,23 @@ def sidebar() -> None:
                     continue  # a damaged file is not offered
             options = list(labels)
             index = options.index(current.path) if current.path in options else 0
-            picked = st.selectbox("Active model", options, index=index, format_func=lambda p: labels[p])
+            picked = st.selectbox(t("sidebar.active_model"), options, index=index, format_func=lambda p: labels[p])
             if picked != current.path:
                 st.session_state[MODEL_PICK] = picked
                 st.rerun()
         if store.problem and current.path is None:
-            st.warning(f"No trained model could be loaded, so an untrained one is used: {store.problem}")
+            st.warning(t("sidebar.no_model", problem=store.problem))
         meta = current.meta
-        st.metric("Test accuracy", accuracy_text(current.test_accuracy))
-        st.caption(
-            f"**{current.name}** · recipe {meta.get('recipe', '?')} · "
-            f"{meta.get('epochs_done', 0)} epochs · trained on {meta.get('device', '?')} · predicts on cpu"
-        )
+        st.metric(t("sidebar.test_accuracy"), accuracy_text(current.test_accuracy))
+        st.caption(t(
+            "sidebar.model_caption", name=current.name, recipe=meta.get("recipe", "?"),
+            epochs=meta.get("epochs_done", 0), device=meta.get("device", "?"),
+        ))
         run = run_manager().run
         if run is not None:
             view = run.view()
             if view.active:
-                st.info(f"Training: epoch {view.epoch}/{view.config.epochs}, {view.state}")
+                st.info(t("sidebar.training_now", epoch=view.epoch, epochs=view.config.epochs, state=t(f"state.{view.state}")))
 
 
 def heatmap(

@@ -10,15 +10,11 @@ from cnn_demo.live import RunBusy, RunView
 from cnn_demo.mosaic import mosaic
 from cnn_demo.train import LIMITS, RECIPES, TrainConfig
 from pages.common import MODEL_PICK, accuracy_text, chart, heatmap, model_store, run_manager
-
-RECIPE_NAMES = {"seed": "The tutorial's (Adam 0.0002, 10 epochs)", "best": "This project's best (one-cycle, augmented)"}
+from pages.i18n import t
 
 manager = run_manager()
-st.title("Train the network")
-st.caption(
-    "The run lives on the server: every open browser sees it, and it goes on if you close "
-    "this tab or open another page."
-)
+st.title(t("train.title"))
+st.caption(t("train.caption"))
 
 
 def use_recipe() -> None:
@@ -34,22 +30,19 @@ if "train_recipe" not in st.session_state:
     use_recipe()
 
 with st.container(border=True):
-    st.radio("Recipe", list(RECIPES), key="train_recipe", format_func=RECIPE_NAMES.get, horizontal=True, on_change=use_recipe)
+    st.radio(t("train.recipe"), list(RECIPES), key="train_recipe", format_func=lambda r: t(f"train.recipe_{r}"), horizontal=True, on_change=use_recipe)
     c1, c2, c3, c4, c5 = st.columns(5)
-    c1.number_input("Epochs", *LIMITS["epochs"], key="train_epochs", step=1)
-    c2.number_input("Batch size", *LIMITS["batch_size"], key="train_batch", step=32)
-    c3.number_input("Learning rate", float(LIMITS["lr"][0]), float(LIMITS["lr"][1]), key="train_lr", step=0.0001, format="%.4f")
-    c4.number_input(
-        "Training images", *LIMITS["train_images"], value=60_000, key="train_images", step=1000,
-        help="Train on the first N of the 60,000 training images: 3,000 gives a run a class can watch in half a minute.",
-    )
-    c5.selectbox("Device", ["auto"] + available_devices(), key="train_device", help="auto: the GPU when there is one")
+    c1.number_input(t("train.epochs"), *LIMITS["epochs"], key="train_epochs", step=1)
+    c2.number_input(t("train.batch_size"), *LIMITS["batch_size"], key="train_batch", step=32)
+    c3.number_input(t("train.learning_rate"), float(LIMITS["lr"][0]), float(LIMITS["lr"][1]), key="train_lr", step=0.0001, format="%.4f")
+    c4.number_input(t("train.training_images"), *LIMITS["train_images"], value=60_000, key="train_images", step=1000, help=t("train.training_images_help"))
+    c5.selectbox(t("train.device"), ["auto"] + available_devices(), key="train_device", help=t("train.device_help"))
 
 view: RunView | None = manager.run.view() if manager.run else None
 running = view is not None and view.active
 
 b1, b2, b3, _ = st.columns([1.3, 1, 1, 3])
-if b1.button("Start training", type="primary", disabled=running, width="stretch"):
+if b1.button(t("train.start"), type="primary", disabled=running, width="stretch"):
     try:
         config = TrainConfig.from_recipe(
             st.session_state.train_recipe, epochs=st.session_state.train_epochs,
@@ -58,18 +51,18 @@ if b1.button("Start training", type="primary", disabled=running, width="stretch"
         )
         manager.start(config, watch_image=model_store().last_drawing())
         st.rerun()
-    except RunBusy as e:
-        st.warning(str(e))
+    except RunBusy:
+        st.warning(t("train.busy"))
     except (ValueError, DataError) as e:
-        st.error(f"Training did not start: {e}")
+        st.error(t("train.not_started", error=e))
 if view is not None and view.state == "paused":
-    if b2.button("Resume", width="stretch"):
+    if b2.button(t("train.resume"), width="stretch"):
         manager.run.resume()
         st.rerun()
-elif b2.button("Pause", disabled=not (view and view.state == "running"), width="stretch"):
+elif b2.button(t("train.pause"), disabled=not (view and view.state == "running"), width="stretch"):
     manager.run.pause()
     st.rerun()
-if b3.button("Stop", disabled=not running, width="stretch"):
+if b3.button(t("train.stop"), disabled=not running, width="stretch"):
     manager.run.stop()
     st.rerun()
 
@@ -78,40 +71,41 @@ def loss_figure(v: RunView) -> go.Figure:
     steps, raw, smooth = v.loss_curve()
     steps_per_epoch = max(1, v.total_steps // max(1, v.config.epochs))
     fig = make_subplots(specs=[[{"secondary_y": True}]])
-    fig.add_scatter(x=steps, y=raw, name="loss (each step)", mode="lines", line=dict(color="rgba(31,111,235,0.3)", width=1))
-    fig.add_scatter(x=steps, y=smooth, name="loss (smoothed)", mode="lines", line=dict(color="#1f6feb", width=3))
+    fig.add_scatter(x=steps, y=raw, name=t("train.loss_step"), mode="lines", line=dict(color="rgba(31,111,235,0.3)", width=1))
+    fig.add_scatter(x=steps, y=smooth, name=t("train.loss_smooth"), mode="lines", line=dict(color="#1f6feb", width=3))
     if v.test_accuracy:
         epochs_x = [steps_per_epoch * (i + 1) for i in range(len(v.test_accuracy))]
         fig.add_scatter(
-            x=epochs_x, y=[100 * a for a in v.test_accuracy], name="test accuracy %", mode="lines+markers",
+            x=epochs_x, y=[100 * a for a in v.test_accuracy], name=t("train.accuracy_line"), mode="lines+markers",
             line=dict(color="#d62728", width=2), marker=dict(size=9), secondary_y=True,
         )
-    fig.update_xaxes(title="training step", range=[0, max(v.total_steps, 1)])
-    fig.update_yaxes(title="cross-entropy loss", rangemode="tozero", secondary_y=False)
-    fig.update_yaxes(title="test accuracy %", range=[0, 100], dtick=20, secondary_y=True, showgrid=False)
+    fig.update_xaxes(title=t("train.axis_step"), range=[0, max(v.total_steps, 1)])
+    fig.update_yaxes(title=t("train.axis_loss"), rangemode="tozero", secondary_y=False)
+    fig.update_yaxes(title=t("train.axis_accuracy"), range=[0, 100], dtick=20, secondary_y=True, showgrid=False)
     fig.update_layout(margin=dict(l=8, r=8, t=30, b=8), legend=dict(orientation="h", y=1.12), uirevision="loss")
     return fig
 
 
 def show_run(v: RunView) -> None:
     fraction = v.step / v.total_steps if v.total_steps else 0.0
-    left = "" if v.seconds_left is None or not v.active else f" · about {v.seconds_left:.0f} s left"
-    st.progress(fraction, text=f"epoch {v.epoch}/{v.config.epochs} · step {v.step}/{v.total_steps} · {v.state}{left}")
+    left = "" if v.seconds_left is None or not v.active else t("train.time_left", seconds=f"{v.seconds_left:.0f}")
+    progress = t("train.progress", epoch=v.epoch, epochs=v.config.epochs, step=v.step, steps=v.total_steps, state=t(f"state.{v.state}"))
+    st.progress(fraction, text=progress + left)
     m1, m2, m3, m4 = st.columns(4)
-    m1.metric("Images per second", f"{v.samples_per_s:,.0f}")
-    m2.metric("Last loss", f"{v.losses[-1]:.4f}" if v.losses else "–")
-    m3.metric("Test accuracy", accuracy_text(v.test_accuracy[-1] if v.test_accuracy else None))
-    m4.metric("Device", v.device)
+    m1.metric(t("train.images_per_s"), f"{v.samples_per_s:,.0f}")
+    m2.metric(t("train.last_loss"), f"{v.losses[-1]:.4f}" if v.losses else "–")
+    m3.metric(t("train.test_accuracy"), accuracy_text(v.test_accuracy[-1] if v.test_accuracy else None))
+    m4.metric(t("train.device_metric"), v.device)
     left_col, watch = st.columns([3, 2])
     with left_col:
         chart(loss_figure(v), key="loss_chart", height=380)
     with watch:
         if v.conv1_filters is not None:
             filters = mosaic(v.conv1_filters, cols=8)
-            chart(heatmap(filters, "conv1's 16 filters (5 × 5)", colorscale="RdBu_r", zmid=0), key="live_filters", height=170)
+            chart(heatmap(filters, t("train.filters_title"), colorscale="RdBu_r", zmid=0), key="live_filters", height=170)
             maps = mosaic(v.watch_maps, cols=8, normalise=True)
-            chart(heatmap(maps, "what they find in this digit (16 × 24 × 24, after ReLU)", colorscale="viridis"), key="live_maps", height=190)
-            st.caption("Blue and red are negative and positive weights. Watch the filters turn from noise into stroke and edge detectors.")
+            chart(heatmap(maps, t("train.maps_title"), colorscale="viridis"), key="live_maps", height=190)
+            st.caption(t("train.watch_caption"))
 
 
 # Redrawn every second while a run is active; the timer is off otherwise.
@@ -119,22 +113,23 @@ def show_run(v: RunView) -> None:
 def live() -> None:
     v = manager.run.view() if manager.run else None
     if v is None:
-        st.info("No run yet. Pick a recipe and press **Start training**. Try 3,000 training images and 2 epochs for a quick one.")
+        st.info(t("train.no_run"))
         return
     show_run(v)
     if running and not v.active:
         st.rerun(scope="app")  # the run just ended: redraw the buttons and the result
     if not v.active:
         if v.state == "failed":
-            st.error(v.message)
+            st.error(t(f"run.{v.reason}", **v.reason_values))
         elif v.saved_path is not None:
-            st.success(f"{v.message} Test accuracy {accuracy_text(v.final_accuracy)}. Saved as **{v.saved_path.stem}**.")
-            if st.button("Use this model", type="primary"):
+            done = "train.finished" if v.state == "finished" else "train.stopped"
+            st.success(t(done, accuracy=accuracy_text(v.final_accuracy), name=v.saved_path.stem))
+            if st.button(t("train.use_model"), type="primary"):
                 model_store().activate(v.saved_path)
                 st.session_state.pop(MODEL_PICK, None)
                 st.rerun(scope="app")
         else:
-            st.warning(v.message)
+            st.warning(t(f"run.{v.reason}", **v.reason_values))
 
 
 live()

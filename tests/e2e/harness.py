@@ -89,7 +89,9 @@ class App:
         self.page.wait_for_selector("[data-testid='stApp']", timeout=timeout)
         self.page.wait_for_function(
             "() => { const a = document.querySelector(\"[data-testid='stApp']\");"
-            " return a && a.getAttribute('data-test-script-state') === 'notRunning'; }",
+            " return a && a.getAttribute('data-test-script-state') === 'notRunning'"
+            # elements whose code is still loading show a skeleton in their place
+            " && !document.querySelector(\"[data-testid='stSkeleton']\"); }",
             timeout=timeout,
         )
         self.page.wait_for_timeout(150)  # let the last deltas paint
@@ -115,7 +117,16 @@ class App:
     def screenshot(self, name: str) -> Path:
         out = Path(os.environ.get("E2E_SHOTS", "/tmp/shots"))
         out.mkdir(parents=True, exist_ok=True)
-        self.page.screenshot(path=str(out / f"{name}.png"), full_page=True)
+        # Streamlit scrolls inside its own container, so a full-page shot would show one screen:
+        # grow the window to the content's height for the shot, then put it back.
+        size = self.page.viewport_size
+        height = self.page.evaluate(
+            "() => { const m = document.querySelector('[data-testid=stMain]'); return m ? m.scrollHeight : 0; }"
+        )
+        self.page.set_viewport_size({"width": size["width"], "height": max(size["height"], min(int(height) + 40, 6000))})
+        self.page.wait_for_timeout(300)
+        self.page.screenshot(path=str(out / f"{name}.png"))
+        self.page.set_viewport_size(size)
         return out / f"{name}.png"
 
     def check(self) -> None:

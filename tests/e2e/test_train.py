@@ -122,3 +122,21 @@ def test_out_of_range_learning_rate_is_refused(app):
     app.wait_idle()
     # Streamlit keeps the value inside its bounds, so no run can start with it.
     assert float(box.input_value()) <= 1.0
+
+
+def test_first_visit_on_a_fresh_server_straight_to_a_page_gets_the_whole_app(browser, tmp_path):
+    """Streamlit's old pages/ folder mode must never show: no sidebar, every file as a page."""
+    from tests.e2e.harness import App, Server
+
+    fresh = Server(tmp_path / "runs", tmp_path / "fresh.log")
+    try:
+        app = App(fresh, browser)
+        app.goto("train")
+        assert app.page.get_by_role("heading", name="Train the network").is_visible()
+        nav = app.page.locator("[data-testid='stSidebarNav']").inner_text()
+        assert "Draw" in nav and "common" not in nav and "i18n" not in nav
+        assert app.metric("Test accuracy") == "99.52%"
+        app.check()
+        app.close()
+    finally:
+        fresh.stop()
