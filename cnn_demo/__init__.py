@@ -9,3 +9,11 @@ Modules, one idea each:
     checkpoint  the one checkpoint format: save, load, DEFAULT
     bench       `python -m cnn_demo.bench`: the tutorial's pipeline against this one
 """
+
+import os
+
+# OpenMP threads that wait actively spin on their core. When the cores are shared (a page
+# answering a student while a run trains, a browser on the same laptop), every layer then
+# waits for a descheduled thread: training ran 4x slower here under load. Passive waiting
+# costs little when the machine is idle. It must be set before torch is first imported.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")

@@ -47,14 +47,23 @@ def save(
     path: str | Path,
     meta: dict,
     filters: list[dict[str, torch.Tensor]] | None = None,
+    overwrite: bool = True,
 ) -> Path:
-    """Write model weights, metadata and optional per-epoch filter snapshots, atomically."""
+    """Write model weights, metadata and optional per-epoch filter snapshots, atomically.
+    overwrite=False raises FileExistsError rather than replace a file already at `path`."""
     path = Path(path)
     tensors = {f"model.{k}": v.detach().float().cpu().contiguous() for k, v in model.state_dict().items()}
     for epoch, convs in enumerate(filters or []):
         for name, w in convs.items():
             tensors[f"filters.{epoch}.{name}"] = w.detach().to("cpu", torch.float16).contiguous()
     blob = st_save(tensors, metadata={"format": FORMAT, "meta": json.dumps(meta)})
+    return write_atomic(path, blob, overwrite)
+
+
+def write_atomic(path: str | Path, blob: bytes, overwrite: bool = True) -> Path:
+    """Write bytes to `path` so that no reader ever sees half a file. overwrite=False raises
+    FileExistsError instead of replacing a file that is there (checked atomically)."""
+    path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     # Temp file in the same folder, then rename: a crash never leaves a half-written model
     # under the real name. Temp names start with "." and do not end in .safetensors, so
@@ -66,11 +75,24 @@ def save(
             f.write(blob)
             f.flush()
             os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+        if overwrite:
+            os.replace(tmp, path)
+        else:
+            _link_new(tmp, path)
+    finally:
+        Path(tmp).unlink(missing_ok=True)  # after os.replace there is nothing left to remove
     return path
+
+
+def _link_new(tmp: str, path: Path) -> None:
+    try:
+        os.link(tmp, path)  # fails with FileExistsError if the name is taken, even in a race
+    except FileExistsError:
+        raise
+    except OSError:  # a file system without hard links (FAT, some network drives)
+        if path.exists():
+            raise FileExistsError(path) from None
+        os.replace(tmp, path)
 
 
 def load(path: str | Path) -> tuple[SeedCNN, dict]:
@@ -112,12 +134,17 @@ def read(path: str | Path) -> tuple[dict[str, torch.Tensor], dict]:
     return _parse(path.read_bytes(), path.name)
 
 
+def is_torch_file(blob: bytes) -> bool:
+    """torch.save's format, a zip archive (opened only as a plain state_dict, see below)."""
+    return blob[:4] == b"PK\x03\x04"
+
+
 def _parse(blob: bytes, name: str) -> tuple[dict[str, torch.Tensor], dict]:
     if len(blob) > MAX_BYTES:
         raise CheckpointError(f"{name}: {len(blob) / 2**20:.0f} MB is too large for a checkpoint of this model")
     if len(blob) == 0:
         raise CheckpointError(f"{name}: the file is empty")
-    if blob[:4] == b"PK\x03\x04":  # torch.save's zip format: a state_dict from the tutorial
+    if is_torch_file(blob):  # a state_dict from the tutorial
         return _parse_torch_zip(blob, name), {"recipe": "imported", "source": name}
     header_len = int.from_bytes(blob[:8], "little")
     if not (len(blob) >= 8 + header_len and blob[8:9] == b"{"):  # not a safetensors header

@@ -53,7 +53,7 @@ def _path(*parts: np.ndarray) -> np.ndarray:
 # x, y with y down; a digit is 1 high and as wide as it is usually drawn.
 _BOWL_3 = _arc(0.30, 0.72, 0.33, 0.28, 250, 520)  # the lower bowl of a 3
 _BOWL_5 = _arc(0.30, 0.70, 0.32, 0.30, 235, 510)  # the bowl of a 5
-_LOOP_6 = _arc(0.30, 0.72, 0.30, 0.28, 180, -130)  # the loop of a 6, anticlockwise on screen
+_LOOP_6 = _arc(0.29, 0.75, 0.28, 0.25, 180, -130)  # the loop of a 6, anticlockwise on screen
 _LOOP_9 = _arc(0.30, 0.27, 0.30, 0.27, -30, -390)  # the loop of a 9, anticlockwise from its right
 TEMPLATES: dict[int, list[tuple[str, float, list[np.ndarray]]]] = {
     0: [
@@ -83,8 +83,8 @@ TEMPLATES: dict[int, list[tuple[str, float, list[np.ndarray]]]] = {
         ("bar last", 0.6, [_path(_line((0.1, 0.0), (0.06, 0.45)), _BOWL_5), _line((0.1, 0.0), (0.62, 0.0))]),
     ],
     6: [
-        ("curved", 0.6, [_path(_arc(0.62, 0.70, 0.62, 0.70, 262, 180), _LOOP_6)]),
-        ("straight", 0.4, [_path(_line((0.62, 0.0), (0.02, 0.66)), _LOOP_6)]),
+        ("curved", 0.6, [_path(_bezier((0.55, 0.0), (0.08, 0.22), (0.01, 0.75)), _LOOP_6)]),
+        ("straight", 0.4, [_path(_line((0.55, 0.0), (0.02, 0.7)), _LOOP_6)]),
     ],
     7: [
         ("plain", 0.55, [_line((0.0, 0.0), (0.65, 0.0), (0.2, 1.0))]),
@@ -119,7 +119,7 @@ def draw_digit(label: int, rng: np.random.Generator, size: int = CANVAS, backgro
     name, _, template = styles[rng.choice(len(styles), p=weights / weights.sum())]
 
     height = rng.uniform(0.25, 0.85) * size  # from small to nearly the whole canvas
-    brush = int(round(min(rng.uniform(10, 28), 0.22 * height)))  # a thick brush on a small digit is a blob
+    brush = round(min(rng.uniform(10, 28), 0.22 * height))  # a thick brush on a small digit is a blob
     widen = rng.uniform(0.8, 1.25)  # narrow or wide handwriting
     slant = rng.uniform(-0.1, 0.35)  # most people lean their digits right
     turn = np.radians(rng.uniform(-12, 12))
@@ -129,6 +129,7 @@ def draw_digit(label: int, rng: np.random.Generator, size: int = CANVAS, backgro
     strokes = []
     for stroke in template:
         points = _resample(stroke, step=0.02)  # (K, 2) evenly spaced, in digit heights
+        # The hand drifts along the stroke, and the whole stroke lands a little off where it was meant.
         points = points + _smooth_noise(points, wobble, rng) + rng.normal(0, 0.025, 2)
         x, y = points[:, 0] * widen, points[:, 1]
         x = x + slant * (1 - y)  # shear: the top leans right
@@ -170,7 +171,7 @@ def render(strokes: list[np.ndarray], brush: int, size: int = CANVAS, background
     for stroke in strokes:
         points = [((float(x) - x0) * s, (float(y) - y0) * s) for x, y in stroke]
         if len(points) > 1:
-            pen.line(points, fill=255, width=int(round(brush * s)))
+            pen.line(points, fill=255, width=round(brush * s))
         for x, y in points:  # round caps and joins, like the browser's brush
             pen.ellipse((x - r, y - r, x + r, y + r), fill=255)
     coverage = np.zeros((size, size), np.uint8)

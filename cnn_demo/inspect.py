@@ -4,9 +4,9 @@
     kernels           the conv kernels as numpy arrays
     layer_arithmetic  each conv/pool layer's shapes and the output-size formula, worked
     param_counts      each conv layer's parameters beside a fully connected layer's
-    saliency, grad_cam  where the model looks, from gradients w.r.t. the input / conv3
+    saliency, grad_cam  where the model looks: gradients w.r.t. the input / a conv stage
     shift_equivariance  measured: conv maps move with the input, pooled features less
-    pool_winners, signed_limit, scale_each   small helpers for drawing maps
+    pool_winners, strongest_channel, signed_limit, scale_each   small helpers for drawing
 
 The model passed in is the one the app shares between all browser sessions, possibly
 called from several threads at once. Nothing here changes it: hooks are removed before
@@ -17,20 +17,21 @@ activation, so no .grad is ever left on its parameters.
 """
 
 import argparse
+import os
 import statistics
 import sys
 import threading
 import time
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Iterator
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from cnn_demo.model import CONV_LAYERS, STAGES, SeedCNN, conv_weights
+from cnn_demo.model import STAGES, SeedCNN, conv_weights
 
 # One lock for every hooked forward pass on any model: hooks are registered on the
 # shared module object, so two calls overlapping in time would each see both hooks.
@@ -45,6 +46,23 @@ def _input(image28: np.ndarray | torch.Tensor) -> torch.Tensor:
     if x.shape != (28, 28):
         raise ValueError(f"image28 must be 28 x 28, got {tuple(x.shape)}")
     return x.reshape(1, 1, 28, 28)
+
+
+@contextmanager
+def _one_thread() -> Iterator[None]:
+    """Run the block on the calling thread alone, then restore its thread count.
+
+    One image is ~1 ms of work, too little to split: with two threads on a busy 2-core
+    machine, each parallel region waits for the second thread to be scheduled, and the
+    app measured 100-200 ms spikes per call (2-4 ms on one thread). OpenMP's setting is
+    per calling thread, so a training run in another thread keeps its threads.
+    """
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
 
 
 def _module(model: SeedCNN, stage: str) -> nn.Module:
@@ -96,7 +114,7 @@ def feature_maps(model: SeedCNN, image28: np.ndarray | torch.Tensor) -> dict[str
     """
     order = SPATIAL + ["flatten", "hidden", "logits"]
     x = _input(image28)
-    with _captured(model, order) as captured, torch.inference_mode():
+    with _one_thread(), _captured(model, order) as captured, torch.inference_mode():
         model(x)
     return {name: captured[name][0].numpy() for name in order}
 
@@ -250,7 +268,7 @@ def dense_layers(model: SeedCNN) -> list[DenseLayer]:
 def saliency(model: SeedCNN, image28: np.ndarray | torch.Tensor, target: int | None = None) -> np.ndarray:
     """|d logit[target] / d input|, scaled to [0, 1]: (28, 28). target None = the predicted class."""
     x = _input(image28).requires_grad_(True)
-    with torch.enable_grad():
+    with _one_thread(), torch.enable_grad():
         logits = model(x)[0]  # (10,)
         target = int(logits.argmax()) if target is None else int(target)
         (grad,) = torch.autograd.grad(logits[target], x)
@@ -259,7 +277,9 @@ def saliency(model: SeedCNN, image28: np.ndarray | torch.Tensor, target: int | N
     return (s / peak if peak > 0 else s).numpy()
 
 
-def grad_cam(model: SeedCNN, image28: np.ndarray | torch.Tensor, target: int | None = None, stage: str = "relu2") -> np.ndarray:
+def grad_cam(
+    model: SeedCNN, image28: np.ndarray | torch.Tensor, target: int | None = None, stage: str = "relu2"
+) -> np.ndarray:
     """Grad-CAM on a conv stage, placed on the 28 x 28 input, scaled to [0, 1].
 
     Each channel of the stage's map (C, H, W) is weighted by the mean gradient of the class
@@ -279,11 +299,12 @@ def grad_cam(model: SeedCNN, image28: np.ndarray | torch.Tensor, target: int | N
     geometry = layer[conv_name]
 
     x = _input(image28)
-    with torch.enable_grad(), _captured(model, [stage], keep_graph=True) as captured:
-        logits = model(x)[0]
-    target = int(logits.argmax()) if target is None else int(target)
-    act = captured[stage]  # (1, C, H, W)
-    (grad,) = torch.autograd.grad(logits[target], act)
+    with _one_thread():
+        with torch.enable_grad(), _captured(model, [stage], keep_graph=True) as captured:
+            logits = model(x)[0]
+        target = int(logits.argmax()) if target is None else int(target)
+        act = captured[stage]  # (1, C, H, W)
+        (grad,) = torch.autograd.grad(logits[target], act)
     weights = grad.mean(dim=(2, 3), keepdim=True)  # (1, C, 1, 1): how much each channel helps
     cam = F.relu((weights * act).sum(1, keepdim=True)).detach()  # (1, 1, H, W)
 
@@ -376,6 +397,11 @@ def scale_each(maps: np.ndarray) -> np.ndarray:
     return maps / np.where(peak > 0, peak, 1)
 
 
+def strongest_channel(maps: np.ndarray) -> int:
+    """The channel (C, H, W) whose largest value is the largest: the one this input lights up most."""
+    return int(np.asarray(maps).max(axis=(-2, -1)).argmax())
+
+
 def pool_winners(fmap: np.ndarray, size: int = 2) -> tuple[np.ndarray, np.ndarray]:
     """Rows and columns of the values a size x size max-pool keeps from one map (H, W).
 
@@ -397,7 +423,9 @@ def main(argv: list[str] | None = None) -> int:
     from cnn_demo import checkpoint
     from cnn_demo.data import DataError, load_mnist
 
-    p = argparse.ArgumentParser(prog="python -m cnn_demo.inspect", description="Each stage's shape and arithmetic; --bench times feature_maps.")
+    p = argparse.ArgumentParser(
+        prog="python -m cnn_demo.inspect", description="Each stage's shape and arithmetic; --bench times feature_maps."
+    )
     p.add_argument("checkpoint", nargs="?", default=str(checkpoint.DEFAULT))
     p.add_argument("--bench", action="store_true", help="time feature_maps on a test image")
     p.add_argument("--runs", type=int, default=200)
@@ -419,7 +447,8 @@ def main(argv: list[str] | None = None) -> int:
         line = f"  {name:8s} {' × '.join(map(str, m.shape)):>14s}"
         if name in layers:
             row = layers[name]
-            line += f"   {row.kind} K={row.kernel} S={row.stride} P={row.padding}: {row.formula}   sees {row.receptive_field}×{row.receptive_field} px"
+            rf = row.receptive_field
+            line += f"   {row.kind} K={row.kernel} S={row.stride} P={row.padding}: {row.formula}   sees {rf}×{rf} px"
         print(line)
     print(f"  prediction {int(maps['logits'].argmax())}, p = {probabilities(maps['logits']).max():.3f}")
     print("parameters: conv vs a fully connected layer with the same input and output")
@@ -439,7 +468,11 @@ def main(argv: list[str] | None = None) -> int:
             feature_maps(model, image)
             times.append((time.perf_counter() - t0) * 1000)
         q = statistics.quantiles(times, n=100)
-        print(f"feature_maps: p50 {q[49]:.2f} ms  p95 {q[94]:.2f} ms  over {args.runs} runs, {torch.get_num_threads()} torch threads")
+        load = os.getloadavg()[0]  # other work on the machine shows in the p95
+        print(
+            f"feature_maps: p50 {q[49]:.2f} ms  p95 {q[94]:.2f} ms  over {args.runs} runs "
+            f"(load average {load:.1f}, {os.cpu_count()} cores)"
+        )
     return 0
 
 

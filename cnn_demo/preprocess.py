@@ -163,5 +163,5 @@ def decode_image(data: bytes) -> np.ndarray:
             return np.asarray(img)
     except ImageError:
         raise
-    except (UnidentifiedImageError, OSError, ValueError, Image.DecompressionBombError) as e:
-        raise ImageError(f"This file could not be read as a PNG or JPEG image ({type(e).__name__}).") from None
+    except (UnidentifiedImageError, OSError, ValueError, Image.DecompressionBombError):
+        raise ImageError("This file could not be read as a PNG or JPEG image.") from None

@@ -1,29 +1,35 @@
-"""Draw: a digit on the canvas (or a photo of one), what the model sees, and how sure it is.
+"""Draw: a digit on the canvas (or a picture of one), what the model sees, and how sure it is.
 
 Thin on purpose: the preprocessing, the probe and the prediction live in cnn_demo; this
-page only lays out widgets and pictures. The canvas and everything that depends on it sit
-in one fragment, so a stroke reruns the fragment, not the page.
+page lays out widgets and pictures. The canvas and everything that depends on it sit in
+one fragment, so a stroke reruns the fragment, not the page. Figures are built in one go
+(no update_* calls): a stroke rebuilds five of them, and Plotly's per-call checks add up.
 """
 
+import base64
+import io
+
 import numpy as np
-import plotly.express as px
 import plotly.graph_objects as go
 import streamlit as st
+from PIL import Image
 
 from cnn_demo.predict import predict_proba
-from cnn_demo.preprocess import CENTRE, ImageError, Steps, decode_image, preprocess_steps
+from cnn_demo.preprocess import CENTRE, FIT, ImageError, Steps, decode_image, preprocess_steps
 from cnn_demo.probe import ERASE_REGIONS, MAX_THICKNESS, probe
-from pages.common import active, heatmap, remember_drawing, send_to_inspect
+from pages.common import active, chart, remember_drawing, send_to_inspect
 
 UNSURE = 0.6  # below this probability the page says "unsure" instead of presenting a guess
 CANVAS = 280  # pixels a side, ten times MNIST's 28
 PROBE_DEFAULTS = {"probe_dx": 0, "probe_dy": 0, "probe_turn": 0, "probe_thickness": 0, "probe_erase": "nothing"}
+ORANGE = "#ff7b00"
+NO_AXIS = dict(visible=False, fixedrange=True)
 
 st.title("Draw")
 st.write(
     "Draw a digit with the mouse (or a finger) and the network reads it after every stroke. "
-    "Below, see the exact 28 × 28 picture it was given, how your drawing became that picture, "
-    "and how small changes move its answer."
+    "Below: the exact 28 × 28 picture it was given, how your drawing became that picture, "
+    "and how small changes to it move the answer."
 )
 
 
@@ -34,80 +40,91 @@ def reset_probe() -> None:
 
 def probability_chart(probs: np.ndarray) -> go.Figure:
     best = int(probs.argmax())
-    colours = ["#1f6feb" if d == best else "#9db4d3" for d in range(10)]
-    fig = go.Figure(go.Bar(x=list(range(10)), y=probs, marker_color=colours,
-                           text=[f"{p:.0%}" for p in probs], textposition="outside", cliponaxis=False))
-    fig.update_xaxes(tickmode="array", tickvals=list(range(10)), title="digit")
-    fig.update_yaxes(range=[0, 1.12], tickformat=".0%", title="probability")
-    fig.update_layout(height=280, margin=dict(l=4, r=4, t=8, b=4))
-    return fig
+    bars = go.Bar(
+        x=list(range(10)), y=probs, text=[f"{p:.0%}" if p >= 0.005 else "" for p in probs], textposition="outside",
+        cliponaxis=False, constraintext="none", textfont=dict(size=13),
+        marker_color=["#1f6feb" if d == best else "#9db4d3" for d in range(10)],
+        hovertemplate="digit %{x}: %{y:.1%}<extra></extra>",
+    )
+    return go.Figure(bars, dict(
+        xaxis=dict(tickmode="linear", title="digit", fixedrange=True),
+        yaxis=dict(range=[0, 1.15], tickformat=".0%", title="probability", fixedrange=True),
+        height=280, margin=dict(l=4, r=4, t=8, b=4),
+    ))
 
 
-def pixels(image: np.ndarray, title: str = "", height: int = 260) -> go.Figure:
-    """A small image with every pixel visible: grey squares with thin gaps."""
-    fig = heatmap(image, title=title, zmin=0, zmax=1, height=height)
-    fig.update_traces(xgap=1, ygap=1, hovertemplate="row %{y}, column %{x}: %{z:.2f}<extra></extra>")
-    fig.update_layout(plot_bgcolor="#3a3f47")
-    return fig
+def pixels(image: np.ndarray, title: str, centre: bool = False) -> go.Figure:
+    """A small grey image with every pixel visible (thin gaps); centre=True marks pixel (14, 14)."""
+    cells = go.Heatmap(z=image, colorscale="gray", zmin=0, zmax=1, showscale=False, xgap=1, ygap=1,
+                       hovertemplate="row %{y}, column %{x}: %{z:.2f}<extra></extra>")
+    traces = [cells]
+    if centre:
+        traces.append(go.Scatter(x=[CENTRE], y=[CENTRE], mode="markers", hoverinfo="skip", showlegend=False,
+                                 marker=dict(symbol="cross-thin", size=18, line=dict(color=ORANGE, width=3))))
+    return go.Figure(traces, dict(
+        title=dict(text=title, font=dict(size=14)), height=260, margin=dict(l=4, r=4, t=32, b=4),
+        xaxis=dict(NO_AXIS, constrain="domain"), yaxis=dict(NO_AXIS, autorange="reversed", scaleanchor="x"),
+        plot_bgcolor="#3a3f47",
+    ))
 
 
-def ink_with_box(steps: Steps, title: str) -> go.Figure:
-    """The input in the model's polarity, with the ink's bounding box drawn on it."""
-    fig = px.imshow(steps.ink, binary_string=True)  # sent as one PNG: light even for a photo
+def ink_with_box(steps: Steps, title: str, box: bool = True) -> go.Figure:
+    """The input in the model's polarity (sent as one PNG), with the ink's bounding box on it."""
+    buffer = io.BytesIO()
+    Image.fromarray((steps.ink * 255).astype(np.uint8)).save(buffer, format="PNG", compress_level=1)
+    picture = go.Image(source="data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode(), hoverinfo="skip")
     x0, y0, x1, y1 = steps.box
-    fig.add_shape(type="rect", x0=x0 - 0.5, y0=y0 - 0.5, x1=x1 - 0.5, y1=y1 - 0.5, line=dict(color="#ff7b00", width=2))
-    fig.update_xaxes(visible=False)
-    fig.update_yaxes(visible=False)
-    fig.update_layout(title=dict(text=title, font=dict(size=14)), height=260, margin=dict(l=4, r=4, t=32, b=4))
-    return fig
-
-
-def with_centre(fig: go.Figure) -> go.Figure:
-    """Mark pixel (14, 14), where MNIST puts every digit's centre of mass."""
-    fig.add_scatter(x=[CENTRE], y=[CENTRE], mode="markers", marker=dict(symbol="cross-thin", size=16, line=dict(color="#ff7b00", width=2)),
-                    hoverinfo="skip", showlegend=False)
-    return fig
+    rect = dict(type="rect", x0=x0 - 0.5, y0=y0 - 0.5, x1=x1 - 0.5, y1=y1 - 0.5, line=dict(color=ORANGE, width=2))
+    return go.Figure(picture, dict(
+        title=dict(text=title, font=dict(size=14)), height=260, margin=dict(l=4, r=4, t=32, b=4),
+        xaxis=NO_AXIS, yaxis=NO_AXIS, shapes=[rect] if box else [],
+    ))
 
 
 def show_steps(steps: Steps, fit: bool) -> None:
     st.subheader("Step by step: from your drawing to the model's 28 × 28")
     if not fit:
-        left, right = st.columns(2)
-        left.plotly_chart(ink_with_box(steps, "1. Your drawing"), key="step_raw")
-        right.plotly_chart(pixels(steps.image28, "2. The whole canvas squeezed to 28 × 28"), key="step_plain")
-        st.warning(
-            "MNIST-style fitting is off: the whole canvas is shrunk as it is. A small digit stays small and "
-            "off to the side, a big one fills the frame. The network never saw digits like that while it learned, "
-            "so its answer can go wrong even though the drawing is clear. Switch the fitting back on and compare."
+        left, right, text = st.columns(3)
+        with left:
+            chart(ink_with_box(steps, "1. Your drawing", box=False), "step_box")
+        with right:
+            chart(pixels(steps.image28, "2. The whole picture shrunk to 28 × 28"), "step_28")
+        text.warning(
+            "**MNIST-style fitting is off.** The whole picture is shrunk as it is: a small digit stays "
+            "small and off to one side, a big one fills the frame. The network never saw digits like that "
+            "while it learned, so it can get a clear drawing wrong. Switch the fitting back on and compare."
         )
         return
-    cols = st.columns(4)
     x0, y0, x1, y1 = steps.box
-    cols[0].plotly_chart(ink_with_box(steps, f"1. The ink's box: {x1 - x0} × {y1 - y0} px"), key="step_box")
-    cols[1].plotly_chart(pixels(steps.fit20, "2. Scaled to fit 20 × 20"), key="step_fit")
-    cols[2].plotly_chart(with_centre(pixels(steps.image28, "3. Centred in 28 × 28")), key="step_28")
-    cols[3].markdown(
+    first, second, third = st.columns(3)
+    with first:
+        chart(ink_with_box(steps, f"1. The box around the ink: {x1 - x0} × {y1 - y0} px"), "step_box")
+    with second:
+        chart(pixels(steps.fit20, f"2. Scaled to fit {FIT} × {FIT}"), "step_fit")
+    with third:
+        chart(pixels(steps.image28, "3. Centre of mass moved to the middle", centre=True), "step_28")
+    st.markdown(
         """
-**Why these steps?** The network learned from MNIST, where every digit was scaled so its longer
-side is 20 pixels, then placed in a 28 × 28 frame with its centre of mass (the average position
-of its ink, the orange cross) in the middle. It has never seen a tiny digit in a corner or one
-that fills the frame. So before it sees your drawing, the app does what MNIST did:
-
-1. find the box around the ink,
-2. shrink it to fit 20 × 20 without squashing it, smoothing the edges into greys,
-3. move it so that its centre of mass lands on pixel (14, 14).
-
-Big or small, left or right, your digit then looks like the ones the network knows.
+**Why these steps?** The network learned from MNIST, and in MNIST every digit was prepared the same
+way: its longer side scaled to 20 pixels, its shape kept, its edges smoothed into greys, and the
+whole digit placed in a 28 × 28 frame so that its centre of mass (the average position of its ink,
+the orange cross) sits on the middle pixel. The network has never seen a tiny digit in a corner or
+one that fills the whole frame. So before it sees your drawing, the app prepares it the same way:
+find the box around the ink, shrink it to fit 20 × 20, then move it so the centre of mass lands in
+the middle. Big or small, left or right, your digit then looks like the digits the network knows.
+Switch off *MNIST-style fitting* under the canvas to see what happens without it.
 """
     )
 
 
 @st.fragment
 def workbench() -> None:
-    from streamlit_drawable_canvas import st_canvas  # a Streamlit component: import it only inside the app
+    from streamlit_drawable_canvas import st_canvas  # a Streamlit component: importable only inside the app
 
     loaded = active()
-    canvas_col, answer_col, seen_col = st.columns([1.1, 1.3, 1.0], gap="medium")
+    # The canvas keeps its 280 pixels whatever the window: a fixed-width box, the others flex and wrap.
+    row = st.container(horizontal=True, gap="medium")
+    canvas_col, answer_col, seen_col = row.container(width=CANVAS + 16), row.container(), row.container(width=300)
 
     with canvas_col:
         brush = st.slider("Stroke width", 6, 40, 20, key="brush")
@@ -115,45 +132,47 @@ def workbench() -> None:
             stroke_width=brush, stroke_color="#FFFFFF", background_color="#000000",
             width=CANVAS, height=CANVAS, drawing_mode="freedraw", return_image_data=True, key="draw_canvas",
         )
-        st.caption("Undo, redo and clear are in the canvas's toolbar (top right, when the pointer is over it).")
+        st.caption("Undo, redo and clear: the canvas's toolbar, top right, when the pointer is over the canvas.")
         fit = st.toggle("MNIST-style fitting", value=True, key="fit",
-                        help="Off: the whole canvas is shrunk to 28 × 28 as it is, with no box, no scaling, no centring.")
+                        help="Off: the whole canvas is shrunk to 28 × 28 as it is: no box, no scaling, no centring.")
         upload = st.file_uploader("…or upload a picture of one digit (PNG or JPEG)", type=["png", "jpg", "jpeg"], key="upload")
 
-    # The input: an uploaded picture when there is one, else the canvas.
-    image, source = result.image_data, "drawing"
-    if upload is not None:
-        try:
-            image, source = decode_image(upload.getvalue()), "uploaded picture"
-        except ImageError as e:
-            canvas_col.error(f"{upload.name}: {e}")
-            image = None
+        # The input: a readable uploaded picture while there is one, else the canvas.
+        image, source = result.image_data, "drawing"
+        if upload is not None:
+            try:
+                image, source = decode_image(upload.getvalue()), "uploaded picture"
+                st.image(image, caption=f"{upload.name} (remove it to read the canvas again)", width=CANVAS)
+            except ImageError as e:
+                st.error(f"{upload.name}: {e}")
 
     steps = None if image is None else preprocess_steps(image, fit=fit)
     if steps is None or steps.image28 is None:
         with answer_col:
-            if upload is not None and image is not None:
+            if source == "uploaded picture":
                 st.info("No digit found in the uploaded picture: it looks empty. Try a darker, larger digit.")
             else:
                 st.info("✏️ Draw a digit on the black canvas, as large or as small as you like.")
         return
 
     with st.expander("Probe the model: shift, turn, thicken or erase the digit", expanded=True):
-        for key, value in PROBE_DEFAULTS.items():  # set here, not as the widgets' value=: no double default
+        for key, value in PROBE_DEFAULTS.items():  # defaults set here, not as value=: the Reset button sets them too
             st.session_state.setdefault(key, value)
-        st.button("Reset", on_click=reset_probe, help="Back to the digit as drawn")
         a, b, c = st.columns(3)
         dx = a.slider("Shift right (pixels)", -8, 8, key="probe_dx")
         dy = a.slider("Shift down (pixels)", -8, 8, key="probe_dy")
-        turn = b.slider("Turn anticlockwise (degrees)", -90, 90, key="probe_turn", step=5)
+        turn = b.slider("Turn anticlockwise (degrees)", -90, 90, step=5, key="probe_turn")
         thickness = b.slider("Thinner ← → thicker", -MAX_THICKNESS, MAX_THICKNESS, key="probe_thickness")
         erase = c.select_slider("Erase", options=list(ERASE_REGIONS), key="probe_erase")
-        c.caption("The changes act on the 28 × 28 image after the fitting, and nothing re-centres it: "
-                  "a CNN's filters find a stroke anywhere, but the layers after them learned where strokes "
-                  "usually are.")
+        c.button("Reset", on_click=reset_probe, help="Back to the digit as drawn")
+        st.caption(
+            "These change the 28 × 28 image after the fitting, and nothing centres it again. A convolution "
+            "finds a stroke wherever it is, but the layers after it learned where strokes usually are: "
+            "see how far a shift or a turn can go before the answer changes."
+        )
 
     model_input = probe(steps.image28, shift=(dx, dy), rotate_deg=turn, thickness=thickness, erase=ERASE_REGIONS[erase])
-    probs = predict_proba(loaded.model, model_input)
+    probs = predict_proba(loaded.model, model_input)  # (10,)
     remember_drawing(model_input)  # the Train page can watch this digit while a model learns
     digit, confidence = int(probs.argmax()), float(probs.max())
 
@@ -163,13 +182,15 @@ def workbench() -> None:
         else:
             runner_up = int(np.argsort(probs)[-2])
             st.metric("Prediction", f"{digit}?", f"only {confidence:.0%} sure", delta_color="off", delta_arrow="off")
-            st.warning(f"The model is unsure: {confidence:.0%} for {digit}, {probs[runner_up]:.0%} for {runner_up}. "
-                       "It is guessing; draw the digit more clearly, or see below what confuses it.")
-        st.plotly_chart(probability_chart(probs), key="probs")
-        st.caption(f"Model: {loaded.name}. Reading your {source}.")
+            st.warning(
+                f"**The model is unsure.** Its best guess is {digit} ({confidence:.0%}), then {runner_up} "
+                f"({probs[runner_up]:.0%}). Try drawing the digit more clearly."
+            )
+        chart(probability_chart(probs), "probs")
+        st.caption(f"Model: {loaded.name}, reading your {source}.")
 
     with seen_col:
-        st.plotly_chart(pixels(model_input, "What the model sees (28 × 28)", height=300), key="seen")
+        chart(pixels(model_input, "What the model sees: 28 × 28"), "seen", height=300)
         if st.button("Send to Inspect", help="Look inside the network with this digit", width="stretch"):
             send_to_inspect(model_input)
             st.switch_page("pages/inspect.py")

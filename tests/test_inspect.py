@@ -1,12 +1,16 @@
-"""cnn_demo.inspect against independent truths: F.conv2d, max_pool2d, finite differences."""
+"""cnn_demo.inspect against independent truths (F.conv2d, max_pool2d, finite differences),
+and the Inspect page's logic through Streamlit's AppTest (no browser)."""
 
 import threading
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import numpy as np
 import pytest
+import streamlit as st
 import torch
 import torch.nn.functional as F
+from streamlit.testing.v1 import AppTest
 
 from cnn_demo import checkpoint
 from cnn_demo import inspect as ins
@@ -80,9 +84,11 @@ def test_bad_input_is_refused(model):
 
 
 def test_hooks_removed_even_after_an_error(model, digits):
+    threads = torch.get_num_threads()
     ins.feature_maps(model, digits[0])
     ins.grad_cam(model, digits[0])
     assert no_hooks(model)
+    assert torch.get_num_threads() == threads  # the one-thread section gave the threads back
 
     def boom(module, inputs, output):
         raise RuntimeError("boom")
@@ -258,6 +264,12 @@ def test_pool_winners_are_what_max_pool_keeps(model, digits):
         assert len(rows) == np.count_nonzero(pooled[c])  # one winner per non-zero block
 
 
+def test_strongest_channel():
+    maps = np.zeros((3, 4, 4), dtype=np.float32)
+    maps[1, 2, 3], maps[2, 0, 0] = 5, 4
+    assert ins.strongest_channel(maps) == 1
+
+
 def test_colour_helpers():
     maps = np.array([[[1.0, -4.0]], [[0.5, 0.25]], [[0.0, 0.0]]], dtype=np.float32)
     assert ins.signed_limit(maps) == 4 and ins.signed_limit(np.zeros(3)) == 1
@@ -265,3 +277,46 @@ def test_colour_helpers():
     np.testing.assert_allclose(scaled[0, 0], [0.25, -1])
     np.testing.assert_allclose(scaled[1, 0], [1, 0.5])
     assert (scaled[2] == 0).all()
+
+
+# ---------------------------------------------------------------------------- the page (AppTest)
+
+APP = str(Path(__file__).resolve().parents[1] / "app.py")
+TABS = ["Feature maps", "One channel", "Learned filters", "End of the network", "Where it looks", "How it works"]
+
+
+@pytest.fixture
+def page():
+    st.cache_resource.clear()  # a fresh "server"
+    at = AppTest.from_file(APP, default_timeout=60)
+    at.run()
+    at.switch_page("pages/inspect.py").run()
+    assert not at.exception
+    yield at
+    st.cache_resource.clear()
+
+
+def test_page_shows_every_stage_and_every_tab_runs(page):
+    text = " ".join(m.value for m in page.markdown)
+    for name, shape in SHAPES.items():
+        if len(shape) == 3:
+            assert f"**{name}** · {' × '.join(map(str, shape))}" in text
+    for tab in TABS[1:]:
+        page.session_state["inspect_tab"] = tab  # the tabs run only when open
+        page.run()
+        assert not page.exception, tab
+
+
+def test_page_prediction_is_the_models(page):
+    if not checkpoint.DEFAULT.exists():
+        pytest.skip("no shipped default model")
+    model, _ = checkpoint.load(checkpoint.DEFAULT)
+    images, labels = load_mnist("test")
+    page.number_input(key="inspect_index").set_value(42).run()
+    with torch.no_grad():
+        expected = model(images[42].float().div(255)[None, None]).argmax().item()
+    (shown,) = [m for m in page.main.metric if m.label == "Prediction"]
+    assert shown.value == str(expected)
+    page.button(key="inspect_digit_3").click().run()  # the next 3 after image 42
+    index = page.session_state["inspect_index"]
+    assert index > 42 and labels[index] == 3 and (labels[43:index] != 3).all()

@@ -105,7 +105,8 @@ class App:
         return [boxes.nth(i).inner_text() for i in range(boxes.count())]
 
     def button(self, label: str):
-        return self.page.get_by_role("button", name=label, exact=True)
+        """A button of the page itself (not Streamlit's own "Stop" in the header while a script runs)."""
+        return self.page.locator("[data-testid='stMain']").get_by_role("button", name=label, exact=True)
 
     def metric(self, label: str) -> str:
         """The value of the st.metric with this label."""

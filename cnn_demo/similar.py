@@ -1,0 +1,107 @@
+"""The training images a model finds most alike a digit: nearest neighbours in its hidden layer.
+
+Each image is described by the 100 hidden units after the first Linear + ReLU (the
+model's last picture of the digit before it scores the 10 classes). Two images are alike
+when those 100 numbers point the same way: cosine similarity, 1 = the same direction.
+
+    python -m cnn_demo.similar [CHECKPOINT] [--test-index 0] [-k 8] [--device auto]
+
+Embedding all 60,000 training images is one batched pass (as much work as six test-set
+evaluations); do it once per model and keep the result.
+"""
+
+import argparse
+import copy
+import sys
+import time
+from collections.abc import Callable
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from cnn_demo import checkpoint
+from cnn_demo.data import DataError, load_mnist
+from cnn_demo.device import pick_device
+from cnn_demo.model import SeedCNN
+
+
+def hidden(model: SeedCNN, x: torch.Tensor) -> torch.Tensor:
+    """x: (B, 1, 28, 28) floats in [0, 1] -> (B, 100), the hidden units after the ReLU,
+    computed by the model's own layers (fc_layer[:2] = Linear(576->100), ReLU)."""
+    return model.fc_layer[:2](model.layer(x).flatten(1))
+
+
+@torch.inference_mode()
+def embed(
+    model: SeedCNN,
+    images: torch.Tensor,
+    batch_size: int = 1000,
+    device: torch.device | str = "cpu",
+    progress: Callable[[float], None] | None = None,
+) -> torch.Tensor:
+    """images: uint8 (N, 28, 28) -> float32 (N, 100) on the CPU, each row scaled to length 1,
+    so a matrix product with another unit vector is the cosine similarity. An all-zero row
+    (no hidden unit fires) stays zero: alike to nothing.
+
+    device: where to compute; a copy of the model goes there, the model itself is not moved.
+    progress: called with the fraction done after each batch."""
+    device = torch.device(device)
+    model = model if device == next(model.parameters()).device else copy.deepcopy(model).to(device)
+    was_training = model.training
+    model.eval()
+    out = []
+    for i in range(0, len(images), batch_size):
+        x = images[i : i + batch_size].to(device).unsqueeze(1).float().div_(255)  # (B, 1, 28, 28) in [0, 1]
+        out.append(F.normalize(hidden(model, x), dim=1).cpu())
+        if progress is not None:
+            progress(min(1.0, (i + batch_size) / len(images)))
+    model.train(was_training)
+    return torch.cat(out)
+
+
+@torch.inference_mode()
+def most_alike(
+    model: SeedCNN, image28: np.ndarray | torch.Tensor, embedding: torch.Tensor, k: int = 12
+) -> tuple[np.ndarray, np.ndarray]:
+    """image28: (28, 28) floats in [0, 1], ink = 1; embedding: (N, 100) from `embed`.
+    Returns the indices of the k most alike images, most alike first, and their cosine
+    similarities (float32, in [0, 1] since hidden units after a ReLU are never negative)."""
+    x = torch.as_tensor(np.asarray(image28, dtype=np.float32)).reshape(1, 1, 28, 28)
+    query = F.normalize(hidden(model, x), dim=1)[0]  # (100,)
+    similarity = embedding @ query  # (N,)
+    top = similarity.topk(min(k, len(similarity)))
+    return top.indices.numpy(), top.values.numpy()
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m cnn_demo.similar", description="The training images a model finds most alike a test image.")
+    p.add_argument("checkpoint", nargs="?", default=str(checkpoint.DEFAULT))
+    p.add_argument("--test-index", type=int, default=0, help="which of the 10,000 test images to look up")
+    p.add_argument("-k", type=int, default=8, help="how many training images to list")
+    p.add_argument("--device", default="auto", help="where to embed the training images: auto, cuda, mps or cpu")
+    args = p.parse_args(argv)
+    try:
+        device = pick_device(args.device)
+        model, _ = checkpoint.load(args.checkpoint)
+        train_images, train_labels = load_mnist("train")
+        test_images, test_labels = load_mnist("test")
+    except (ValueError, DataError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 1
+    if not 0 <= args.test_index < len(test_images):
+        print(f"error: --test-index must be in 0..{len(test_images) - 1}", file=sys.stderr)
+        return 2
+    t0 = time.perf_counter()
+    embedding = embed(model, train_images, device=device)
+    print(f"embedded {len(train_images):,} training images in {time.perf_counter() - t0:.1f} s on {device}")
+    query = test_images[args.test_index].float().numpy() / 255
+    indices, similarities = most_alike(model, query, embedding, args.k)
+    print(f"test image #{args.test_index} (label {test_labels[args.test_index].item()}) is most alike:")
+    for i, s in zip(indices, similarities):
+        print(f"  training image #{i:<6d} label {train_labels[i].item()}  cosine {s:.3f}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,316 @@
+"""Evaluate: how good the active model is on the 10,000 test images, where it goes wrong,
+how the saved runs learned, and which training images it finds alike a drawing.
+
+Thin on purpose: the numbers come from cnn_demo.evaluate and cnn_demo.similar, computed
+once per model version and cached; this page draws them. The tabs run only when open.
+"""
+
+from contextlib import contextmanager
+
+import numpy as np
+import plotly.graph_objects as go
+import streamlit as st
+
+from cnn_demo.checkpoint import CheckpointError
+from cnn_demo.data import DataError, load_mnist
+from cnn_demo.device import CPU_CORES, pick_device, use_threads
+from cnn_demo.evaluate import Evaluation, evaluate, training_curves
+from cnn_demo.mosaic import mosaic
+from cnn_demo.similar import embed, most_alike
+from pages.common import (
+    accuracy_text,
+    active,
+    chart,
+    drawing_for_inspect,
+    heatmap,
+    model_store,
+    projector,
+)
+
+TABS = ["Confusion matrix", "Mistakes", "Training curves", "Alike in training"]
+CELL_IMAGES = 50  # at most this many images of one confusion-matrix cell are drawn
+LABEL_ROWS = 9  # empty pixel rows above each tile of a gallery, where its caption goes
+COLOURS = ["#1f6feb", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#17becf"]
+state = st.session_state
+
+
+# ------------------------------------------------------------------------------ data, once per model
+
+
+@st.cache_resource(show_spinner=False)
+def mnist(split: str):
+    """(images uint8 (N, 28, 28), labels int64 (N,)) as tensors: shared, never written to."""
+    return load_mnist(split)
+
+
+@contextmanager
+def every_core():
+    """One batched pass over thousands of images is enough work to share between cores (page
+    threads otherwise use one, see cnn_demo.device.use_threads)."""
+    use_threads(CPU_CORES)
+    try:
+        yield
+    finally:
+        use_threads(1)
+
+
+@st.cache_resource(max_entries=4, show_spinner=False)
+def evaluation(version: str, _model) -> Evaluation:
+    """The active model on all 10,000 test images; `version` is the cache key, the model is not hashed."""
+    with every_core():
+        return evaluate(_model, *mnist("test"))
+
+
+@st.cache_resource(max_entries=2, show_spinner=False)
+def training_embedding(version: str, _model):
+    """(60000, 100): every training image in the model's hidden layer, once per model, on
+    the GPU when there is one (six times the work of testing on 10,000 images)."""
+    with every_core():
+        return embed(_model, mnist("train")[0], device=pick_device("auto"))
+
+
+# ------------------------------------------------------------------------------ figures
+
+
+def gallery(images: np.ndarray, captions: list[str], title: str, cols: int = 10, width_px: int = 1000) -> go.Figure:
+    """Many 28x28 uint8 images as one heatmap, each with its caption above it: far faster
+    to draw than a figure per image (see notes/streamlit-patterns.md). width_px: about how
+    wide it will be drawn, to size its height."""
+    tiles = np.pad(images.astype(np.float32) / 255, ((0, 0), (LABEL_ROWS, 0), (0, 0)), constant_values=np.nan)
+    cols = min(cols, len(tiles))
+    fig = heatmap(mosaic(tiles, cols=cols, gap=2), title, zmin=0, zmax=1)
+    fig.update_traces(hoverinfo="skip")
+    fig.update_yaxes(constrain="domain", constraintoward="top")  # spare height goes below the tiles
+    tile_h, tile_w = 28 + LABEL_ROWS + 2, 28 + 2
+    for i, text in enumerate(captions):
+        r, c = divmod(i, cols)
+        fig.add_annotation(x=c * tile_w + 13.5, y=r * tile_h + LABEL_ROWS / 2 - 0.5, text=text, showarrow=False)
+    rows = -(-len(tiles) // cols)
+    fig.update_layout(height=50 + rows * (width_px // cols) * tile_h // tile_w)
+    return fig
+
+
+def gallery_cols() -> int:
+    """Tiles per row: fewer on a projector, where the captions are larger."""
+    return 6 if projector() else 10
+
+
+def confusion_figure(confusion: np.ndarray, picked: tuple[int, int], text_size: int) -> go.Figure:
+    # Colour by log(1 + count): the diagonal holds ~1,000 per digit and the mistakes a handful,
+    # and on a linear scale every mistake would look the same pale blue. The text is the count.
+    fig = go.Figure(
+        go.Heatmap(
+            z=np.log10(1 + confusion), x=list(range(10)), y=list(range(10)), text=confusion, texttemplate="%{text}",
+            colorscale="Blues", showscale=False, xgap=2, ygap=2, hoverinfo="skip", textfont=dict(size=text_size),
+        )
+    )
+    # Plotly cannot select a heatmap's cells, so an invisible marker sits on each cell: a click
+    # selects the marker, and Streamlit reports its x (predicted) and y (true).
+    true_digit, predicted_digit = np.divmod(np.arange(100), 10)
+    fig.add_scatter(
+        x=predicted_digit, y=true_digit, customdata=confusion.ravel(), mode="markers",
+        marker=dict(symbol="square", size=30, color="rgba(0,0,0,0)"),
+        selected=dict(marker=dict(opacity=0)), unselected=dict(marker=dict(opacity=0)),
+        hovertemplate="true %{y}, predicted %{x}: %{customdata} images<extra></extra>", showlegend=False,
+    )
+    true, predicted = picked
+    fig.add_shape(type="rect", x0=predicted - 0.5, x1=predicted + 0.5, y0=true - 0.5, y1=true + 0.5, line=dict(color="#d62728", width=3))
+    # Square cells: both axes shrink to fit (constrain="domain") rather than pad the range.
+    fig.update_xaxes(title="predicted digit", dtick=1, side="top", range=[-0.5, 9.5], constrain="domain", showgrid=False)
+    fig.update_yaxes(title="true digit", dtick=1, range=[9.5, -0.5], scaleanchor="x", constrain="domain", showgrid=False)
+    fig.update_layout(height=600, margin=dict(l=8, r=8, t=8, b=8), plot_bgcolor="rgba(0,0,0,0)", hovermode="closest", dragmode=False)
+    return fig
+
+
+def axis_start(result: Evaluation) -> float:
+    """Where the per-digit accuracy axis starts: below the worst digit, zoomed in so that
+    differences of a tenth of a percent show (the page says the axis does not start at 0)."""
+    worst = 100 * min(result.per_class)
+    return max(0.0, float(np.floor(worst - 2 * (100 - worst) - 0.5)))
+
+
+def per_class_figure(result: Evaluation) -> go.Figure:
+    counts = result.confusion.sum(1)
+    percent = [100 * a for a in result.per_class]
+    fig = go.Figure(
+        go.Bar(
+            x=[str(d) for d in range(10)], y=percent, text=[f"{p:.1f}%" for p in percent], textposition="outside",
+            marker_color="#1f6feb", customdata=np.stack([np.diag(result.confusion), counts], 1),
+            hovertemplate="digit %{x}: %{customdata[0]} of %{customdata[1]} right<extra></extra>",
+        )
+    )
+    fig.update_yaxes(title="accuracy %", range=[axis_start(result), 100 + (100 - axis_start(result)) * 0.12])
+    fig.update_xaxes(title="digit", type="category")
+    fig.update_layout(margin=dict(l=8, r=8, t=8, b=8))
+    return fig
+
+
+# ------------------------------------------------------------------------------ the page
+
+st.title("Evaluate the model")
+loaded = active()
+try:
+    with st.spinner("Testing the model on the 10,000 test images, once per model…", show_time=True):
+        result = evaluation(loaded.version, loaded.model)
+        test_images, test_labels = (t.numpy() for t in mnist("test"))
+except DataError as e:
+    st.error(f"The MNIST test images could not be read: {e}")
+    st.stop()
+
+st.caption(
+    f"**{loaded.name}** on all 10,000 MNIST test images, which it never saw while it learned. "
+    "Computed once per model and kept."
+)
+wrong = result.misclassified
+m1, m2, m3, m4 = st.columns(4)
+m1.metric("Measured accuracy", accuracy_text(result.accuracy), help="Measured here on the 10,000 test images")
+m2.metric("Right", f"{len(test_labels) - len(wrong):,}")
+m3.metric("Wrong", f"{len(wrong):,}")
+worst = int(np.argmin(result.per_class))
+m4.metric("Hardest digit", str(worst), f"{100 * result.per_class[worst]:.2f}% right", delta_color="off", delta_arrow="off")
+st.markdown(f"**Accuracy on each digit** (the axis starts at {axis_start(result):.0f}%, so that small differences show)")
+chart(per_class_figure(result), key="eval_per_class", height=260)
+
+confusion_tab, mistakes_tab, curves_tab, alike_tab = st.tabs(TABS, key="eval_tab", on_change="rerun")
+
+if confusion_tab.open:
+    with confusion_tab:
+        st.caption(
+            "Each row is the true digit, each column what the model answered: the diagonal is right, "
+            "everything else a mistake. Click a square, or pick it below, to see those test images."
+        )
+        if "eval_true" not in state:  # start on the most common mistake
+            off_diagonal = result.confusion - np.diag(np.diag(result.confusion))
+            state.eval_true, state.eval_predicted = (int(i) for i in np.unravel_index(off_diagonal.argmax(), (10, 10)))
+        big = projector()
+        # Side by side on a laptop; one under the other on a projector, where text is larger.
+        left, right = (st.container(), st.container()) if big else st.columns([6, 5], gap="large")
+        with left:
+            fig = confusion_figure(result.confusion, (state.eval_true, state.eval_predicted), 20 if big else 14)
+            fig.update_layout(font=dict(size=18 if big else 13), height=700 if big else 600)
+            event = st.plotly_chart(
+                fig, key="eval_confusion", on_select="rerun", selection_mode="points",
+                config={"displaylogo": False, "toImageButtonOptions": {"format": "png", "scale": 2, "filename": "confusion-matrix"}},
+            )
+            points = event.selection.points if event else []
+            if points:  # a click on the heatmap: apply it once, so the selectboxes can move on from it
+                clicked = (int(points[0]["y"]), int(points[0]["x"]))
+                if clicked != state.get("eval_clicked"):
+                    state.eval_clicked = clicked
+                    state.eval_true, state.eval_predicted = clicked
+                    st.rerun()  # redraw the matrix with the new cell framed
+        with right:
+            c1, c2 = st.columns(2)
+            c1.selectbox("True digit", range(10), key="eval_true")
+            c2.selectbox("Predicted digit", range(10), key="eval_predicted")
+            true, predicted = state.eval_true, state.eval_predicted
+            cell = result.cell(true, predicted)
+            what = "right" if true == predicted else "wrong"
+            st.markdown(f"**{len(cell):,} test images** of a {true} that the model called {predicted} ({what})")
+            shown = cell[:CELL_IMAGES]
+            if len(shown):
+                captions = [f"{100 * result.confidences[i]:.0f}%" for i in shown]
+                title = f"how sure it was · {len(shown)} of {len(cell):,}" if len(cell) > len(shown) else "how sure it was"
+                chart(gallery(test_images[shown], captions, title, cols=gallery_cols(), width_px=480), key="eval_cell_gallery")
+            else:
+                st.info("No test image falls in this square.")
+
+if mistakes_tab.open:
+    with mistakes_tab:
+        c1, c2 = st.columns([2, 3])
+        order = c1.radio("Order", ["Most confident first", "Least confident first"], key="eval_order", horizontal=True)
+        count = c2.slider("How many", 10, 200, 50, step=10, key="eval_mistake_count")
+        mistakes = result.mistakes(most_confident_first=order.startswith("Most"))
+        st.caption(
+            f"All {len(mistakes):,} test images the model gets wrong, each captioned **true → answer · how sure**. "
+            "Sure and wrong is the interesting kind: often the label itself is doubtful."
+        )
+        shown = mistakes[:count]
+        if len(shown):
+            captions = [f"{test_labels[i]}→{result.predictions[i]} · {100 * result.confidences[i]:.0f}%" for i in shown]
+            title = f"{len(shown)} of {len(mistakes):,} mistakes"
+            chart(gallery(test_images[shown], captions, title, cols=gallery_cols()), key="eval_mistakes")
+        else:
+            st.success("No mistakes at all on the 10,000 test images.")
+
+if curves_tab.open:
+    with curves_tab:
+        store = model_store()
+        paths = store.saved()
+        names = {p: p.stem for p in paths}
+        if "eval_runs" not in state:
+            state.eval_runs = [p for p in paths if p == loaded.path] or paths[:1]
+        state.eval_runs = [p for p in state.eval_runs if p in names]  # a run deleted since
+        picked = st.multiselect("Saved models to compare", paths, key="eval_runs", format_func=names.get)
+        loss_fig, acc_fig = go.Figure(), go.Figure()
+        without = []
+        for colour, path in zip(COLOURS * 4, picked):
+            try:
+                curves = training_curves(store.get(path).meta)
+            except CheckpointError:
+                curves = None
+            if curves is None:
+                without.append(path.stem)
+                continue
+            loss_fig.add_scatter(x=curves.loss_epochs, y=curves.loss, name=path.stem, mode="lines", line=dict(color=colour, width=2))
+            acc_fig.add_scatter(
+                x=curves.accuracy_epochs, y=100 * curves.accuracy, name=path.stem, mode="lines+markers",
+                line=dict(color=colour, width=2), marker=dict(size=7),
+            )
+        if without:
+            st.caption(f"No recorded history (an imported model): {', '.join(without)}")
+        if loss_fig.data:
+            loss_fig.update_xaxes(title="epoch")
+            loss_fig.update_yaxes(title="training loss (smoothed, log scale)", type="log", dtick=1)
+            acc_fig.update_xaxes(title="epoch", dtick=1 if max(len(t.x) for t in acc_fig.data) <= 20 else None)
+            acc_fig.update_yaxes(title="test accuracy %")
+            for fig in (loss_fig, acc_fig):
+                fig.update_layout(margin=dict(l=8, r=8, t=8, b=8), legend=dict(orientation="h", y=-0.2))
+            left, right = st.columns(2)
+            with left:
+                st.markdown("**Training loss** (lower is better)")
+                chart(loss_fig, key="eval_loss_curves", height=380)
+            with right:
+                st.markdown("**Test accuracy after each epoch**")
+                chart(acc_fig, key="eval_accuracy_curves", height=380)
+            st.caption("The x axis counts epochs (passes over the training images), so runs with different batch sizes line up.")
+        elif not picked:
+            st.info("Pick one or more saved models to see how they learned.")
+
+if alike_tab.open:
+    with alike_tab:
+        drawing = drawing_for_inspect()
+        DRAWING, TEST = "Drawing sent from Draw", "A test image"
+        if drawing is not None:
+            source = st.radio("Find images alike", [DRAWING, TEST], key="eval_alike_source", horizontal=True)
+        else:
+            source = TEST
+            st.caption("Draw a digit on the Draw page and send it here, or pick a test image.")
+        c1, c2 = st.columns([1, 3])
+        index = c1.number_input("Test image index", 0, len(test_images) - 1, 0, key="eval_alike_index", disabled=source == DRAWING)
+        count = c2.slider("How many", 6, 48, 20, step=2, key="eval_alike_count")
+        if source == DRAWING:
+            query, query_title = np.asarray(drawing, dtype=np.float32), "your drawing"
+        else:
+            query = test_images[index].astype(np.float32) / 255  # (28, 28) in [0, 1], as the model sees it
+            query_title = f"test image #{index} · label {test_labels[index]}"
+        try:
+            with st.spinner("Passing the 60,000 training images through the model, once per model (half a minute on a laptop)…", show_time=True):
+                embedding = training_embedding(loaded.version, loaded.model)
+                train_images, train_labels = (t.numpy() for t in mnist("train"))
+        except DataError as e:
+            st.error(f"The MNIST training images could not be read: {e}")
+            st.stop()
+        indices, similarities = most_alike(loaded.model, query, embedding, k=count)
+        left, right = st.columns([1, 4])
+        with left:
+            chart(heatmap(query, query_title, zmin=0, zmax=1, height=260), key="eval_alike_query")
+        with right:
+            captions = [f"{train_labels[i]} · {s:.3f}" for i, s in zip(indices, similarities)]
+            title = "the most alike training images · label · similarity"
+            chart(gallery(train_images[indices], captions, title, cols=gallery_cols(), width_px=800), key="eval_alike")
+        st.caption(
+            "Alike to the model, not to your eye: each image is described by the 100 hidden units just before "
+            "the 10 scores, and two images are alike when those units fire in the same pattern (cosine similarity, "
+            "1 = the same pattern). What it finds alike is what it learned from."
+        )

@@ -1,0 +1,147 @@
+"""Draw digits with the mouse on the Draw page's real canvas, and measure what the class gets.
+
+    python -m tests.e2e.measure_draw [--n 50] [--seed 0] [--every 2] [--json]
+
+starts the app (as the end-to-end tests do), replays `cnn_demo.drawn` strokes with the mouse
+in Chromium, and reports the accuracy of the "Prediction" metric and the stroke-to-answer
+latency: from the mouse button's release to the page showing the new answer (p50, p95).
+The helpers here are also what tests/e2e/test_draw.py draws with.
+"""
+
+import argparse
+import json
+import re
+import sys
+import time
+
+import numpy as np
+
+CANVAS = "canvas.upper-canvas"  # Fabric's top canvas takes the mouse
+# The "What the model sees" figure's pixels, as Plotly drew them (rows of Float32Array): they
+# change with every stroke that adds ink, and come in the same fragment run as the Prediction
+# metric, just after it.
+SEEN_PIXELS = """() => {
+    const g = document.querySelector('.st-key-seen .js-plotly-plot');
+    const z = g && g._fullData && g._fullData.length ? g._fullData[0].z : null;
+    return z ? JSON.stringify(Array.from(z, (row) => Array.from(row))) : null;
+}"""
+
+
+def seen_pixels(page) -> str | None:
+    return page.evaluate(SEEN_PIXELS)
+
+
+def rest_on_canvas(page) -> dict:
+    """Move the pointer over the canvas and wait: the toolbar slides out of the way (see
+    shared/notes/real-browser.md). Returns the canvas's box on the page."""
+    canvas = page.locator(CANVAS)
+    canvas.wait_for(timeout=30_000)
+    box = canvas.bounding_box()
+    page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+    page.wait_for_timeout(400)
+    return box
+
+
+def draw_strokes(page, strokes: list[np.ndarray], every: int = 2, timeout: float = 20_000) -> list[float]:
+    """Replay strokes (canvas pixels) with the mouse; after each, wait for the page's new answer.
+
+    Returns one latency per stroke, in ms: mouse-up to the new 28x28 image on the page.
+    """
+    box = rest_on_canvas(page)
+    latencies = []
+    for stroke in strokes:
+        points = np.concatenate([stroke[::every], stroke[-1:]]) + (box["x"], box["y"])
+        page.mouse.move(*points[0])
+        page.mouse.down()
+        for x, y in points[1:]:
+            page.mouse.move(x, y)
+        before = seen_pixels(page)
+        start = time.perf_counter()
+        page.mouse.up()
+        page.wait_for_function(f"(before) => ({SEEN_PIXELS})() !== before", arg=before, timeout=timeout)
+        latencies.append((time.perf_counter() - start) * 1000)
+    return latencies
+
+
+def clear_canvas(page) -> None:
+    """The canvas toolbar's bin button, then wait for the page to go back to its prompt."""
+    rest_on_canvas(page)
+    page.get_by_role("button", name="Reset canvas & history").click()
+    page.wait_for_function(f"() => ({SEEN_PIXELS})() === null", timeout=20_000)
+
+
+def prediction(app) -> tuple[int, float, bool]:
+    """(digit, confidence, unsure) as the page shows them in the "Prediction" metric."""
+    value = app.metric("Prediction")  # "7", or "7?" when unsure
+    metric = app.page.locator("[data-testid='stMetric']").filter(has_text="Prediction").first
+    delta = metric.locator("[data-testid='stMetricDelta']").inner_text()  # "93% sure", "only 41% sure"
+    confidence = float(re.search(r"(\d+)%", delta).group(1)) / 100
+    return int(value.strip()[0]), confidence, value.strip().endswith("?")
+
+
+def measure(app, n: int, seed: int = 0, every: int = 2) -> dict:
+    """Draw n digits (0..9 in turn) on the page, read each answer, clear; accuracy and latency."""
+    from cnn_demo.drawn import drawings
+
+    app.goto("draw")
+    correct, per_class, latencies, wrong = 0, np.zeros((10, 2), int), [], []
+    for d in drawings(n, seed):
+        latencies += draw_strokes(app.page, d.strokes, every)
+        app.wait_idle()
+        digit, confidence, _ = prediction(app)
+        correct += digit == d.label
+        per_class[d.label] += (digit == d.label, 1)
+        if digit != d.label:
+            wrong.append(f"a {d.label} ({d.style}, brush {d.brush}) read as {digit} ({confidence:.0%})")
+        clear_canvas(app.page)
+    return {
+        "n": n,
+        "seed": seed,
+        "accuracy": correct / n,
+        "per_class": [round(c / t, 3) if t else None for c, t in per_class],
+        "strokes": len(latencies),
+        "latency_ms_p50": round(float(np.percentile(latencies, 50)), 1),
+        "latency_ms_p95": round(float(np.percentile(latencies, 95)), 1),
+        "wrong": wrong,
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    import tempfile
+    from pathlib import Path
+
+    from playwright.sync_api import sync_playwright
+
+    from tests.e2e.harness import CHROMIUM, CHROMIUM_ARGS, App, Server
+
+    p = argparse.ArgumentParser(prog="python -m tests.e2e.measure_draw", description=__doc__.split("\n")[0])
+    p.add_argument("--n", type=int, default=50, help="digits to draw (0..9 in turn)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--every", type=int, default=2, help="replay every k-th stroke point (1: all)")
+    p.add_argument("--json", action="store_true", help="end with one JSON line of the results")
+    args = p.parse_args(argv)
+    if not Path(CHROMIUM).exists():
+        print(f"error: no Chromium at {CHROMIUM}; set CHROMIUM_PATH", file=sys.stderr)
+        return 1
+    with tempfile.TemporaryDirectory() as tmp:
+        server = Server(Path(tmp) / "runs", Path(tmp) / "streamlit.log")
+        try:
+            with sync_playwright() as pw:
+                browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+                app = App(server, browser)
+                result = measure(app, args.n, args.seed, args.every)
+                app.check()
+                browser.close()
+        finally:
+            server.stop()
+    print(f"{100 * result['accuracy']:.1f}% of {result['n']} digits drawn with the mouse read right")
+    print(f"stroke to answer: p50 {result['latency_ms_p50']:.0f} ms, p95 {result['latency_ms_p95']:.0f} ms over {result['strokes']} strokes")
+    for line in result["wrong"]:
+        print(f"  wrong: {line}")
+    if args.json:
+        print(json.dumps(result))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
