@@ -22,7 +22,7 @@ from PIL import Image
 from torch.utils.data import DataLoader, Dataset
 
 from cnn_demo.data import load_mnist
-from cnn_demo.device import pick_device
+from cnn_demo.device import pick_device, use_threads
 from cnn_demo.model import SeedCNN
 from cnn_demo.train import Step, TrainConfig, fit
 
@@ -94,6 +94,7 @@ def predict_ms(repeats: int = 200) -> tuple[float, float] | tuple[None, None]:
         return None, None
     from cnn_demo import checkpoint
 
+    use_threads(1)  # as the app's page threads answer a drawing
     model = checkpoint.load(checkpoint.DEFAULT)[0] if checkpoint.DEFAULT.exists() else SeedCNN().eval()
     canvas = _drawn_canvas()
     times = []

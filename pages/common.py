@@ -96,9 +96,7 @@ def chart(fig: go.Figure, key: str, height: int | None = None, **kwargs) -> None
     """Draw a Plotly figure the same way on every page: larger fonts in projector mode, and the
     mode bar's camera button saves a 2x PNG for slides."""
     scale = 1.4 if projector() else 1.0
-    fig.update_layout(font=dict(size=round(13 * scale)))
-    if height is not None:
-        fig.update_layout(height=round(height * scale))
+    fig.update_layout(font_size=round(13 * scale), **({"height": round(height * scale)} if height else {}))
     config = {"displaylogo": False, "toImageButtonOptions": {"format": "png", "scale": 2, "filename": key}}
     st.plotly_chart(fig, key=key, config=config, **kwargs)
 
@@ -155,13 +153,14 @@ def heatmap(
 ) -> go.Figure:
     """One image as a Plotly heatmap, row 0 at the top, square pixels, no axes.
     zmid=0 centres a diverging colour scale on zero (for weights)."""
+    # Built in one call: each later update_* re-validates the whole figure (~5x slower).
     fig = go.Figure(
-        go.Heatmap(z=image, colorscale=colorscale, zmin=zmin, zmax=zmax, zmid=zmid, showscale=show_scale, hoverongaps=False)
-    )
-    fig.update_yaxes(autorange="reversed", scaleanchor="x", visible=False)
-    fig.update_xaxes(visible=False, constrain="domain")
-    fig.update_layout(
-        title=dict(text=title, font=dict(size=14)), height=height,
-        margin=dict(l=4, r=4, t=32 if title else 4, b=4), plot_bgcolor="rgba(0,0,0,0)",
+        data=[go.Heatmap(z=image, colorscale=colorscale, zmin=zmin, zmax=zmax, zmid=zmid, showscale=show_scale, hoverongaps=False)],
+        layout=dict(
+            title=dict(text=title, font=dict(size=14)), height=height, plot_bgcolor="rgba(0,0,0,0)",
+            margin=dict(l=4, r=4, t=32 if title else 4, b=4),
+            yaxis=dict(autorange="reversed", scaleanchor="x", visible=False),
+            xaxis=dict(visible=False, constrain="domain"),
+        ),
     )
     return fig

@@ -10,10 +10,11 @@ from contextlib import contextmanager
 import numpy as np
 import plotly.graph_objects as go
 import streamlit as st
+import torch
 
 from cnn_demo.checkpoint import CheckpointError
 from cnn_demo.data import DataError, load_mnist
-from cnn_demo.device import CPU_CORES, pick_device, use_threads
+from cnn_demo.device import CPU_CORES, autocast_dtype, pick_device, use_threads
 from cnn_demo.evaluate import Evaluation, evaluate, training_curves
 from cnn_demo.mosaic import mosaic
 from cnn_demo.similar import embed, most_alike
@@ -65,8 +66,9 @@ def evaluation(version: str, _model) -> Evaluation:
 def training_embedding(version: str, _model):
     """(60000, 100): every training image in the model's hidden layer, once per model, on
     the GPU when there is one (six times the work of testing on 10,000 images)."""
+    device = pick_device("auto")
     with every_core():
-        return embed(_model, mnist("train")[0], device=pick_device("auto"))
+        return embed(_model, mnist("train")[0], device=device, autocast=autocast_dtype(device))
 
 
 # ------------------------------------------------------------------------------ figures
@@ -145,6 +147,16 @@ def per_class_figure(result: Evaluation) -> go.Figure:
     return fig
 
 
+def pick_cell() -> None:
+    """A click on the confusion matrix: show that cell in the selectboxes and the gallery. The
+    chart then gets a new key, so it forgets the selection: a later click on the same cell,
+    after the selectboxes moved on, counts again instead of unselecting it."""
+    points = state[f"eval_confusion_{state.eval_matrix_n}"].selection.points
+    if points:
+        state.eval_true, state.eval_predicted = int(points[0]["y"]), int(points[0]["x"])
+        state.eval_matrix_n += 1
+
+
 # ------------------------------------------------------------------------------ the page
 
 st.title("Evaluate the model")
@@ -179,6 +191,7 @@ if confusion_tab.open:
             "Each row is the true digit, each column what the model answered: the diagonal is right, "
             "everything else a mistake. Click a square, or pick it below, to see those test images."
         )
+        state.setdefault("eval_matrix_n", 0)
         if "eval_true" not in state:  # start on the most common mistake
             off_diagonal = result.confusion - np.diag(np.diag(result.confusion))
             state.eval_true, state.eval_predicted = (int(i) for i in np.unravel_index(off_diagonal.argmax(), (10, 10)))
@@ -188,17 +201,10 @@ if confusion_tab.open:
         with left:
             fig = confusion_figure(result.confusion, (state.eval_true, state.eval_predicted), 20 if big else 14)
             fig.update_layout(font=dict(size=18 if big else 13), height=700 if big else 600)
-            event = st.plotly_chart(
-                fig, key="eval_confusion", on_select="rerun", selection_mode="points",
+            st.plotly_chart(
+                fig, key=f"eval_confusion_{state.eval_matrix_n}", on_select=pick_cell, selection_mode="points",
                 config={"displaylogo": False, "toImageButtonOptions": {"format": "png", "scale": 2, "filename": "confusion-matrix"}},
             )
-            points = event.selection.points if event else []
-            if points:  # a click on the heatmap: apply it once, so the selectboxes can move on from it
-                clicked = (int(points[0]["y"]), int(points[0]["x"]))
-                if clicked != state.get("eval_clicked"):
-                    state.eval_clicked = clicked
-                    state.eval_true, state.eval_predicted = clicked
-                    st.rerun()  # redraw the matrix with the new cell framed
         with right:
             c1, c2 = st.columns(2)
             c1.selectbox("True digit", range(10), key="eval_true")
@@ -301,7 +307,7 @@ if alike_tab.open:
         except DataError as e:
             st.error(f"The MNIST training images could not be read: {e}")
             st.stop()
-        indices, similarities = most_alike(loaded.model, query, embedding, k=count)
+        indices, similarities = most_alike(loaded.model, query, embedding, k=count, autocast=autocast_dtype(torch.device("cpu")))
         left, right = st.columns([1, 4])
         with left:
             chart(heatmap(query, query_title, zmin=0, zmax=1, height=260), key="eval_alike_query")

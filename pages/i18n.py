@@ -2,7 +2,7 @@
 
     locales/en.toml, locales/ko.toml   tables of strings, e.g. [train] title = "..."
     t("train.title")                   the string in this browser's language
-    t("train.saved", name=name)        with {name} filled in
+    t("train.finished", accuracy=a, name=n)   with {accuracy} and {name} filled in
 
 The language is chosen, first to last, by `?lang=ko` / `?lang=en` in the URL, the sidebar's
 switch, and the browser's own language (its Accept-Language header); English otherwise.

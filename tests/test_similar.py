@@ -53,6 +53,17 @@ def test_a_training_image_finds_itself_first(model):
         assert len(indices) == 5 and (np.diff(sims) <= 1e-6).all()  # most alike first
 
 
+def test_bf16_autocast_ranks_alike(model):
+    """The app embeds in bf16 where the CPU has it: the same neighbours, to bf16's precision."""
+    images, _ = synthetic_digits(200, seed=9)
+    exact = embed(model, images)
+    fast = embed(model, images, autocast=torch.bfloat16)
+    assert fast.dtype == torch.float32 and ((exact * fast).sum(1) > 0.99).all()  # each row's cosine to the exact one
+    for i in (5, 150):
+        indices, sims = most_alike(model, images[i].numpy() / 255, fast, k=3, autocast=torch.bfloat16)
+        assert indices[0] == i and sims[0] > 0.99
+
+
 def test_similarities_are_cosines(model):
     images, _ = synthetic_digits(100, seed=5)
     embedding = embed(model, images)

@@ -89,7 +89,8 @@ def shot(app, name: str, height: int = 1900) -> None:
 
 def click_cell(app, true: int, predicted: int) -> None:
     """Click the centre of a confusion-matrix cell, found through Plotly's own axes."""
-    matrix = plot(app, "eval_confusion")
+    matrix = app.page.locator("[class*='st-key-eval_confusion_'] .js-plotly-plot")  # its key changes after a click
+    matrix.wait_for()
     matrix.scroll_into_view_if_needed()  # a click outside the window lands nowhere
     x, y = matrix.evaluate(
         "(g, [t, p]) => { const l = g._fullLayout, r = g.getBoundingClientRect();"
@@ -122,6 +123,11 @@ def test_accuracy_and_confusion_drill_down(app, truth):
     shows(app, f"{expected} test images of a 6 that the model called 0 (wrong)")
     assert len(captions(app, "eval_cell_gallery")) == expected
     assert selected(app, "True digit") == "6" and selected(app, "Predicted digit") == "0"
+    # after the selectboxes move on, a click on the same cell picks it again
+    choose(app, "Predicted digit", "1")
+    shows(app, "a 6 that the model called 1 (wrong)")
+    click_cell(app, 6, 0)
+    shows(app, "a 6 that the model called 0 (wrong)")
 
     # a diagonal cell: the right answers, the first 50 of them shown
     click_cell(app, 1, 1)

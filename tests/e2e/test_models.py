@@ -5,6 +5,7 @@ Screenshots go to $E2E_SHOTS (default /tmp/shots).
 """
 
 import pickle
+from pathlib import Path
 
 import torch
 
@@ -116,10 +117,13 @@ def test_upload_use_and_delete(app, tmp_path):
     assert "default · recipe best" in sidebar.inner_text()
 
 
-def test_the_default_cannot_be_deleted(app):
+def test_the_default_cannot_be_deleted_but_downloads(app):
     open_models(app)
     pick(app, "default")
     assert app.button("Delete…").is_disabled()
     assert app.page.get_by_text("cannot be deleted").is_visible()
-    assert app.page.get_by_role("button", name="Download").is_enabled()
     assert checkpoint.DEFAULT.exists()
+    with app.page.expect_download() as download:  # and it can be downloaded, byte for byte
+        app.page.get_by_role("button", name="Download").click()
+    assert download.value.suggested_filename == "default.safetensors"
+    assert Path(download.value.path()).read_bytes() == checkpoint.DEFAULT.read_bytes()
