@@ -18,6 +18,7 @@ from cnn_demo.predict import predict_proba
 from cnn_demo.preprocess import CENTRE, FIT, ImageError, Steps, decode_image, preprocess_steps
 from cnn_demo.probe import ERASE_REGIONS, MAX_THICKNESS, probe
 from pages.common import active, chart, remember_drawing, send_to_inspect
+from pages.i18n import t
 
 UNSURE = 0.6  # below this probability the page says "unsure" instead of presenting a guess
 CANVAS = 280  # pixels a side, ten times MNIST's 28
@@ -25,12 +26,8 @@ PROBE_DEFAULTS = {"probe_dx": 0, "probe_dy": 0, "probe_turn": 0, "probe_thicknes
 ORANGE = "#ff7b00"
 NO_AXIS = dict(visible=False, fixedrange=True)
 
-st.title("Draw")
-st.write(
-    "Draw a digit with the mouse (or a finger) and the network reads it after every stroke. "
-    "Below: the exact 28 × 28 picture it was given, how your drawing became that picture, "
-    "and how small changes to it move the answer."
-)
+st.title(t("draw.title"))
+st.write(t("draw.intro"))
 
 
 def reset_probe() -> None:
@@ -44,11 +41,11 @@ def probability_chart(probs: np.ndarray) -> go.Figure:
         x=list(range(10)), y=probs, text=[f"{p:.0%}" if p >= 0.005 else "" for p in probs], textposition="outside",
         cliponaxis=False, constraintext="none", textfont=dict(size=13),
         marker_color=["#1f6feb" if d == best else "#9db4d3" for d in range(10)],
-        hovertemplate="digit %{x}: %{y:.1%}<extra></extra>",
+        hovertemplate=t("draw.hover_probability", digit="%{x}", probability="%{y:.1%}") + "<extra></extra>",
     )
     return go.Figure(bars, dict(
-        xaxis=dict(tickmode="linear", title="digit", fixedrange=True),
-        yaxis=dict(range=[0, 1.15], tickformat=".0%", title="probability", fixedrange=True),
+        xaxis=dict(tickmode="linear", title=t("draw.axis_digit"), fixedrange=True),
+        yaxis=dict(range=[0, 1.15], tickformat=".0%", title=t("draw.axis_probability"), fixedrange=True),
         height=280, margin=dict(l=4, r=4, t=8, b=4),
     ))
 
@@ -56,7 +53,7 @@ def probability_chart(probs: np.ndarray) -> go.Figure:
 def pixels(image: np.ndarray, title: str, centre: bool = False) -> go.Figure:
     """A small grey image with every pixel visible (thin gaps); centre=True marks pixel (14, 14)."""
     cells = go.Heatmap(z=image, colorscale="gray", zmin=0, zmax=1, showscale=False, xgap=1, ygap=1,
-                       hovertemplate="row %{y}, column %{x}: %{z:.2f}<extra></extra>")
+                       hovertemplate=t("draw.hover_pixel", row="%{y}", column="%{x}", value="%{z:.2f}") + "<extra></extra>")
     traces = [cells]
     if centre:
         traces.append(go.Scatter(x=[CENTRE], y=[CENTRE], mode="markers", hoverinfo="skip", showlegend=False,
@@ -82,39 +79,24 @@ def ink_with_box(steps: Steps, title: str, box: bool = True) -> go.Figure:
 
 
 def show_steps(steps: Steps, fit: bool) -> None:
-    st.subheader("Step by step: from your drawing to the model's 28 × 28")
+    st.subheader(t("draw.steps_title"))
     if not fit:
         left, right, text = st.columns(3)
         with left:
-            chart(ink_with_box(steps, "1. Your drawing", box=False), "step_box")
+            chart(ink_with_box(steps, t("draw.step_drawing"), box=False), "step_box")
         with right:
-            chart(pixels(steps.image28, "2. The whole picture shrunk to 28 × 28"), "step_28")
-        text.warning(
-            "**MNIST-style fitting is off.** The whole picture is shrunk as it is: a small digit stays "
-            "small and off to one side, a big one fills the frame. The network never saw digits like that "
-            "while it learned, so it can get a clear drawing wrong. Switch the fitting back on and compare."
-        )
+            chart(pixels(steps.image28, t("draw.step_shrunk")), "step_28")
+        text.warning(t("draw.fit_off"))
         return
     x0, y0, x1, y1 = steps.box
     first, second, third = st.columns(3)
     with first:
-        chart(ink_with_box(steps, f"1. The box around the ink: {x1 - x0} × {y1 - y0} px"), "step_box")
+        chart(ink_with_box(steps, t("draw.step_box", width=x1 - x0, height=y1 - y0)), "step_box")
     with second:
-        chart(pixels(steps.fit20, f"2. Scaled to fit {FIT} × {FIT}"), "step_fit")
+        chart(pixels(steps.fit20, t("draw.step_fit", size=FIT)), "step_fit")
     with third:
-        chart(pixels(steps.image28, "3. Centre of mass moved to the middle", centre=True), "step_28")
-    st.markdown(
-        """
-**Why these steps?** The network learned from MNIST, and in MNIST every digit was prepared the same
-way: its longer side scaled to 20 pixels, its shape kept, its edges smoothed into greys, and the
-whole digit placed in a 28 × 28 frame so that its centre of mass (the average position of its ink,
-the orange cross) sits on the middle pixel. The network has never seen a tiny digit in a corner or
-one that fills the whole frame. So before it sees your drawing, the app prepares it the same way:
-find the box around the ink, shrink it to fit 20 × 20, then move it so the centre of mass lands in
-the middle. Big or small, left or right, your digit then looks like the digits the network knows.
-Switch off *MNIST-style fitting* under the canvas to see what happens without it.
-"""
-    )
+        chart(pixels(steps.image28, t("draw.step_centre"), centre=True), "step_28")
+    st.markdown(t("draw.why_steps"))
 
 
 @st.fragment
@@ -127,49 +109,47 @@ def workbench() -> None:
     canvas_col, answer_col, seen_col = row.container(width=CANVAS + 16), row.container(), row.container(width=300)
 
     with canvas_col:
-        brush = st.slider("Stroke width", 6, 40, 20, key="brush")
+        brush = st.slider(t("draw.stroke_width"), 6, 40, 20, key="brush")
         result = st_canvas(
             stroke_width=brush, stroke_color="#FFFFFF", background_color="#000000",
             width=CANVAS, height=CANVAS, drawing_mode="freedraw", return_image_data=True, key="draw_canvas",
         )
-        st.caption("Undo, redo and clear: the canvas's toolbar, top right, when the pointer is over the canvas.")
-        fit = st.toggle("MNIST-style fitting", value=True, key="fit",
-                        help="Off: the whole canvas is shrunk to 28 × 28 as it is: no box, no scaling, no centring.")
-        upload = st.file_uploader("…or upload a picture of one digit (PNG or JPEG)", type=["png", "jpg", "jpeg"], key="upload")
+        st.caption(t("draw.toolbar"))
+        fit = st.toggle(t("draw.fit"), value=True, key="fit", help=t("draw.fit_help"))
+        upload = st.file_uploader(t("draw.upload"), type=["png", "jpg", "jpeg"], key="upload")
 
         # The input: a readable uploaded picture while there is one, else the canvas.
         image, source = result.image_data, "drawing"
         if upload is not None:
             try:
-                image, source = decode_image(upload.getvalue()), "uploaded picture"
-                st.image(image, caption=f"{upload.name} (remove it to read the canvas again)", width=CANVAS)
+                image, source = decode_image(upload.getvalue()), "upload"
+                st.image(image, caption=t("draw.upload_caption", name=upload.name), width=CANVAS)
             except ImageError as e:
-                st.error(f"{upload.name}: {e}")
+                st.error(t("draw.upload_error", name=upload.name, error=e))
 
     steps = None if image is None else preprocess_steps(image, fit=fit)
     if steps is None or steps.image28 is None:
         with answer_col:
-            if source == "uploaded picture":
-                st.info("No digit found in the uploaded picture: it looks empty. Try a darker, larger digit.")
+            if source == "upload":
+                st.info(t("draw.upload_empty"))
             else:
-                st.info("✏️ Draw a digit on the black canvas, as large or as small as you like.")
+                st.info(t("draw.prompt"))
         return
 
-    with st.expander("Probe the model: shift, turn, thicken or erase the digit", expanded=True):
+    with st.expander(t("draw.probe"), expanded=True):
         for key, value in PROBE_DEFAULTS.items():  # defaults set here, not as value=: the Reset button sets them too
             st.session_state.setdefault(key, value)
         a, b, c = st.columns(3)
-        dx = a.slider("Shift right (pixels)", -8, 8, key="probe_dx")
-        dy = a.slider("Shift down (pixels)", -8, 8, key="probe_dy")
-        turn = b.slider("Turn anticlockwise (degrees)", -90, 90, step=5, key="probe_turn")
-        thickness = b.slider("Thinner ← → thicker", -MAX_THICKNESS, MAX_THICKNESS, key="probe_thickness")
-        erase = c.select_slider("Erase", options=list(ERASE_REGIONS), key="probe_erase")
-        c.button("Reset", on_click=reset_probe, help="Back to the digit as drawn")
-        st.caption(
-            "These change the 28 × 28 image after the fitting, and nothing centres it again. A convolution "
-            "finds a stroke wherever it is, but the layers after it learned where strokes usually are: "
-            "see how far a shift or a turn can go before the answer changes."
+        dx = a.slider(t("draw.shift_right"), -8, 8, key="probe_dx")
+        dy = a.slider(t("draw.shift_down"), -8, 8, key="probe_dy")
+        turn = b.slider(t("draw.turn"), -90, 90, step=5, key="probe_turn")
+        thickness = b.slider(t("draw.thickness"), -MAX_THICKNESS, MAX_THICKNESS, key="probe_thickness")
+        erase = c.select_slider(
+            t("draw.erase"), options=list(ERASE_REGIONS), key="probe_erase",
+            format_func=lambda region: t(f"draw.erase_{region.replace(' ', '_')}"),
         )
+        c.button(t("draw.reset"), on_click=reset_probe, help=t("draw.reset_help"))
+        st.caption(t("draw.probe_caption"))
 
     model_input = probe(steps.image28, shift=(dx, dy), rotate_deg=turn, thickness=thickness, erase=ERASE_REGIONS[erase])
     probs = predict_proba(loaded.model, model_input)  # (10,)
@@ -178,20 +158,25 @@ def workbench() -> None:
 
     with answer_col:
         if confidence >= UNSURE:
-            st.metric("Prediction", f"{digit}", f"{confidence:.0%} sure", delta_color="off", delta_arrow="off")
+            st.metric(t("draw.prediction"), f"{digit}", t("draw.sure", percent=f"{confidence:.0%}"), delta_color="off", delta_arrow="off")
         else:
             runner_up = int(np.argsort(probs)[-2])
-            st.metric("Prediction", f"{digit}?", f"only {confidence:.0%} sure", delta_color="off", delta_arrow="off")
+            st.metric(
+                t("draw.prediction"), f"{digit}?", t("draw.only_sure", percent=f"{confidence:.0%}"),
+                delta_color="off", delta_arrow="off",
+            )
             st.warning(
-                f"**The model is unsure.** Its best guess is {digit} ({confidence:.0%}), then {runner_up} "
-                f"({probs[runner_up]:.0%}). Try drawing the digit more clearly."
+                t(
+                    "draw.unsure", digit=digit, percent=f"{confidence:.0%}", runner_up=runner_up,
+                    runner_up_percent=f"{probs[runner_up]:.0%}",
+                )
             )
         chart(probability_chart(probs), "probs")
-        st.caption(f"Model: {loaded.name}, reading your {source}.")
+        st.caption(t(f"draw.reading_{source}", name=loaded.name))
 
     with seen_col:
-        chart(pixels(model_input, "What the model sees: 28 × 28"), "seen", height=300)
-        if st.button("Send to Inspect", help="Look inside the network with this digit", width="stretch"):
+        chart(pixels(model_input, t("draw.seen")), "seen", height=300)
+        if st.button(t("draw.send"), help=t("draw.send_help"), width="stretch"):
             send_to_inspect(model_input)
             st.switch_page("pages/inspect.py")
 

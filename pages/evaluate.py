@@ -217,7 +217,7 @@ if confusion_tab.open:
             if len(shown):
                 captions = [f"{100 * result.confidences[i]:.0f}%" for i in shown]
                 title = f"how sure it was · {len(shown)} of {len(cell):,}" if len(cell) > len(shown) else "how sure it was"
-                chart(gallery(test_images[shown], captions, title, cols=gallery_cols(), width_px=480), key="eval_cell_gallery")
+                chart(gallery(test_images[shown], captions, title, cols=6 if big else 8, width_px=480), key="eval_cell_gallery")
             else:
                 st.info("No test image falls in this square.")
 
