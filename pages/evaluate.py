@@ -27,8 +27,9 @@ from pages.common import (
     model_store,
     projector,
 )
+from pages.i18n import LANGUAGES, strings, t
 
-TABS = ["Confusion matrix", "Mistakes", "Training curves", "Alike in training"]
+TABS = ["confusion", "mistakes", "curves", "alike"]  # named by the locales' evaluate.tab_* strings
 CELL_IMAGES = 50  # at most this many images of one confusion-matrix cell are drawn
 LABEL_ROWS = 9  # empty pixel rows above each tile of a gallery, where its caption goes
 COLOURS = ["#1f6feb", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#17becf"]
@@ -113,13 +114,14 @@ def confusion_figure(confusion: np.ndarray, picked: tuple[int, int], text_size: 
         x=predicted_digit, y=true_digit, customdata=confusion.ravel(), mode="markers",
         marker=dict(symbol="square", size=30, color="rgba(0,0,0,0)"),
         selected=dict(marker=dict(opacity=0)), unselected=dict(marker=dict(opacity=0)),
-        hovertemplate="true %{y}, predicted %{x}: %{customdata} images<extra></extra>", showlegend=False,
+        hovertemplate=t("evaluate.hover_cell", true="%{y}", predicted="%{x}", count="%{customdata}") + "<extra></extra>",
+        showlegend=False,
     )
     true, predicted = picked
     fig.add_shape(type="rect", x0=predicted - 0.5, x1=predicted + 0.5, y0=true - 0.5, y1=true + 0.5, line=dict(color="#d62728", width=3))
     # Square cells: both axes shrink to fit (constrain="domain") rather than pad the range.
-    fig.update_xaxes(title="predicted digit", dtick=1, side="top", range=[-0.5, 9.5], constrain="domain", showgrid=False)
-    fig.update_yaxes(title="true digit", dtick=1, range=[9.5, -0.5], scaleanchor="x", constrain="domain", showgrid=False)
+    fig.update_xaxes(title=t("evaluate.axis_predicted"), dtick=1, side="top", range=[-0.5, 9.5], constrain="domain", showgrid=False)
+    fig.update_yaxes(title=t("evaluate.axis_true"), dtick=1, range=[9.5, -0.5], scaleanchor="x", constrain="domain", showgrid=False)
     fig.update_layout(height=600, margin=dict(l=8, r=8, t=8, b=8), plot_bgcolor="rgba(0,0,0,0)", hovermode="closest", dragmode=False)
     return fig
 
@@ -138,11 +140,12 @@ def per_class_figure(result: Evaluation) -> go.Figure:
         go.Bar(
             x=[str(d) for d in range(10)], y=percent, text=[f"{p:.1f}%" for p in percent], textposition="outside",
             marker_color="#1f6feb", customdata=np.stack([np.diag(result.confusion), counts], 1),
-            hovertemplate="digit %{x}: %{customdata[0]} of %{customdata[1]} right<extra></extra>",
+            hovertemplate=t("evaluate.hover_digit", digit="%{x}", right="%{customdata[0]}", total="%{customdata[1]}")
+            + "<extra></extra>",
         )
     )
-    fig.update_yaxes(title="accuracy %", range=[axis_start(result), 100 + (100 - axis_start(result)) * 0.12])
-    fig.update_xaxes(title="digit", type="category")
+    fig.update_yaxes(title=t("evaluate.axis_accuracy"), range=[axis_start(result), 100 + (100 - axis_start(result)) * 0.12])
+    fig.update_xaxes(title=t("evaluate.axis_digit"), type="category")
     fig.update_layout(margin=dict(l=8, r=8, t=8, b=8))
     return fig
 
@@ -159,38 +162,38 @@ def pick_cell() -> None:
 
 # ------------------------------------------------------------------------------ the page
 
-st.title("Evaluate the model")
+st.title(t("evaluate.title"))
 loaded = active()
 try:
-    with st.spinner("Testing the model on the 10,000 test images, once per model…", show_time=True):
+    with st.spinner(t("evaluate.testing"), show_time=True):
         result = evaluation(loaded.version, loaded.model)
-        test_images, test_labels = (t.numpy() for t in mnist("test"))
+        test_images, test_labels = (tensor.numpy() for tensor in mnist("test"))
 except DataError as e:
-    st.error(f"The MNIST test images could not be read: {e}")
+    st.error(t("evaluate.no_test_set", error=e))
     st.stop()
 
-st.caption(
-    f"**{loaded.name}** on all 10,000 MNIST test images, which it never saw while it learned. "
-    "Computed once per model and kept."
-)
+st.caption(t("evaluate.caption", name=loaded.name))
 wrong = result.misclassified
 m1, m2, m3, m4 = st.columns(4)
-m1.metric("Measured accuracy", accuracy_text(result.accuracy), help="Measured here on the 10,000 test images")
-m2.metric("Right", f"{len(test_labels) - len(wrong):,}")
-m3.metric("Wrong", f"{len(wrong):,}")
+m1.metric(t("evaluate.accuracy"), accuracy_text(result.accuracy), help=t("evaluate.accuracy_help"))
+m2.metric(t("evaluate.right"), f"{len(test_labels) - len(wrong):,}")
+m3.metric(t("evaluate.wrong"), f"{len(wrong):,}")
 worst = int(np.argmin(result.per_class))
-m4.metric("Hardest digit", str(worst), f"{100 * result.per_class[worst]:.2f}% right", delta_color="off", delta_arrow="off")
-st.markdown(f"**Accuracy on each digit** (the axis starts at {axis_start(result):.0f}%, so that small differences show)")
+hardest_right = t("evaluate.hardest_right", percent=f"{100 * result.per_class[worst]:.2f}%")
+m4.metric(t("evaluate.hardest"), str(worst), hardest_right, delta_color="off", delta_arrow="off")
+st.markdown(t("evaluate.per_digit", start=f"{axis_start(result):.0f}%"))
 chart(per_class_figure(result), key="eval_per_class", height=260)
 
-confusion_tab, mistakes_tab, curves_tab, alike_tab = st.tabs(TABS, key="eval_tab", on_change="rerun")
+tab_labels = [t(f"evaluate.tab_{name}") for name in TABS]
+# The open tab is kept by its label: after a language switch, open the same tab in the new language.
+for name, label in zip(TABS, tab_labels):
+    if state.get("eval_tab") in {strings(lang)[f"evaluate.tab_{name}"] for lang in LANGUAGES} - {label}:
+        state.eval_tab = label
+confusion_tab, mistakes_tab, curves_tab, alike_tab = st.tabs(tab_labels, key="eval_tab", on_change="rerun")
 
 if confusion_tab.open:
     with confusion_tab:
-        st.caption(
-            "Each row is the true digit, each column what the model answered: the diagonal is right, "
-            "everything else a mistake. Click a square, or pick it below, to see those test images."
-        )
+        st.caption(t("evaluate.confusion_caption"))
         state.setdefault("eval_matrix_n", 0)
         if "eval_true" not in state:  # start on the most common mistake
             off_diagonal = result.confusion - np.diag(np.diag(result.confusion))
@@ -207,37 +210,41 @@ if confusion_tab.open:
             )
         with right:
             c1, c2 = st.columns(2)
-            c1.selectbox("True digit", range(10), key="eval_true")
-            c2.selectbox("Predicted digit", range(10), key="eval_predicted")
+            c1.selectbox(t("evaluate.true_digit"), range(10), key="eval_true")
+            c2.selectbox(t("evaluate.predicted_digit"), range(10), key="eval_predicted")
             true, predicted = state.eval_true, state.eval_predicted
             cell = result.cell(true, predicted)
             what = "right" if true == predicted else "wrong"
-            st.markdown(f"**{len(cell):,} test images** of a {true} that the model called {predicted} ({what})")
+            st.markdown(t(f"evaluate.cell_{what}", count=f"{len(cell):,}", true=true, predicted=predicted))
             shown = cell[:CELL_IMAGES]
             if len(shown):
                 captions = [f"{100 * result.confidences[i]:.0f}%" for i in shown]
-                title = f"how sure it was · {len(shown)} of {len(cell):,}" if len(cell) > len(shown) else "how sure it was"
+                title = (
+                    t("evaluate.how_sure_some", shown=len(shown), total=f"{len(cell):,}")
+                    if len(cell) > len(shown)
+                    else t("evaluate.how_sure")
+                )
                 chart(gallery(test_images[shown], captions, title, cols=6 if big else 8, width_px=480), key="eval_cell_gallery")
             else:
-                st.info("No test image falls in this square.")
+                st.info(t("evaluate.empty_cell"))
 
 if mistakes_tab.open:
     with mistakes_tab:
         c1, c2 = st.columns([2, 3])
-        order = c1.radio("Order", ["Most confident first", "Least confident first"], key="eval_order", horizontal=True)
-        count = c2.slider("How many", 10, 200, 50, step=10, key="eval_mistake_count")
-        mistakes = result.mistakes(most_confident_first=order.startswith("Most"))
-        st.caption(
-            f"All {len(mistakes):,} test images the model gets wrong, each captioned **true → answer · how sure**. "
-            "Sure and wrong is the interesting kind: often the label itself is doubtful."
+        order = c1.radio(
+            t("evaluate.order"), ["most", "least"], key="eval_order", horizontal=True,
+            format_func=lambda v: t(f"evaluate.order_{v}"),
         )
+        count = c2.slider(t("evaluate.how_many"), 10, 200, 50, step=10, key="eval_mistake_count")
+        mistakes = result.mistakes(most_confident_first=order == "most")
+        st.caption(t("evaluate.mistakes_caption", count=f"{len(mistakes):,}"))
         shown = mistakes[:count]
         if len(shown):
             captions = [f"{test_labels[i]}→{result.predictions[i]} · {100 * result.confidences[i]:.0f}%" for i in shown]
-            title = f"{len(shown)} of {len(mistakes):,} mistakes"
+            title = t("evaluate.mistakes_title", shown=len(shown), total=f"{len(mistakes):,}")
             chart(gallery(test_images[shown], captions, title, cols=gallery_cols()), key="eval_mistakes")
         else:
-            st.success("No mistakes at all on the 10,000 test images.")
+            st.success(t("evaluate.no_mistakes"))
 
 if curves_tab.open:
     with curves_tab:
@@ -247,7 +254,7 @@ if curves_tab.open:
         if "eval_runs" not in state:
             state.eval_runs = [p for p in paths if p == loaded.path] or paths[:1]
         state.eval_runs = [p for p in state.eval_runs if p in names]  # a run deleted since
-        picked = st.multiselect("Saved models to compare", paths, key="eval_runs", format_func=names.get)
+        picked = st.multiselect(t("evaluate.compare"), paths, key="eval_runs", format_func=names.get)
         loss_fig, acc_fig = go.Figure(), go.Figure()
         without = []
         for colour, path in zip(COLOURS * 4, picked):
@@ -264,48 +271,53 @@ if curves_tab.open:
                 line=dict(color=colour, width=2), marker=dict(size=7),
             )
         if without:
-            st.caption(f"No recorded history (an imported model): {', '.join(without)}")
+            st.caption(t("evaluate.no_history", names=", ".join(without)))
         if loss_fig.data:
-            loss_fig.update_xaxes(title="epoch")
-            loss_fig.update_yaxes(title="training loss (smoothed, log scale)", type="log", dtick=1)
-            acc_fig.update_xaxes(title="epoch", dtick=1 if max(len(t.x) for t in acc_fig.data) <= 20 else None)
-            acc_fig.update_yaxes(title="test accuracy %")
+            loss_fig.update_xaxes(title=t("evaluate.axis_epoch"))
+            loss_fig.update_yaxes(title=t("evaluate.axis_loss"), type="log", dtick=1)
+            acc_fig.update_xaxes(
+                title=t("evaluate.axis_epoch"), dtick=1 if max(len(trace.x) for trace in acc_fig.data) <= 20 else None
+            )
+            acc_fig.update_yaxes(title=t("evaluate.axis_test_accuracy"))
             for fig in (loss_fig, acc_fig):
                 fig.update_layout(margin=dict(l=8, r=8, t=8, b=8), legend=dict(orientation="h", y=-0.2))
             left, right = st.columns(2)
             with left:
-                st.markdown("**Training loss** (lower is better)")
+                st.markdown(t("evaluate.loss_heading"))
                 chart(loss_fig, key="eval_loss_curves", height=380)
             with right:
-                st.markdown("**Test accuracy after each epoch**")
+                st.markdown(t("evaluate.accuracy_heading"))
                 chart(acc_fig, key="eval_accuracy_curves", height=380)
-            st.caption("The x axis counts epochs (passes over the training images), so runs with different batch sizes line up.")
+            st.caption(t("evaluate.curves_caption"))
         elif not picked:
-            st.info("Pick one or more saved models to see how they learned.")
+            st.info(t("evaluate.pick_models"))
 
 if alike_tab.open:
     with alike_tab:
         drawing = drawing_for_inspect()
-        DRAWING, TEST = "Drawing sent from Draw", "A test image"
+        DRAWING, TEST = "drawing", "test"  # the radio's values; its labels come from the locales
         if drawing is not None:
-            source = st.radio("Find images alike", [DRAWING, TEST], key="eval_alike_source", horizontal=True)
+            source = st.radio(
+                t("evaluate.alike_source"), [DRAWING, TEST], key="eval_alike_source", horizontal=True,
+                format_func=lambda v: t(f"evaluate.source_{v}"),
+            )
         else:
             source = TEST
-            st.caption("Draw a digit on the Draw page and send it here, or pick a test image.")
+            st.caption(t("evaluate.alike_hint"))
         c1, c2 = st.columns([1, 3])
-        index = c1.number_input("Test image index", 0, len(test_images) - 1, 0, key="eval_alike_index", disabled=source == DRAWING)
-        count = c2.slider("How many", 6, 48, 20, step=2, key="eval_alike_count")
+        index = c1.number_input(t("evaluate.index"), 0, len(test_images) - 1, 0, key="eval_alike_index", disabled=source == DRAWING)
+        count = c2.slider(t("evaluate.how_many"), 6, 48, 20, step=2, key="eval_alike_count")
         if source == DRAWING:
-            query, query_title = np.asarray(drawing, dtype=np.float32), "your drawing"
+            query, query_title = np.asarray(drawing, dtype=np.float32), t("evaluate.your_drawing")
         else:
             query = test_images[index].astype(np.float32) / 255  # (28, 28) in [0, 1], as the model sees it
-            query_title = f"test image #{index} · label {test_labels[index]}"
+            query_title = t("evaluate.test_image_title", index=index, label=test_labels[index])
         try:
-            with st.spinner("Passing the 60,000 training images through the model, once per model (half a minute on a laptop)…", show_time=True):
+            with st.spinner(t("evaluate.embedding"), show_time=True):
                 embedding = training_embedding(loaded.version, loaded.model)
-                train_images, train_labels = (t.numpy() for t in mnist("train"))
+                train_images, train_labels = (tensor.numpy() for tensor in mnist("train"))
         except DataError as e:
-            st.error(f"The MNIST training images could not be read: {e}")
+            st.error(t("evaluate.no_train_set", error=e))
             st.stop()
         indices, similarities = most_alike(loaded.model, query, embedding, k=count, autocast=autocast_dtype(torch.device("cpu")))
         left, right = st.columns([1, 4])
@@ -313,10 +325,6 @@ if alike_tab.open:
             chart(heatmap(query, query_title, zmin=0, zmax=1, height=260), key="eval_alike_query")
         with right:
             captions = [f"{train_labels[i]} · {s:.3f}" for i, s in zip(indices, similarities)]
-            title = "the most alike training images · label · similarity"
+            title = t("evaluate.alike_title")
             chart(gallery(train_images[indices], captions, title, cols=gallery_cols(), width_px=800), key="eval_alike")
-        st.caption(
-            "Alike to the model, not to your eye: each image is described by the 100 hidden units just before "
-            "the 10 scores, and two images are alike when those units fire in the same pattern (cosine similarity, "
-            "1 = the same pattern). What it finds alike is what it learned from."
-        )
+        st.caption(t("evaluate.alike_caption"))

@@ -12,6 +12,7 @@ import streamlit as st
 from cnn_demo.checkpoint import CheckpointError
 from cnn_demo.store import UPLOAD_SUFFIXES, StoreError
 from pages.common import MODEL_PICK, accuracy_text, model_store
+from pages.i18n import t
 
 NOTICE = "models_notice"  # session_state: (kind, text) to show once after a rerun
 state = st.session_state
@@ -31,18 +32,25 @@ def row(path: Path, server_active: Path | None) -> dict:
     try:
         meta = store.get(path).meta
     except CheckpointError as e:
-        return {"Model": path.stem, "In use": "", "Recipe": "cannot be read", "Note": str(e)}
+        return {
+            t("models.col_model"): path.stem, t("models.col_in_use"): "", t("models.col_recipe"): t("models.unreadable"),
+            t("models.col_note"): str(e),
+        }
     seconds, epochs = meta.get("seconds"), meta.get("epochs_done")
     return {
-        "Model": path.stem,
-        "In use": "✓" if server_active == path else "",
-        "Recipe": meta.get("recipe", "?"),
-        "Epochs": "" if epochs is None else str(epochs),
-        "Test accuracy": accuracy_text(meta.get("test_accuracy")),
-        "Trained": when(meta.get("date")),
-        "Device": meta.get("device", ""),
-        "Training time": "" if seconds is None else (f"{seconds / 60:.1f} min" if seconds >= 60 else f"{seconds:.0f} s"),
-        "Note": "shipped with the app" if store.is_default(path) else (f"uploaded: {meta['source']}" if meta.get("source") else ""),
+        t("models.col_model"): path.stem,
+        t("models.col_in_use"): "✓" if server_active == path else "",
+        t("models.col_recipe"): meta.get("recipe", "?"),
+        t("models.col_epochs"): "" if epochs is None else str(epochs),
+        t("models.col_accuracy"): accuracy_text(meta.get("test_accuracy")),
+        t("models.col_trained"): when(meta.get("date")),
+        t("models.col_device"): meta.get("device", ""),
+        t("models.col_time"): "" if seconds is None else (
+            t("models.minutes", minutes=f"{seconds / 60:.1f}") if seconds >= 60 else t("models.seconds", seconds=f"{seconds:.0f}")
+        ),
+        t("models.col_note"): t("models.shipped") if store.is_default(path) else (
+            t("models.uploaded", source=meta["source"]) if meta.get("source") else ""
+        ),
     }
 
 
@@ -54,32 +62,29 @@ def upload() -> None:
         return
     try:
         path = store.add_upload(file.getvalue(), file.name)
-        state[NOTICE] = ("success", f"**{file.name}** was checked and saved as **{path.stem}**.")
+        state[NOTICE] = ("success", t("models.upload_saved", file=file.name, name=path.stem))
     except (CheckpointError, StoreError) as e:
-        state[NOTICE] = ("error", f"Refused: {e}. Nothing in the file was run, and nothing was saved.")
+        state[NOTICE] = ("error", t("models.upload_refused", error=e))
     state.models_upload_n = state.get("models_upload_n", 0) + 1  # a new, empty uploader
 
 
-@st.dialog("Delete a saved model")
+@st.dialog(t("models.delete_title"))
 def confirm_delete(path: Path) -> None:
-    st.write(f"Delete **{path.stem}** from this server? Every browser loses it, and it cannot be undone.")
+    st.write(t("models.delete_question", name=path.stem))
     c1, c2 = st.columns(2)
-    if c1.button("Delete", type="primary", width="stretch"):
+    if c1.button(t("models.delete"), type="primary", width="stretch"):
         try:
             store.delete(path)
-            state[NOTICE] = ("success", f"Deleted **{path.stem}**.")
+            state[NOTICE] = ("success", t("models.deleted", name=path.stem))
         except StoreError as e:
-            state[NOTICE] = ("error", f"Not deleted: {e}.")
+            state[NOTICE] = ("error", t("models.not_deleted", error=e))
         st.rerun()
-    if c2.button("Cancel", width="stretch"):
+    if c2.button(t("models.cancel"), width="stretch"):
         st.rerun()
 
 
-st.title("Saved models")
-st.caption(
-    "The models this server knows: the one shipped with the app, the runs trained on the Train page, and uploads. "
-    "The one **in use** is what every browser starts with; the sidebar lets one browser try another."
-)
+st.title(t("models.title"))
+st.caption(t("models.caption"))
 
 if NOTICE in state:
     kind, text = state.pop(NOTICE)
@@ -90,36 +95,32 @@ server_active = store.active().path
 st.table([row(p, server_active) for p in paths], hide_index=True, border="horizontal")
 
 with st.container(border=True):
-    st.subheader("Use, download or delete")
+    st.subheader(t("models.use_title"))
     index = paths.index(server_active) if server_active in paths else 0
-    picked = st.selectbox("Model", paths, index=index, format_func=lambda p: p.stem, key="models_pick")
+    picked = st.selectbox(t("models.model"), paths, index=index, format_func=lambda p: p.stem, key="models_pick")
     c1, c2, c3, _ = st.columns([1.6, 1, 1, 2])
-    if c1.button("Use for everyone", type="primary", disabled=picked == server_active, width="stretch"):
+    if c1.button(t("models.use"), type="primary", disabled=picked == server_active, width="stretch"):
         try:
             store.activate(picked)
             state.pop(MODEL_PICK, None)  # this browser follows the server's choice again
-            state[NOTICE] = ("success", f"**{picked.stem}** is now in use on every browser that has not picked its own.")
+            state[NOTICE] = ("success", t("models.in_use", name=picked.stem))
         except (CheckpointError, OSError) as e:
-            state[NOTICE] = ("error", f"Cannot use it: {e}")
+            state[NOTICE] = ("error", t("models.cannot_use", error=e))
         st.rerun()
     c2.download_button(
-        "Download", data=lambda path=picked: store.file_bytes(path), file_name=picked.name,
+        t("models.download"), data=lambda path=picked: store.file_bytes(path), file_name=picked.name,
         mime="application/octet-stream", on_click="ignore", width="stretch",
     )
     is_default = store.is_default(picked)
-    if c3.button("Delete…", disabled=is_default, width="stretch"):
+    if c3.button(t("models.delete_button"), disabled=is_default, width="stretch"):
         confirm_delete(picked)
     if is_default:
-        st.caption("The default model ships with the app and cannot be deleted: there is always one good model.")
+        st.caption(t("models.default_kept"))
 
 with st.container(border=True):
-    st.subheader("Upload a model")
-    st.caption(
-        "A file downloaded from this app (.safetensors), or a state_dict of this network saved with "
-        "`torch.save(model.state_dict(), ...)` in the tutorial's notebook (.pt, .pth). The file is checked "
-        "before anything is kept: files that could run code (Python pickles), other networks and damaged files are refused."
-    )
+    st.subheader(t("models.upload_title"))
+    st.caption(t("models.upload_caption"))
     st.file_uploader(
-        "Model file", type=[s.lstrip(".") for s in UPLOAD_SUFFIXES],
+        t("models.upload"), type=[s.lstrip(".") for s in UPLOAD_SUFFIXES],
         key=f"models_upload_{state.get('models_upload_n', 0)}", on_change=upload,
     )

@@ -2,7 +2,6 @@
 
 import plotly.graph_objects as go
 import streamlit as st
-from plotly.subplots import make_subplots
 
 from cnn_demo.data import DataError
 from cnn_demo.device import available_devices
@@ -68,25 +67,29 @@ if b3.button(t("train.stop"), disabled=not running, width="stretch"):
 
 
 def loss_figure(v: RunView) -> go.Figure:
-    steps, raw, smooth = v.loss_curve()
+    """Loss of every step (thin), its moving average (thick), and test accuracy per epoch on a
+    second axis. Built in one call and thinned to 600 points: it is redrawn every second while
+    the run trains in the same process."""
+    steps, raw, smooth = v.loss_curve(max_points=600)
     steps_per_epoch = max(1, v.total_steps // max(1, v.config.epochs))
-    fig = make_subplots(specs=[[{"secondary_y": True}]])
-    fig.add_scatter(x=steps, y=raw, name=t("train.loss_step"), mode="lines", line=dict(color="rgba(31,111,235,0.3)", width=1))
-    fig.add_scatter(x=steps, y=smooth, name=t("train.loss_smooth"), mode="lines", line=dict(color="#1f6feb", width=3))
+    data = [
+        go.Scatter(x=steps, y=raw, name=t("train.loss_step"), mode="lines", line=dict(color="rgba(31,111,235,0.3)", width=1)),
+        go.Scatter(x=steps, y=smooth, name=t("train.loss_smooth"), mode="lines", line=dict(color="#1f6feb", width=3)),
+    ]
     if v.test_accuracy:
-        epochs_x = [steps_per_epoch * (i + 1) for i in range(len(v.test_accuracy))]
-        fig.add_scatter(
-            x=epochs_x, y=[100 * a for a in v.test_accuracy], name=t("train.accuracy_line"), mode="lines+markers",
-            line=dict(color="#d62728", width=2), marker=dict(size=9), secondary_y=True,
-        )
-    fig.update_xaxes(title=t("train.axis_step"), range=[0, max(v.total_steps, 1)])
-    fig.update_yaxes(title=t("train.axis_loss"), rangemode="tozero", secondary_y=False)
-    fig.update_yaxes(title=t("train.axis_accuracy"), range=[0, 100], dtick=20, secondary_y=True, showgrid=False)
-    fig.update_layout(margin=dict(l=8, r=8, t=30, b=8), legend=dict(orientation="h", y=1.12), uirevision="loss")
-    return fig
+        data.append(go.Scatter(
+            x=[steps_per_epoch * (i + 1) for i in range(len(v.test_accuracy))], y=[100 * a for a in v.test_accuracy],
+            name=t("train.accuracy_line"), mode="lines+markers", line=dict(color="#d62728", width=2), marker=dict(size=9), yaxis="y2",
+        ))
+    return go.Figure(data=data, layout=dict(
+        xaxis=dict(title=t("train.axis_step"), range=[0, max(v.total_steps, 1)]),
+        yaxis=dict(title=t("train.axis_loss"), rangemode="tozero"),
+        yaxis2=dict(title=t("train.axis_accuracy"), range=[0, 100], dtick=20, overlaying="y", side="right", showgrid=False),
+        margin=dict(l=8, r=8, t=30, b=8), legend=dict(orientation="h", y=1.12), uirevision="loss",
+    ))
 
 
-def show_run(v: RunView) -> None:
+def show_progress(v: RunView) -> None:
     fraction = v.step / v.total_steps if v.total_steps else 0.0
     left = "" if v.seconds_left is None or not v.active else t("train.time_left", seconds=f"{v.seconds_left:.0f}")
     progress = t("train.progress", epoch=v.epoch, epochs=v.config.epochs, step=v.step, steps=v.total_steps, state=t(f"state.{v.state}"))
@@ -96,40 +99,51 @@ def show_run(v: RunView) -> None:
     m2.metric(t("train.last_loss"), f"{v.losses[-1]:.4f}" if v.losses else "–")
     m3.metric(t("train.test_accuracy"), accuracy_text(v.test_accuracy[-1] if v.test_accuracy else None))
     m4.metric(t("train.device_metric"), v.device)
-    left_col, watch = st.columns([3, 2])
-    with left_col:
-        chart(loss_figure(v), key="loss_chart", height=380)
-    with watch:
-        if v.conv1_filters is not None:
-            filters = mosaic(v.conv1_filters, cols=8)
-            chart(heatmap(filters, t("train.filters_title"), colorscale="RdBu_r", zmid=0), key="live_filters", height=170)
-            maps = mosaic(v.watch_maps, cols=8, normalise=True)
-            chart(heatmap(maps, t("train.maps_title"), colorscale="viridis"), key="live_maps", height=190)
-            st.caption(t("train.watch_caption"))
+    chart(loss_figure(v), key="loss_chart", height=380)
 
 
-# Redrawn every second while a run is active; the timer is off otherwise.
+def show_result(v: RunView) -> None:
+    if v.state == "failed":
+        st.error(t(f"run.{v.reason}", **v.reason_values))
+    elif v.saved_path is not None:
+        done = "train.finished" if v.state == "finished" else "train.stopped"
+        st.success(t(done, accuracy=accuracy_text(v.final_accuracy), name=v.saved_path.stem))
+        if st.button(t("train.use_model"), type="primary"):
+            model_store().activate(v.saved_path)
+            st.session_state.pop(MODEL_PICK, None)
+            st.rerun(scope="app")
+    else:
+        st.warning(t(f"run.{v.reason}", **v.reason_values))
+
+
+# While a run is active the chart is redrawn every second and the filters every three
+# (they change slowly, and every redraw costs the run CPU time); the timers are off otherwise.
 @st.fragment(run_every=1.0 if running else None)
-def live() -> None:
-    v = manager.run.view() if manager.run else None
-    if v is None:
-        st.info(t("train.no_run"))
-        return
-    show_run(v)
+def live_progress() -> None:
+    v = manager.run.view()
+    show_progress(v)
     if running and not v.active:
         st.rerun(scope="app")  # the run just ended: redraw the buttons and the result
     if not v.active:
-        if v.state == "failed":
-            st.error(t(f"run.{v.reason}", **v.reason_values))
-        elif v.saved_path is not None:
-            done = "train.finished" if v.state == "finished" else "train.stopped"
-            st.success(t(done, accuracy=accuracy_text(v.final_accuracy), name=v.saved_path.stem))
-            if st.button(t("train.use_model"), type="primary"):
-                model_store().activate(v.saved_path)
-                st.session_state.pop(MODEL_PICK, None)
-                st.rerun(scope="app")
-        else:
-            st.warning(t(f"run.{v.reason}", **v.reason_values))
+        show_result(v)
 
 
-live()
+@st.fragment(run_every=3.0 if running else None)
+def live_filters() -> None:
+    v = manager.run.view()
+    if v.conv1_filters is not None:
+        filters = mosaic(v.conv1_filters, cols=8)
+        chart(heatmap(filters, t("train.filters_title"), colorscale="RdBu_r", zmid=0), key="live_filters", height=170)
+        maps = mosaic(v.watch_maps, cols=8, normalise=True)
+        chart(heatmap(maps, t("train.maps_title"), colorscale="viridis"), key="live_maps", height=190)
+        st.caption(t("train.watch_caption"))
+
+
+if manager.run is None:
+    st.info(t("train.no_run"))
+else:
+    progress_col, filters_col = st.columns([3, 2])
+    with progress_col:
+        live_progress()
+    with filters_col:
+        live_filters()

@@ -1,0 +1,25 @@
+"""The server's settings a classroom relies on, and no user text rendered as HTML."""
+
+import re
+import tomllib
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_streamlit_config():
+    config = tomllib.loads((ROOT / ".streamlit" / "config.toml").read_text())
+    assert config["server"]["enableXsrfProtection"] is True
+    assert config["server"]["runOnSave"] is False
+    assert config["server"]["maxUploadSize"] <= 10  # MB
+    assert config["browser"]["gatherUsageStats"] is False
+
+
+def test_no_user_text_is_rendered_as_html():
+    """Only the app's own constant CSS goes through st.html; nothing uses unsafe_allow_html."""
+    sources = {p: p.read_text() for p in [ROOT / "app.py", *(ROOT / "pages").glob("*.py")]}
+    for path, text in sources.items():
+        assert "unsafe_allow_html=True" not in text, path
+        assert "components.html" not in text, path
+        for call in re.findall(r"st\.html\(([^)]*)\)", text):
+            assert re.fullmatch(r"[A-Z_]+", call.strip()), f"{path}: st.html({call}) is not a constant"
