@@ -139,6 +139,14 @@ def live_filters() -> None:
         st.caption(t("train.watch_caption"))
 
 
+@st.fragment(run_every=None if running else 2.0)
+def watch_for_a_run() -> None:
+    """A browser that opened this page before a run began (a student's) picks it up."""
+    if not running and manager.run is not None and manager.run.view().active:
+        st.rerun(scope="app")
+
+
+watch_for_a_run()
 if manager.run is None:
     st.info(t("train.no_run"))
 else:
