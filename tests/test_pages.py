@@ -51,3 +51,13 @@ def test_missing_data_is_a_clear_message_and_starts_nothing(app, tmp_path, monke
     (error,) = app.error
     assert error.value.startswith("Training did not start: MNIST is not in") and "mnist.npz" in error.value
     assert not app.exception
+
+
+def test_hyper_parameters_stay_in_range(app):
+    """The widgets keep what a user types inside the trainer's limits."""
+    app.switch_page("pages/train.py").run()
+    app.number_input(key="train_lr").set_value(5.0).run()
+    app.number_input(key="train_epochs").set_value(0).run()
+    values = {n.label: n.value for n in app.number_input}
+    assert 0 < values["Learning rate"] <= 1.0 and values["Epochs"] >= 1
+    assert not app.exception

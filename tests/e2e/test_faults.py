@@ -2,6 +2,7 @@
 
 import os
 import signal
+import time
 
 from cnn_demo import checkpoint
 from tests.e2e.harness import App, Server
@@ -25,6 +26,10 @@ def test_server_killed_mid_run_comes_back_with_complete_models_only(browser, tmp
             ".some(e => /%\\s*$/.test(e.innerText))",
             timeout=180_000,
         )
+        # The accuracy is on the page a moment before the epoch's checkpoint is written.
+        deadline = time.time() + 60
+        while not list(runs.glob("*.safetensors")) and time.time() < deadline:
+            time.sleep(0.1)
         app.context.close()
         (saved,) = runs.glob("*.safetensors")
         # A checkpoint write cut short by the kill: only a temp file, never the real name.

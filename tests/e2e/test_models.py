@@ -94,6 +94,7 @@ def test_upload_use_and_delete(app, tmp_path):
     assert "97.00%" in row.inner_text() and "seed" in row.inner_text()
 
     pick(app, "class-model")
+    app.wait_idle()  # the pick reruns the page; click the new button, not the old one
     app.button("Use for everyone").click()
     app.page.get_by_text("class-model is now in use").wait_for()
     app.wait_idle()

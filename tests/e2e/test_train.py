@@ -130,16 +130,6 @@ def test_pause_and_resume(app):
     stop_if_running(app)
 
 
-def test_out_of_range_learning_rate_is_refused(app):
-    app.goto("train")
-    box = app.page.get_by_label("Learning rate", exact=True)
-    box.fill("5")
-    box.press("Enter")
-    app.wait_idle()
-    # Streamlit keeps the value inside its bounds, so no run can start with it.
-    assert float(box.input_value()) <= 1.0
-
-
 def test_first_visit_on_a_fresh_server_straight_to_a_page_gets_the_whole_app(browser, tmp_path):
     """Streamlit's old pages/ folder mode must never show: no sidebar, every file as a page."""
     from tests.e2e.harness import App, Server
