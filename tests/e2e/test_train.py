@@ -67,7 +67,7 @@ def test_short_run_grows_live_and_ends_with_accuracy(app):
     # the finished run can become the active model, shown in the sidebar
     app.button("Use this model").click()
     app.wait_idle()
-    assert re.search(r"\d{8}-\d{6}-seed", app.page.locator("[data-testid='stSidebar']").inner_text())
+    expect(app.page.locator("[data-testid='stSidebar']")).to_contain_text(re.compile(r"\d{8}-\d{6}-seed"), timeout=20_000)
 
 
 def test_stop_ends_the_run_within_a_second(app):
