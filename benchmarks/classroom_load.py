@@ -27,7 +27,7 @@ import numpy as np
 
 from cnn_demo.drawn import drawings
 from tests.e2e.harness import CHROMIUM, CHROMIUM_ARGS, Server
-from tests.e2e.measure_draw import CANVAS, SEEN_PIXELS
+from tests.e2e.measure_draw import CANVAS, NEW_ANSWER, NO_ANSWER, SEEN_SRC
 
 IDLE = """() => { const a = document.querySelector("[data-testid='stApp']");
   return a && a.getAttribute('data-test-script-state') === 'notRunning' && !document.querySelector("[data-testid='stSkeleton']"); }"""
@@ -67,13 +67,13 @@ async def draw_digit(page, strokes, latencies: list[float]) -> None:
         await page.mouse.down()
         for x, y in points[1:]:
             await page.mouse.move(x, y)
-        before = await page.evaluate(SEEN_PIXELS)
+        before = await page.evaluate(SEEN_SRC)
         start = time.perf_counter()
         await page.mouse.up()
-        await page.wait_for_function(f"(before) => ({SEEN_PIXELS})() !== before", arg=before, timeout=120_000)
+        await page.wait_for_function(NEW_ANSWER, arg=before, timeout=120_000)
         latencies.append((time.perf_counter() - start) * 1000)
     await page.get_by_role("button", name="Reset canvas & history").click()
-    await page.wait_for_function(f"() => ({SEEN_PIXELS})() === null", timeout=60_000)
+    await page.wait_for_function(NO_ANSWER, timeout=60_000)
 
 
 async def student(page, digits, latencies: list[float], errors: list[str], pause_s: float, start_s: float = 0.0) -> None:

@@ -1,8 +1,8 @@
-"""A training run in a background thread, for the app: start, pause, resume, stop, watch.
+"""A training run in the background, for the app: start, pause, resume, stop, watch.
 
-The run belongs to the server, not to a browser tab: the worker thread drives
-`train.fit` and writes what it sees into a lock-protected state; any number of pages
-read `view()` and draw it. No UI call is ever made from the worker.
+The run belongs to the server, not to a browser tab. A worker process drives `train.fit`
+and reports what it sees; a listener thread writes that into a lock-protected state; any
+number of pages read `view()` and draw it. No UI call is ever made from the worker.
 
     manager = RunManager()
     run = manager.start(TrainConfig.from_recipe("seed", epochs=1, train_images=3000))
@@ -11,9 +11,11 @@ read `view()` and draw it. No UI call is ever made from the worker.
 """
 
 import math
+import os
+import queue
 import threading
 import time
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -25,7 +27,7 @@ from cnn_demo.data import load_mnist
 from cnn_demo.device import CPU_CORES, autocast_dtype, pick_device, use_threads
 from cnn_demo.evaluate import accuracy
 from cnn_demo.model import SeedCNN
-from cnn_demo.train import Epoch, History, Step, TrainConfig, default_out, fit
+from cnn_demo.train import History, Step, TrainConfig, default_out, fit
 
 ACTIVE = ("starting", "running", "paused", "saving")
 # How a run ended, in English; the app shows its own translation of each code ([run] in
@@ -40,6 +42,7 @@ MESSAGES = {
 }
 DIVERGED_LOSS = 50.0  # cross-entropy of 10 classes starts near ln 10 = 2.3; 50 is a blow-up
 WATCH_EVERY_S = 0.5  # how often the live filters and feature maps are refreshed
+REPORT_EVERY_S = 0.1  # how often the worker sends the losses of its latest steps
 
 
 class RunBusy(RuntimeError):
@@ -96,21 +99,21 @@ class RunView:
         return keep + 1, raw[keep], smooth[keep]
 
 
-@dataclass
 class TrainingRun:
-    config: TrainConfig
-    train_set: tuple[torch.Tensor, torch.Tensor]
-    test_set: tuple[torch.Tensor, torch.Tensor]
-    watch_image: np.ndarray  # (28, 28) float32 in [0, 1]
-    out: Path
-    _lock: threading.Lock = field(default_factory=threading.Lock)
-    _go: threading.Event = field(default_factory=threading.Event)  # cleared = paused
-    _stop: threading.Event = field(default_factory=threading.Event)
+    """One run: a worker trains, a listener thread turns its reports into the state `view()` reads.
 
-    def __post_init__(self):
-        self.device = pick_device(self.config.device)
-        self.model = SeedCNN()
-        self.history = History()
+    The worker is a separate process by default, so that training neither holds the
+    server's GIL (pages answering students stay quick) nor loses its own speed to them;
+    `separate_process=False` runs it in a thread instead (a notebook, tests that patch it).
+    """
+
+    def __init__(self, config: TrainConfig, train_set, test_set, watch_image: np.ndarray, out: Path, separate_process: bool = True):
+        self.config, self.watch_image, self.out = config, watch_image, out
+        self.device = pick_device(config.device)
+        self.device_failed = False  # set when the GPU ran out of memory or disappeared
+        self.losses: list[float] = []
+        self.test_accuracy: list[float] = []
+        self._lock = threading.Lock()
         self._state, self._reason, self._reason_values = "starting", "", {}
         self._step, self._epoch, self._total_steps, self._samples_per_s = 0, 1, 0, 0.0
         self._conv1: np.ndarray | None = None
@@ -118,9 +121,28 @@ class TrainingRun:
         self._saved: Path | None = None
         self._final: float | None = None
         self._start = time.perf_counter()
-        self.device_failed = False  # set when the GPU ran out of memory or disappeared
+        if separate_process:
+            # spawn, not fork: a forked copy of a threaded server (and of its OpenMP pool) can deadlock.
+            ctx = torch.multiprocessing.get_context("spawn")
+            self._reports, self._go, self._stop = ctx.Queue(), ctx.Event(), ctx.Event()
+            # numpy arrays travel through the pipe; tensors would need /dev/shm, small in containers
+            arrays = [t.numpy() for t in (*train_set, *test_set)]
+            self.worker = ctx.Process(
+                target=train_worker, name="cnn-demo-training", daemon=True,
+                args=(config, str(self.device), *arrays, watch_image, out, self._reports, self._go, self._stop, os.getpid()),
+            )
+        else:
+            self._reports, self._go, self._stop = queue.Queue(), threading.Event(), threading.Event()
+            self.worker = threading.Thread(
+                target=train_worker, name="cnn-demo-training", daemon=True,
+                args=(config, str(self.device), *train_set, *test_set, watch_image, out, self._reports, self._go, self._stop, None),
+            )
         self._go.set()
-        self.thread = threading.Thread(target=self._work, name="cnn-demo-training", daemon=True)
+        self.thread = threading.Thread(target=self._listen, name="cnn-demo-training-reports", daemon=True)
+
+    def start(self) -> None:
+        self.worker.start()
+        self.thread.start()
 
     # --- control, from any thread -------------------------------------------------------
     def pause(self) -> None:
@@ -143,112 +165,157 @@ class TrainingRun:
         with self._lock:
             return RunView(
                 state=self._state, config=self.config, device=str(self.device), step=self._step,
-                total_steps=self._total_steps, epoch=self._epoch, losses=list(self.history.losses),
-                test_accuracy=list(self.history.test_accuracy), samples_per_s=self._samples_per_s,
+                total_steps=self._total_steps, epoch=self._epoch, losses=list(self.losses),
+                test_accuracy=list(self.test_accuracy), samples_per_s=self._samples_per_s,
                 elapsed_s=time.perf_counter() - self._start, conv1_filters=self._conv1, watch_maps=self._maps,
                 watch_image=self.watch_image, reason=self._reason, reason_values=dict(self._reason_values), saved_path=self._saved, final_accuracy=self._final,
             )
 
-    # --- the worker ----------------------------------------------------------------------
-    def _work(self) -> None:
-        use_threads(CPU_CORES)  # page threads use one; training takes every core
-        torch.manual_seed(self.config.seed)
-        self.model = SeedCNN()  # built here so that the seed gives the same weights as the CLI
-        self._set(state="running")
-        events = fit(self.model, self.config, self.train_set, self.test_set, self.history)
-        reason, diverged, last_watch = None, {}, 0.0
-        try:
-            for event in events:
-                if isinstance(event, Step):
+    # --- the listener: the worker's reports into the state ----------------------------------
+    def _listen(self) -> None:
+        while True:
+            try:
+                kind, *values = self._reports.get(timeout=0.5)
+            except queue.Empty:
+                if self.worker.is_alive():
+                    continue
+                try:  # its last words may have arrived just as it ended
+                    kind, *values = self._reports.get(timeout=0.5)
+                except queue.Empty:
+                    code = getattr(self.worker, "exitcode", None)
+                    detail = f"the training process ended unexpectedly (exit code {code})"
                     with self._lock:
-                        self._step, self._epoch = event.step, event.epoch
-                        self._total_steps, self._samples_per_s = event.total_steps, event.samples_per_s
-                    if not math.isfinite(event.loss) or event.loss > DIVERGED_LOSS:
-                        lr = self.config.lr
-                        reason = "diverged_nan" if math.isnan(event.loss) else "diverged"
-                        diverged = {"loss": f"{event.loss:.3g}", "step": event.step, "lr": f"{lr:g}", "try_lr": f"{lr / 10:g}"}
-                        break
-                    if time.perf_counter() - last_watch >= WATCH_EVERY_S:
-                        self._watch()
-                        last_watch = time.perf_counter()
-                else:  # Epoch
-                    self._watch()
-                    # Saved after every epoch, atomically: if the server dies, the run is
-                    # kept up to its last finished epoch and no half-written file is left.
-                    meta = self.history.meta(self.config, self.device, stopped="interrupted")
-                    checkpoint.save(self.model, self.out, meta, self.history.filters)
-                if self._stop.is_set():
+                        self._state, self._reason, self._reason_values = "failed", "error", {"detail": detail}
+                    return
+            with self._lock:
+                if kind == "steps":
+                    losses, self._epoch, self._total_steps, self._samples_per_s = values
+                    self.losses.extend(losses)
+                    self._step = len(self.losses)
+                elif kind == "watch":
+                    self._conv1, self._maps = values
+                elif kind == "epoch":
+                    self.test_accuracy.append(values[0])
+                elif kind == "state":
+                    if not (values[0] == "running" and self._state == "paused"):
+                        self._state = values[0]
+                elif kind == "end":
+                    self._state, self._reason, self._reason_values, self._saved, self._final = values
+                    self.device_failed = self._reason == "device_failed"
+                    return
+
+
+def train_worker(config: TrainConfig, device: str, train_images, train_labels, test_images, test_labels,
+                 watch_image: np.ndarray, out: Path, reports, go, stop, parent_pid: int | None) -> None:
+    """Train, save after every epoch, and report to the listener: ("steps", losses, epoch,
+    total_steps, samples/s), ("watch", filters, maps), ("epoch", accuracy), ("state", s),
+    and last ("end", state, reason, values, saved path, final accuracy)."""
+    use_threads(CPU_CORES)  # page threads use one; training takes every core
+    device = torch.device(device)
+    train_set = (torch.as_tensor(train_images), torch.as_tensor(train_labels))
+    test_set = (torch.as_tensor(test_images), torch.as_tensor(test_labels))
+    torch.manual_seed(config.seed)
+    model = SeedCNN()  # built here so that the seed gives the same weights as the CLI
+    history = History()
+    reports.put(("state", "running"))
+    events = fit(model, config, train_set, test_set, history)
+    reason, diverged, last_watch, last_report, sent, last = None, {}, 0.0, time.perf_counter(), 0, None
+
+    def send_losses() -> None:  # the losses not sent yet, with where the run stands
+        nonlocal sent, last_report
+        if last is not None and len(history.losses) > sent:
+            reports.put(("steps", history.losses[sent:], last.epoch, last.total_steps, last.samples_per_s))
+            sent, last_report = len(history.losses), time.perf_counter()
+
+    try:
+        for event in events:
+            if isinstance(event, Step):
+                last = event
+                if not math.isfinite(event.loss) or event.loss > DIVERGED_LOSS:
+                    lr = config.lr
+                    reason = "diverged_nan" if math.isnan(event.loss) else "diverged"
+                    diverged = {"loss": f"{event.loss:.3g}", "step": event.step, "lr": f"{lr:g}", "try_lr": f"{lr / 10:g}"}
+                    break
+                now = time.perf_counter()
+                if now - last_report >= REPORT_EVERY_S:
+                    # losses go in batches: a message per step would wake the server hundreds of times a second
+                    send_losses()
+                    if parent_pid is not None and os.getppid() != parent_pid:
+                        return  # the server died: nobody is left to watch, and each epoch is saved
+                if now - last_watch >= WATCH_EVERY_S:
+                    reports.put(("watch", *_watch(model, watch_image, device)))
+                    last_watch = now
+            else:  # Epoch
+                send_losses()
+                reports.put(("epoch", event.test_accuracy))
+                reports.put(("watch", *_watch(model, watch_image, device)))
+                # Saved after every epoch, atomically: if the server dies, the run is
+                # kept up to its last finished epoch and no half-written file is left.
+                meta = history.meta(config, device, stopped="interrupted")
+                checkpoint.save(model, out, meta, history.filters)
+            if stop.is_set():
+                reason = "stopped"
+                break
+            if not go.is_set():
+                send_losses()
+                while not go.wait(0.1):  # paused: wait, but keep noticing a stop
+                    pass
+                if stop.is_set():
                     reason = "stopped"
                     break
-                if not self._go.is_set():
-                    while not self._go.wait(0.1):  # paused: wait, but keep noticing a stop
-                        pass
-                    if self._stop.is_set():
-                        reason = "stopped"
-                        break
-        except Exception as e:  # out of GPU memory, a device that vanished ...
-            events.close()
-            self._fail(e)
-            return
+        send_losses()
         events.close()
-        self._finish(reason, diverged)
+        reports.put(("state", "saving"))
+        reports.put(("end", *_finish(model, config, history, test_set, device, out, reason, diverged)))
+    except Exception as e:  # out of GPU memory, a device that vanished, a full disk ...
+        events.close()
+        reports.put(("end", *_failure(e, device)))
 
-    def _watch(self) -> None:
-        """Refresh the live picture: conv1's kernels and the watched digit's conv1 maps."""
-        layer = self.model.layer
-        with torch.no_grad():
-            x = torch.as_tensor(self.watch_image, dtype=torch.float32, device=self.device)[None, None]
-            maps = layer[1](layer[0](x))[0].float().cpu().numpy()  # (16, 24, 24): conv1 + ReLU
-            filters = layer[0].weight[:, 0].float().cpu().numpy()  # (16, 5, 5)
-        with self._lock:
-            self._conv1, self._maps = filters, maps
 
-    def _finish(self, reason: str | None, values: dict) -> None:
-        self._set(state="saving")
-        model = self.model.eval()
-        if reason is None:
-            final, stopped = self.history.test_accuracy[-1], None
-        else:
-            test_images, test_labels = self.test_set
-            final = accuracy(model, test_images.to(self.device), test_labels.to(self.device), autocast=autocast_dtype(self.device))
-            if not math.isfinite(sum(p.sum().item() for p in model.parameters())):
-                final = None
-            stopped = "stopped by the user" if reason == "stopped" else "diverged"
-        meta = self.history.meta(self.config, self.device, stopped)
-        meta["test_accuracy"] = final
-        saved = None
-        if final is not None:  # a diverged model (NaN weights) is not worth keeping
-            cpu_model = model.to("cpu", memory_format=torch.contiguous_format)
-            saved = checkpoint.save(cpu_model, self.out, meta, self.history.filters)
-        state = "finished" if reason is None else ("stopped" if reason == "stopped" else "failed")
-        self._set(state=state, reason=reason or "finished", values=values, saved=saved, final=final)
+def _watch(model: SeedCNN, watch_image: np.ndarray, device: torch.device) -> tuple[np.ndarray, np.ndarray]:
+    """The live picture: conv1's kernels (16, 5, 5) and the watched digit's conv1 + ReLU maps (16, 24, 24)."""
+    layer = model.layer
+    with torch.no_grad():
+        x = torch.as_tensor(watch_image, dtype=torch.float32, device=device)[None, None]
+        maps = layer[1](layer[0](x))[0].float().cpu().numpy()
+        filters = layer[0].weight[:, 0].float().cpu().numpy()
+    return filters, maps
 
-    def _fail(self, error: Exception) -> None:
-        detail = str(error).splitlines()[0][:300] if str(error) else type(error).__name__
-        if self.device.type != "cpu":
-            # Out of memory, or a GPU that vanished: later "auto" runs use the CPU.
-            self.device_failed = True
-            self._set(state="failed", reason="device_failed", values={"device": self.device.type.upper(), "detail": detail})
-        else:
-            self._set(state="failed", reason="error", values={"detail": f"{type(error).__name__}: {detail}"})
 
-    def _set(self, state: str, reason: str | None = None, values: dict | None = None, saved: Path | None = None, final: float | None = None) -> None:
-        with self._lock:
-            self._state = state
-            if reason is not None:
-                self._reason, self._reason_values = reason, values or {}
-            if saved is not None:
-                self._saved = saved
-            if final is not None:
-                self._final = final
+def _finish(model, config, history, test_set, device, out, reason, values) -> tuple:
+    model.eval()
+    if reason is None:
+        final, stopped = history.test_accuracy[-1], None
+    else:
+        test_images, test_labels = test_set
+        final = accuracy(model, test_images.to(device), test_labels.to(device), autocast=autocast_dtype(device))
+        if not math.isfinite(sum(p.sum().item() for p in model.parameters())):
+            final = None
+        stopped = "stopped by the user" if reason == "stopped" else "diverged"
+    meta = history.meta(config, device, stopped)
+    meta["test_accuracy"] = final
+    saved = None
+    if final is not None:  # a diverged model (NaN weights) is not worth keeping
+        cpu_model = model.to("cpu", memory_format=torch.contiguous_format)
+        saved = checkpoint.save(cpu_model, out, meta, history.filters)
+    state = "finished" if reason is None else ("stopped" if reason == "stopped" else "failed")
+    return state, reason or "finished", values, saved, final
+
+
+def _failure(error: Exception, device: torch.device) -> tuple:
+    detail = str(error).splitlines()[0][:300] if str(error) else type(error).__name__
+    if device.type != "cpu":  # out of memory, or a GPU that vanished: later "auto" runs use the CPU
+        return "failed", "device_failed", {"device": device.type.upper(), "detail": detail}, None, None
+    return "failed", "error", {"detail": f"{type(error).__name__}: {detail}"}, None, None
 
 
 class RunManager:
     """At most one training run per server. Shared by every session: thread-safe."""
 
-    def __init__(self, runs_dir: Path = RUNS_DIR, load=load_mnist):
+    def __init__(self, runs_dir: Path = RUNS_DIR, load=load_mnist, separate_process: bool = True):
         self.runs_dir = Path(runs_dir)
         self._load = load
+        self.separate_process = separate_process
         self._lock = threading.Lock()
         self._data: dict[str, tuple[torch.Tensor, torch.Tensor]] = {}
         self.run: TrainingRun | None = None
@@ -267,8 +334,8 @@ class RunManager:
             if watch_image is None:
                 watch_image = test_set[0][0].float().div(255).numpy()  # the first test digit, a 7
             out = self.runs_dir / default_out(config).name
-            self.run = TrainingRun(config, train_set, test_set, np.asarray(watch_image, np.float32), out)
-            self.run.thread.start()
+            self.run = TrainingRun(config, train_set, test_set, np.asarray(watch_image, np.float32), out, self.separate_process)
+            self.run.start()
             return self.run
 
     def _dataset(self, split: str) -> tuple[torch.Tensor, torch.Tensor]:

@@ -2,18 +2,16 @@
 
 Thin on purpose: the preprocessing, the probe and the prediction live in cnn_demo; this
 page lays out widgets and pictures. The canvas and everything that depends on it sit in
-one fragment, so a stroke reruns the fragment, not the page. Figures are built in one go
-(no update_* calls): a stroke rebuilds five of them, and Plotly's per-call checks add up.
+one fragment, so a stroke reruns the fragment, not the page. A stroke redraws one Plotly
+chart (the probabilities) and four still pictures: a class draws at once, and an
+interactive heatmap costs the server and every browser many times what a PNG does.
 """
-
-import base64
-import io
 
 import numpy as np
 import plotly.graph_objects as go
 import streamlit as st
-from PIL import Image
 
+from cnn_demo.pixels import enlarge, png, with_box
 from cnn_demo.predict import predict_proba
 from cnn_demo.preprocess import CENTRE, FIT, ImageError, Steps, decode_image, preprocess_steps
 from cnn_demo.probe import ERASE_REGIONS, MAX_THICKNESS, probe
@@ -23,8 +21,6 @@ from pages.i18n import t
 UNSURE = 0.6  # below this probability the page says "unsure" instead of presenting a guess
 CANVAS = 280  # pixels a side, ten times MNIST's 28
 PROBE_DEFAULTS = {"probe_dx": 0, "probe_dy": 0, "probe_turn": 0, "probe_thickness": 0, "probe_erase": "nothing"}
-ORANGE = "#ff7b00"
-NO_AXIS = dict(visible=False, fixedrange=True)
 
 st.title(t("draw.title"))
 st.write(t("draw.intro"))
@@ -50,52 +46,29 @@ def probability_chart(probs: np.ndarray) -> go.Figure:
     ))
 
 
-def pixels(image: np.ndarray, title: str, centre: bool = False) -> go.Figure:
-    """A small grey image with every pixel visible (thin gaps); centre=True marks pixel (14, 14)."""
-    cells = go.Heatmap(z=image, colorscale="gray", zmin=0, zmax=1, showscale=False, xgap=1, ygap=1,
-                       hovertemplate=t("draw.hover_pixel", row="%{y}", column="%{x}", value="%{z:.2f}") + "<extra></extra>")
-    traces = [cells]
-    if centre:
-        traces.append(go.Scatter(x=[CENTRE], y=[CENTRE], mode="markers", hoverinfo="skip", showlegend=False,
-                                 marker=dict(symbol="cross-thin", size=18, line=dict(color=ORANGE, width=3))))
-    return go.Figure(traces, dict(
-        title=dict(text=title, font=dict(size=14)), height=260, margin=dict(l=4, r=4, t=32, b=4),
-        xaxis=dict(NO_AXIS, constrain="domain"), yaxis=dict(NO_AXIS, autorange="reversed", scaleanchor="x"),
-        plot_bgcolor="#3a3f47",
-    ))
-
-
-def ink_with_box(steps: Steps, title: str, box: bool = True) -> go.Figure:
-    """The input in the model's polarity (sent as one PNG), with the ink's bounding box on it."""
-    buffer = io.BytesIO()
-    Image.fromarray((steps.ink * 255).astype(np.uint8)).save(buffer, format="PNG", compress_level=1)
-    picture = go.Image(source="data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode(), hoverinfo="skip")
-    x0, y0, x1, y1 = steps.box
-    rect = dict(type="rect", x0=x0 - 0.5, y0=y0 - 0.5, x1=x1 - 0.5, y1=y1 - 0.5, line=dict(color=ORANGE, width=2))
-    return go.Figure(picture, dict(
-        title=dict(text=title, font=dict(size=14)), height=260, margin=dict(l=4, r=4, t=32, b=4),
-        xaxis=NO_AXIS, yaxis=NO_AXIS, shapes=[rect] if box else [],
-    ))
+def picture(rgb: np.ndarray, caption: str, key: str) -> None:
+    """A still image (the pictures change with every stroke: cheap to send and to draw)."""
+    with st.container(key=key):
+        st.image(png(rgb), caption=caption, width="stretch", output_format="PNG")  # auto would be a blurry JPEG
 
 
 def show_steps(steps: Steps, fit: bool) -> None:
     st.subheader(t("draw.steps_title"))
+    first, second, third = st.columns(3)
     if not fit:
-        left, right, text = st.columns(3)
-        with left:
-            chart(ink_with_box(steps, t("draw.step_drawing"), box=False), "step_box")
-        with right:
-            chart(pixels(steps.image28, t("draw.step_shrunk")), "step_28")
-        text.warning(t("draw.fit_off"))
+        with first:
+            picture(with_box(steps.ink, None), t("draw.step_drawing"), "step_box")
+        with second:
+            picture(enlarge(steps.image28), t("draw.step_shrunk"), "step_28")
+        third.warning(t("draw.fit_off"))
         return
     x0, y0, x1, y1 = steps.box
-    first, second, third = st.columns(3)
     with first:
-        chart(ink_with_box(steps, t("draw.step_box", width=x1 - x0, height=y1 - y0)), "step_box")
+        picture(with_box(steps.ink, steps.box), t("draw.step_box", width=x1 - x0, height=y1 - y0), "step_box")
     with second:
-        chart(pixels(steps.fit20, t("draw.step_fit", size=FIT)), "step_fit")
+        picture(enlarge(steps.fit20, scale=14), t("draw.step_fit", size=FIT), "step_fit")
     with third:
-        chart(pixels(steps.image28, t("draw.step_centre"), centre=True), "step_28")
+        picture(enlarge(steps.image28, centre=CENTRE), t("draw.step_centre"), "step_28")
     st.markdown(t("draw.why_steps"))
 
 
@@ -175,7 +148,7 @@ def workbench() -> None:
         st.caption(t(f"draw.reading_{source}", name=loaded.name))
 
     with seen_col:
-        chart(pixels(model_input, t("draw.seen")), "seen", height=300)
+        picture(enlarge(model_input), t("draw.seen"), "seen")
         if st.button(t("draw.send"), help=t("draw.send_help"), width="stretch"):
             send_to_inspect(model_input)
             st.switch_page("pages/inspect.py")

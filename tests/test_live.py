@@ -13,14 +13,25 @@ from cnn_demo.train import TrainConfig
 from tests.conftest import synthetic_digits
 
 
-@pytest.fixture
-def manager(tmp_path):
+def make_manager(tmp_path, separate_process: bool):
     sets = {"train": synthetic_digits(2048, 0), "test": synthetic_digits(256, 1)}
-    m = RunManager(runs_dir=tmp_path, load=sets.__getitem__)
+    m = RunManager(runs_dir=tmp_path, load=sets.__getitem__, separate_process=separate_process)
     yield m
     if m.run is not None:
         m.run.stop()
         m.run.thread.join(30)
+
+
+@pytest.fixture(params=["process", "thread"])
+def manager(request, tmp_path):
+    """The app's way (a worker process) and a notebook's (a thread)."""
+    yield from make_manager(tmp_path, separate_process=request.param == "process")
+
+
+@pytest.fixture
+def thread_manager(tmp_path):
+    """For tests that patch this module: a worker thread sees the patches, a process would not."""
+    yield from make_manager(tmp_path, separate_process=False)
 
 
 def wait_for(run, states, timeout=180):
@@ -102,9 +113,9 @@ def test_one_run_at_a_time_even_when_two_press_start_together(manager):
     assert "already going" in str(next(r for r in results if isinstance(r, RunBusy)))
 
 
-def test_a_diverging_run_stops_and_says_what_to_try(manager, monkeypatch):
+def test_a_diverging_run_stops_and_says_what_to_try(thread_manager, monkeypatch):
     monkeypatch.setattr(live, "DIVERGED_LOSS", 0.0)  # any loss counts as exploded
-    run = manager.start(config(epochs=5, lr=0.5))
+    run = thread_manager.start(config(epochs=5, lr=0.5))
     view = wait_for(run, {"failed", "stopped", "finished"})
     assert view.state == "failed"
     assert "learning rate 0.5 is too large" in view.message and "try 0.05" in view.message
@@ -152,7 +163,7 @@ def test_each_finished_epoch_is_saved_while_the_run_goes_on(manager):
     assert checkpoint.load(run.out)[1]["stopped"] == "stopped by the user"
 
 
-def test_a_failing_gpu_stops_the_run_with_a_message_and_the_next_auto_run_uses_the_cpu(manager, monkeypatch):
+def test_a_failing_gpu_stops_the_run_with_a_message_and_the_next_auto_run_uses_the_cpu(thread_manager, monkeypatch):
     """A GPU that runs out of memory mid-run, simulated on this CPU-only machine."""
     import torch
 
@@ -164,11 +175,23 @@ def test_a_failing_gpu_stops_the_run_with_a_message_and_the_next_auto_run_uses_t
 
     monkeypatch.setattr(live, "fit", fit_that_runs_out_of_memory)
     monkeypatch.setattr(live, "pick_device", lambda name: torch.device("cuda"))  # as if placed on a GPU
-    run = manager.start(config(epochs=5))
+    run = thread_manager.start(config(epochs=5))
     view = wait_for(run, {"failed"})
     assert "CUDA device failed (CUDA out of memory" in view.message and "trains on the CPU" in view.message
     monkeypatch.setattr(live, "fit", real_fit)
     monkeypatch.setattr(live, "pick_device", real_pick)
-    again = manager.start(TrainConfig.from_recipe("seed", epochs=1, train_images=256, device="auto"))
+    again = thread_manager.start(TrainConfig.from_recipe("seed", epochs=1, train_images=256, device="auto"))
     assert again.config.device == "cpu"
     wait_for(again, {"finished"})
+
+
+def test_a_worker_process_that_dies_is_a_clear_failure(tmp_path):
+    """Killed by the system (say, out of memory): the page says so instead of waiting forever."""
+    m = next(make_manager(tmp_path, separate_process=True))
+    run = m.start(config(epochs=50))
+    while run.view().step < 5:
+        time.sleep(0.01)
+    run.worker.kill()
+    view = wait_for(run, {"failed"}, timeout=30)
+    assert "ended unexpectedly" in view.message and "-9" in view.message
+    assert view.losses  # what was seen stays on the chart

@@ -9,6 +9,7 @@ The helpers here are also what tests/e2e/test_draw.py draws with.
 """
 
 import argparse
+import io
 import json
 import re
 import sys
@@ -17,18 +18,38 @@ import time
 import numpy as np
 
 CANVAS = "canvas.upper-canvas"  # Fabric's top canvas takes the mouse
-# The "What the model sees" figure's pixels, as Plotly drew them (rows of Float32Array): they
-# change with every stroke that adds ink, and come in the same fragment run as the Prediction
-# metric, just after it.
-SEEN_PIXELS = """() => {
-    const g = document.querySelector('.st-key-seen .js-plotly-plot');
-    const z = g && g._fullData && g._fullData.length ? g._fullData[0].z : null;
-    return z ? JSON.stringify(Array.from(z, (row) => Array.from(row))) : null;
+# The "What the model sees" picture: its address once loaded ("" while it loads, null when
+# there is none). It changes with every stroke that adds ink, in the same fragment run as the
+# Prediction metric. Cheap to poll on every animation frame, even in thirty pages at once.
+SEEN_SRC = """() => {
+    const img = document.querySelector('.st-key-seen img');
+    return img ? (img.complete && img.naturalWidth ? img.src : "") : null;
 }"""
+# Wait for: a new answer after a stroke (arg: the address before it), and no answer at all.
+NEW_ANSWER = f"(before) => {{ const now = ({SEEN_SRC})(); return !!now && now !== before; }}"
+NO_ANSWER = f"() => ({SEEN_SRC})() === null"
 
 
-def seen_pixels(page) -> str | None:
-    return page.evaluate(SEEN_PIXELS)
+def seen_src(page) -> str | None:
+    return page.evaluate(SEEN_SRC)
+
+
+def seen_pixels(page) -> np.ndarray | None:
+    """The 28x28 the page shows, in [0, 1]; None when it shows none. Read from the very PNG
+    the browser got (a canvas read-back in Chromium adds a faint dither)."""
+    from PIL import Image
+
+    for _ in range(50):
+        src = seen_src(page)
+        if not src:
+            return None
+        response = page.request.get(src)
+        if response.ok:
+            break
+        page.wait_for_timeout(100)  # a rerun replaced the picture since its address was read
+    picture = np.asarray(Image.open(io.BytesIO(response.body())).convert("L"), np.float64)
+    scale = picture.shape[0] // 28  # each pixel is a scale x scale square, its last row and column the grid
+    return picture[scale // 2 :: scale, scale // 2 :: scale][:28, :28] / 255
 
 
 def rest_on_canvas(page) -> dict:
@@ -55,10 +76,10 @@ def draw_strokes(page, strokes: list[np.ndarray], every: int = 2, timeout: float
         page.mouse.down()
         for x, y in points[1:]:
             page.mouse.move(x, y)
-        before = seen_pixels(page)
+        before = seen_src(page)
         start = time.perf_counter()
         page.mouse.up()
-        page.wait_for_function(f"(before) => ({SEEN_PIXELS})() !== before", arg=before, timeout=timeout)
+        page.wait_for_function(NEW_ANSWER, arg=before, timeout=timeout)
         latencies.append((time.perf_counter() - start) * 1000)
     return latencies
 
@@ -67,7 +88,7 @@ def clear_canvas(page) -> None:
     """The canvas toolbar's bin button, then wait for the page to go back to its prompt."""
     rest_on_canvas(page)
     page.get_by_role("button", name="Reset canvas & history").click()
-    page.wait_for_function(f"() => ({SEEN_PIXELS})() === null", timeout=20_000)
+    page.wait_for_function(NO_ANSWER, timeout=20_000)
 
 
 def prediction(app) -> tuple[int, float, bool]:

@@ -24,7 +24,7 @@ def prediction_metrics(app) -> int:
 
 def seen(app) -> np.ndarray:
     """The 28x28 image the page says the model sees."""
-    return np.array(json.loads(seen_pixels(app.page)), dtype=float)
+    return seen_pixels(app.page)
 
 
 def png(array: np.ndarray, fmt: str = "PNG") -> bytes:
@@ -56,8 +56,9 @@ def test_digits_drawn_with_the_mouse_are_read_after_every_stroke(app):
         app.wait_idle()
         digit, confidence, _ = prediction(app)
         assert digit == d.label, f"a {d.label} ({d.style}) read as {digit} ({confidence:.0%})"
-        for key in ("probs", "seen", "step_box", "step_fit", "step_28"):
-            assert app.page.locator(f".st-key-{key} .js-plotly-plot").count() == 1, key
+        assert app.page.locator(".st-key-probs .js-plotly-plot").count() == 1
+        for key in ("seen", "step_box", "step_fit", "step_28"):
+            assert app.page.locator(f".st-key-{key} img").count() == 1, key
         image = seen(app)
         assert image.shape == (28, 28) and 0 <= image.min() and image.max() <= 1
         if i == 0:
@@ -114,8 +115,8 @@ def settles_to(app, expected: np.ndarray, timeout_s: float = 20) -> np.ndarray:
     """Poll what the model sees until it equals `expected` (or time runs out); return the last."""
     deadline = time.time() + timeout_s
     while True:
-        image = seen(app)
-        if np.allclose(image, expected, atol=1e-6) or time.time() > deadline:
+        image = seen(app)  # None while a new picture loads
+        if (image is not None and np.allclose(image, expected, atol=1e-6)) or time.time() > deadline:
             return image
         app.page.wait_for_timeout(100)
 
