@@ -68,8 +68,8 @@ if b3.button(t("train.stop"), disabled=not running, width="stretch"):
 
 def loss_figure(v: RunView) -> go.Figure:
     """Loss of every step (thin), its moving average (thick), and test accuracy per epoch on a
-    second axis. Built in one call and thinned to 600 points: it is redrawn every second while
-    the run trains in the same process."""
+    second axis. Built in one call and thinned to 600 points: it is redrawn every second, on the
+    cores the run trains on."""
     steps, raw, smooth = v.loss_curve(max_points=600)
     steps_per_epoch = max(1, v.total_steps // max(1, v.config.epochs))
     data = [

@@ -30,6 +30,27 @@ NEW_ANSWER = f"(before) => {{ const now = ({SEEN_SRC})(); return !!now && now !=
 NO_ANSWER = f"() => ({SEEN_SRC})() === null"
 
 
+def on_change(test: str) -> str:
+    """JS taking [arg, timeout_ms]: resolves once test(arg) holds, checked at each change of
+    the page and each picture loaded. Unlike wait_for_function's polling on every animation
+    frame, it makes the browser draw nothing extra: with thirty pages waiting at once, the
+    polling alone kept both cores busy."""
+    return f"""([arg, timeoutMs]) => new Promise((resolve, reject) => {{
+        const test = {test};
+        if (test(arg)) return resolve(true);
+        const done = (ok) => {{ observer.disconnect(); document.removeEventListener('load', check, true); clearTimeout(timer); ok ? resolve(true) : reject(new Error('timed out after ' + timeoutMs + ' ms')); }};
+        const check = () => {{ if (test(arg)) done(true); }};
+        const observer = new MutationObserver(check);
+        observer.observe(document.body, {{ subtree: true, childList: true, attributes: true, characterData: true }});
+        document.addEventListener('load', check, true);  // an <img> finished loading
+        const timer = setTimeout(() => done(false), timeoutMs);
+    }})"""
+
+
+UNTIL_NEW_ANSWER = on_change(NEW_ANSWER)
+UNTIL_NO_ANSWER = on_change(NO_ANSWER)
+
+
 def seen_src(page) -> str | None:
     return page.evaluate(SEEN_SRC)
 
@@ -79,7 +100,7 @@ def draw_strokes(page, strokes: list[np.ndarray], every: int = 2, timeout: float
         before = seen_src(page)
         start = time.perf_counter()
         page.mouse.up()
-        page.wait_for_function(NEW_ANSWER, arg=before, timeout=timeout)
+        page.evaluate(UNTIL_NEW_ANSWER, [before, timeout])
         latencies.append((time.perf_counter() - start) * 1000)
     return latencies
 
@@ -88,7 +109,7 @@ def clear_canvas(page) -> None:
     """The canvas toolbar's bin button, then wait for the page to go back to its prompt."""
     rest_on_canvas(page)
     page.get_by_role("button", name="Reset canvas & history").click()
-    page.wait_for_function(NO_ANSWER, timeout=20_000)
+    page.evaluate(UNTIL_NO_ANSWER, [None, 20_000])
 
 
 def prediction(app) -> tuple[int, float, bool]:
