@@ -5,7 +5,7 @@ This file only routes: the pages live in pages/, the engine in cnn_demo/.
 
 import streamlit as st
 
-from pages.common import sidebar
+from pages.common import run_page, sidebar
 from pages.i18n import t
 
 # (file, url path, icon); each page's title comes from the [nav] table of the locales.
@@ -27,7 +27,7 @@ def run() -> None:
     ]
     page = st.navigation(pages)
     sidebar()
-    page.run()
+    run_page(page)
 
 
 if __name__ == "__main__":

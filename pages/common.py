@@ -4,7 +4,10 @@ the sidebar, and the figure helpers. Written once here, never pasted into a page
 Not a page itself: app.py lists the pages, and this module is only imported.
 """
 
+import contextvars
+
 import numpy as np
+import pandas  # noqa: F401 -- see below
 import plotly.graph_objects as go
 import streamlit as st
 
@@ -14,19 +17,37 @@ from cnn_demo.live import RunManager
 from cnn_demo.store import LoadedModel, ModelStore
 from pages.i18n import language_switch, t
 
-def _use_st_navigation() -> None:
-    """Streamlit takes a folder named pages/ beside the main script for its old multipage mode
-    until app.py has run once: on a fresh server, a first visitor whose link goes straight to
-    /draw would get that page without app.py (no sidebar, every file listed as a page). Every
-    page imports this module, so switch to app.py's st.navigation and run again."""
+# Plotly imports pandas on its first figure. When a class arrives at once, several sessions
+# draw their first figures together, and Python can hand one of them a half-imported pandas
+# ("partially initialized module"). Imported here, in the import of this module that every
+# session waits for, it is whole before any figure is made.
+
+# Set while app.py runs a page through st.navigation; unset when Streamlit ran a page itself.
+ROUTED = contextvars.ContextVar("routed_by_app", default=False)
+
+
+def run_page(page) -> None:
+    """app.py runs the chosen page through this, so that the page knows it was routed."""
+    token = ROUTED.set(True)
+    try:
+        page.run()
+    finally:
+        ROUTED.reset(token)
+
+
+def ensure_routed() -> None:
+    """Called first by every page. Streamlit takes a folder named pages/ beside the main script
+    for its old multipage mode until app.py has called st.navigation once: on a fresh server,
+    the first visitors whose links go straight to /draw would get that page without app.py
+    (no sidebar, every file listed as a page). Such a run switches the server to app.py's
+    navigation and runs again. Checked per run, not per import: sessions arrive together."""
+    if ROUTED.get():
+        return
     from streamlit.runtime.pages_manager import PagesManager
 
-    if PagesManager.uses_pages_directory:
-        PagesManager.uses_pages_directory = False
-        st.rerun()
+    PagesManager.uses_pages_directory = False
+    st.rerun()
 
-
-_use_st_navigation()
 
 PROJECTOR = "projector"  # session_state: larger text and figures for a class's projector
 MODEL_PICK = "model_pick"  # session_state: this browser's own choice of saved model (a path)

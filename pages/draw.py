@@ -15,8 +15,10 @@ from cnn_demo.pixels import enlarge, png, with_box
 from cnn_demo.predict import predict_proba
 from cnn_demo.preprocess import CENTRE, FIT, ImageError, Steps, decode_image, preprocess_steps
 from cnn_demo.probe import ERASE_REGIONS, MAX_THICKNESS, probe
-from pages.common import active, chart, remember_drawing, send_to_inspect
+from pages.common import active, chart, ensure_routed, remember_drawing, send_to_inspect
 from pages.i18n import t
+
+ensure_routed()  # before anything is drawn: see pages/common.py
 
 UNSURE = 0.6  # below this probability the page says "unsure" instead of presenting a guess
 CANVAS = 280  # pixels a side, ten times MNIST's 28

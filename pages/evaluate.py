@@ -23,11 +23,14 @@ from pages.common import (
     active,
     chart,
     drawing_for_inspect,
+    ensure_routed,
     heatmap,
     model_store,
     projector,
 )
 from pages.i18n import LANGUAGES, strings, t
+
+ensure_routed()  # before anything is drawn: see pages/common.py
 
 TABS = ["confusion", "mistakes", "curves", "alike"]  # named by the locales' evaluate.tab_* strings
 CELL_IMAGES = 50  # at most this many images of one confusion-matrix cell are drawn

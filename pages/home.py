@@ -5,8 +5,10 @@ import inspect
 import streamlit as st
 
 from cnn_demo.model import SeedCNN
-from pages.common import active
+from pages.common import active, ensure_routed
 from pages.i18n import t
+
+ensure_routed()  # before anything is drawn: see pages/common.py
 
 st.title(t("home.title"))
 st.markdown(t("home.intro"))

@@ -31,8 +31,10 @@ from cnn_demo.inspect import (
     strongest_channel,
 )
 from cnn_demo.mosaic import mosaic
-from pages.common import active, chart, drawing_for_inspect
+from pages.common import active, chart, drawing_for_inspect, ensure_routed
 from pages.i18n import LANGUAGES, strings, t
+
+ensure_routed()  # before anything is drawn: see pages/common.py
 
 # Colour scales as explicit lists: the figures skip Plotly's validation, which is what turns
 # a name like "RdBu_r" into colours (the browser's Plotly knows neither "_r" nor "gray").

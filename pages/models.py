@@ -11,8 +11,10 @@ import streamlit as st
 
 from cnn_demo.checkpoint import CheckpointError
 from cnn_demo.store import UPLOAD_SUFFIXES, StoreError
-from pages.common import MODEL_PICK, accuracy_text, model_store
+from pages.common import MODEL_PICK, accuracy_text, ensure_routed, model_store
 from pages.i18n import t
+
+ensure_routed()  # before anything is drawn: see pages/common.py
 
 NOTICE = "models_notice"  # session_state: (kind, text) to show once after a rerun
 state = st.session_state

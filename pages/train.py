@@ -8,8 +8,18 @@ from cnn_demo.device import available_devices
 from cnn_demo.live import RunBusy, RunView
 from cnn_demo.mosaic import mosaic
 from cnn_demo.train import LIMITS, RECIPES, TrainConfig
-from pages.common import MODEL_PICK, accuracy_text, chart, heatmap, model_store, run_manager
+from pages.common import (
+    MODEL_PICK,
+    accuracy_text,
+    chart,
+    ensure_routed,
+    heatmap,
+    model_store,
+    run_manager,
+)
 from pages.i18n import t
+
+ensure_routed()  # before anything is drawn: see pages/common.py
 
 manager = run_manager()
 st.title(t("train.title"))

@@ -130,19 +130,25 @@ def test_pause_and_resume(app):
     stop_if_running(app)
 
 
-def test_first_visit_on_a_fresh_server_straight_to_a_page_gets_the_whole_app(browser, tmp_path):
-    """Streamlit's old pages/ folder mode must never show: no sidebar, every file as a page."""
+def test_first_visits_on_a_fresh_server_straight_to_pages_get_the_whole_app(browser, tmp_path):
+    """Streamlit's old pages/ folder mode must never show (no sidebar, every file as a page),
+    even when a class arrives at once, each on a different page."""
     from tests.e2e.harness import App, Server
 
     fresh = Server(tmp_path / "runs", tmp_path / "fresh.log")
+    headings = {"train": "Train the network", "draw": "Draw", "inspect": "Inspect", "models": "Models"}
     try:
-        app = App(fresh, browser)
-        app.goto("train")
-        assert app.page.get_by_role("heading", name="Train the network").is_visible()
-        nav = app.page.locator("[data-testid='stSidebarNav']").inner_text()
-        assert "Draw" in nav and "common" not in nav and "i18n" not in nav
-        assert app.metric("Test accuracy") == "99.52%"
-        app.check()
-        app.close()
+        apps = {path: App(fresh, browser) for path in headings}
+        for path, app in apps.items():  # all four requests out before any page is drawn
+            app.page.goto(f"{fresh.url}/{path}", wait_until="commit")
+        for path, app in apps.items():
+            app.page.wait_for_selector("[data-testid='stMain'] h1", timeout=60_000)
+            app.wait_idle()
+            assert app.page.get_by_role("heading", name=headings[path]).first.is_visible()
+            nav = app.page.locator("[data-testid='stSidebarNav']").inner_text()
+            assert "Draw" in nav and "common" not in nav and "i18n" not in nav, nav
+            assert app.metric("Test accuracy") == "99.52%"
+            app.check()
+            app.close()
     finally:
         fresh.stop()
