@@ -8,8 +8,11 @@ waiting for the answer after each stroke, as a class does. Phases:
   1. quiet:    every student draws, no training            -> stroke-to-answer p50/p95
   2. training: a teacher's run trains while they all draw   -> p50/p95, training steps/s
                against the same run's steps/s with nobody drawing
-  3. memory:   each student visits pages back and forth, all sessions close; the server's
-               resident memory against its value after warm-up
+  3. memory:   each student draws once more and steps the probe's shift slider (a
+               prediction a step, over 1,000 in all with the strokes), visits pages back
+               and forth, all sessions close; the server's resident memory against its
+               value after warm-up. CPU time per stroke by role (server, training process,
+               browsers) comes from /proc, as the browsers here share the server's cores.
 Every stroke must get its answer and no page may show an error. Targets (issue #7): p95 <= 1 s
 during training, training keeps >= 50% of its speed, memory grows < 50 MB.
 Run by `python -m pytest -m load` (tests/load/test_classroom.py), which checks the targets.
@@ -87,7 +90,7 @@ async def goto(page, url: str) -> None:
     await page.evaluate(UNTIL_IDLE, [None, 120_000])
 
 
-async def draw_digit(page, strokes, latencies: list[float]) -> None:
+async def draw_digit(page, strokes, latencies: list[float], clear: bool = True) -> None:
     """Replay one digit's strokes; after each, wait until the page shows the new 28x28 input."""
     canvas = page.locator(CANVAS)
     box = await canvas.bounding_box()
@@ -110,10 +113,29 @@ async def draw_digit(page, strokes, latencies: list[float]) -> None:
         await page.mouse.up()
         await page.evaluate(UNTIL_NEW_ANSWER, [before, 120_000])
         latencies.append((time.perf_counter() - start) * 1000)
+    if clear:
+        await clear_canvas(page)
+
+
+async def clear_canvas(page) -> None:
     # The toolbar slides away while the pointer travels to it, which a starved browser can
     # take seconds to settle; clearing is not what is measured, so the click is sent directly.
     await page.get_by_role("button", name="Reset canvas & history").dispatch_event("click")
     await page.evaluate(UNTIL_NO_ANSWER, [None, 60_000])
+
+
+async def probe(page, digit, steps: int, answers: list[float]) -> None:
+    """Draw a digit, then move the "Shift right" slider with the keyboard, a pixel at a time
+    there and back: each step is one more prediction, as a student playing with the probe makes."""
+    await draw_digit(page, digit.strokes, answers, clear=False)
+    slider = page.locator(".st-key-probe_dx input[type='range']")
+    for key in ["ArrowRight"] * (steps // 2) + ["ArrowLeft"] * (steps - steps // 2):
+        before = await page.evaluate(SEEN_SRC)
+        start = time.perf_counter()
+        await slider.press(key)
+        await page.evaluate(UNTIL_NEW_ANSWER, [before, 120_000])
+        answers.append((time.perf_counter() - start) * 1000)
+    await clear_canvas(page)
 
 
 async def student(page, digits, latencies: list[float], errors: list[str], pause_s: float, start_s: float = 0.0) -> None:
@@ -149,7 +171,7 @@ async def start_and_stop(teacher, after_s: float | None) -> None:
     await teacher.evaluate(UNTIL_IDLE, [None, 120_000])
 
 
-async def run(sessions: int, digits: int, visits: int, pause_s: float) -> dict:
+async def run(sessions: int, digits: int, visits: int, pause_s: float, probe_steps: int = 16) -> dict:
     from playwright.async_api import async_playwright
 
     tmp = Path(tempfile.mkdtemp())
@@ -197,6 +219,8 @@ async def run(sessions: int, digits: int, visits: int, pause_s: float) -> dict:
             await start_and_stop(teacher, after_s=None)
             await teacher_context.close()
 
+            probed: list[float] = []  # more predictions, for the memory check: slider steps
+            await asyncio.gather(*(probe(p, d, probe_steps, probed) for p, d in zip(pages, drawings(sessions, seed=7))))
             for _ in range(visits // 2):  # back and forth: Inspect, then Draw again
                 await asyncio.gather(*(goto(p, f"{server.url}/inspect") for p in pages))
                 await asyncio.gather(*(goto(p, f"{server.url}/draw") for p in pages))
@@ -210,7 +234,9 @@ async def run(sessions: int, digits: int, visits: int, pause_s: float) -> dict:
         result.update(
             strokes_quiet=len(quiet),
             strokes_training=len(busy),
-            predictions=len(warm) + len(quiet) + len(busy),
+            strokes_and_steps_probed=len(probed),
+            probe_ms_p50=round(float(np.percentile(probed, 50))),
+            predictions=len(warm) + len(quiet) + len(busy) + len(probed),
             quiet_ms_p50=round(float(np.percentile(quiet, 50))),
             quiet_ms_p95=round(float(np.percentile(quiet, 95))),
             training_ms_p50=round(float(np.percentile(busy, 50))),
@@ -235,12 +261,14 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--digits", type=int, default=7, help="digits each student draws in each phase")
     p.add_argument("--visits", type=int, default=10, help="page visits per student in the memory phase")
     p.add_argument("--pause", type=float, default=2.0, help="seconds a student looks at each answer")
+    p.add_argument("--probe-steps", type=int, default=16, help="slider steps each student takes on the probe")
     p.add_argument("--json", action="store_true")
     args = p.parse_args(argv)
-    r = asyncio.run(run(args.sessions, args.digits, args.visits, args.pause))
+    r = asyncio.run(run(args.sessions, args.digits, args.visits, args.pause, args.probe_steps))
     print(f"{r['sessions']} students, {r['predictions']} predictions")
     print(f"stroke to answer, no training:   p50 {r['quiet_ms_p50']} ms, p95 {r['quiet_ms_p95']} ms ({r['strokes_quiet']} strokes)")
     print(f"stroke to answer, while training: p50 {r['training_ms_p50']} ms, p95 {r['training_ms_p95']} ms ({r['strokes_training']} strokes)")
+    print(f"probe slider steps: {r['strokes_and_steps_probed']} more answers, p50 {r['probe_ms_p50']} ms")
     print(f"training: {r['train_steps_per_s_alone']} steps/s alone, {r['train_steps_per_s_during']} while the class draws ({100 * (r['train_speed_kept'] or 0):.0f}% kept)")
     print(f"server memory: {r['rss_mb_warm']} MB after warm-up, {r['rss_mb_end']} MB at the end ({r['rss_mb_growth']:+} MB)")
     for phase in ("quiet", "training"):

@@ -217,7 +217,6 @@ def train_worker(config: TrainConfig, device: str, train_images, train_labels, t
     torch.manual_seed(config.seed)
     model = SeedCNN()  # built here so that the seed gives the same weights as the CLI
     history = History()
-    reports.put(("state", "running"))
     events = fit(model, config, train_set, test_set, history)
     reason, diverged, last_watch, last_report, sent, last = None, {}, 0.0, time.perf_counter(), 0, None
 
@@ -230,6 +229,8 @@ def train_worker(config: TrainConfig, device: str, train_images, train_labels, t
     try:
         for event in events:
             if isinstance(event, Step):
+                if last is None:  # "starting" until the first step is done: Pause acts between steps
+                    reports.put(("state", "running"))
                 last = event
                 if not math.isfinite(event.loss) or event.loss > DIVERGED_LOSS:
                     lr = config.lr

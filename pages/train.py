@@ -132,8 +132,8 @@ def show_result(v: RunView) -> None:
 def live_progress() -> None:
     v = manager.run.view()
     show_progress(v)
-    if running and not v.active:
-        st.rerun(scope="app")  # the run just ended: redraw the buttons and the result
+    if running and v.state != view.state:
+        st.rerun(scope="app")  # started training, or ended: redraw the buttons (and the result)
     if not v.active:
         show_result(v)
 

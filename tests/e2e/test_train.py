@@ -29,15 +29,21 @@ def start_run(app, images: int, epochs: int, batch: int) -> None:
     set_number(app, "Training images", images)
     set_number(app, "Epochs", epochs)
     set_number(app, "Batch size", batch)
+    # A run from an earlier test may still be saving (it measures the test set first).
+    expect(app.button("Start training")).to_be_enabled(timeout=60_000)
     app.button("Start training").click()
-    app.page.get_by_text(re.compile(r"epoch \d+/\d+ · step")).wait_for(timeout=30_000)
+    # This run's progress, not the last one's ("stopped", "finished") still on the page
+    app.page.get_by_text(re.compile(r"epoch \d+/\d+ · step .* · (starting|running)")).wait_for(timeout=30_000)
 
 
 def stop_if_running(app) -> None:
+    """Stop the server's run if one is going, and wait until it has been saved."""
+    app.wait_idle()
     stop = app.button("Stop")
     if stop.count() and stop.is_enabled():
         stop.click()
-        app.page.get_by_text(re.compile("Training stopped|Training finished")).wait_for(timeout=30_000)
+        app.page.get_by_text(re.compile("Training stopped|Training finished")).wait_for(timeout=60_000)
+        app.wait_idle()
 
 
 @pytest.mark.parametrize("path", list(PAGES))
@@ -116,7 +122,10 @@ def test_a_page_opened_before_the_run_picks_it_up(new_app):
 
 def test_pause_and_resume(app):
     start_run(app, images=60000, epochs=3, batch=64)
-    app.page.wait_for_timeout(1500)
+    # Pause acts between two steps: wait for the run to be past its first (the training
+    # process needs a few seconds to start), then a little more.
+    app.page.get_by_text(re.compile(r"· running")).wait_for(timeout=60_000)
+    app.page.wait_for_timeout(1000)
     app.button("Pause").click()
     app.page.get_by_text(re.compile(r"· paused")).wait_for(timeout=10_000)
     step = lambda: int(re.search(r"step (\d+)/", app.page.get_by_text(re.compile(r"epoch \d+/3 · step")).inner_text()).group(1))
