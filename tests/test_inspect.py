@@ -286,7 +286,7 @@ TABS = ["Feature maps", "One channel", "Learned filters", "End of the network", 
 
 
 @pytest.fixture
-def page():
+def page(app_test_routed):
     st.cache_resource.clear()  # a fresh "server"
     at = AppTest.from_file(APP, default_timeout=60)
     at.run()

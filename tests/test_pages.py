@@ -13,7 +13,7 @@ APP = str(Path(__file__).resolve().parents[1] / "app.py")
 
 
 @pytest.fixture
-def app():
+def app(app_test_routed):
     st.cache_resource.clear()  # a fresh "server": its own model store and run manager
     at = AppTest.from_file(APP, default_timeout=60)
     at.run()
