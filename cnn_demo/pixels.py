@@ -5,6 +5,7 @@ the browser that draws it: the Draw page shows four of them after every stroke, 
 student's browser at once.
 
     png(enlarge(image28, centre=14.0))  # 28x28 in [0, 1] -> a 280x280 PNG with a pixel grid
+    png(magnify(weights_rgb(mosaic(filters)), 12))  # conv filters: blue < 0 < red
 """
 
 import io
@@ -34,6 +35,43 @@ def enlarge(image: np.ndarray, scale: int = 10, centre: float | None = None) -> 
         rgb[c - half : c + half + 1, c - arm : c + arm + 1] = MARK
         rgb[c - arm : c + arm + 1, c - half : c + half + 1] = MARK
     return rgb
+
+
+# Colour scales as Plotly draws them, so a picture and a heatmap of the same thing agree.
+VIRIDIS = ["#440154", "#482878", "#3e4989", "#31688e", "#26828e", "#1f9e89", "#35b779", "#6ece58", "#b5de2b", "#fde725"]
+BLUE_WHITE_RED = ["#053061", "#2166ac", "#4393c3", "#92c5de", "#d1e5f0", "#f7f7f7", "#fddbc7", "#f4a582", "#d6604d", "#b2182b", "#67001f"]
+GAP = (255, 255, 255)  # NaN, the gaps of a mosaic: the page's background
+
+
+def colorize(image: np.ndarray, colors: list[str], low: float, high: float) -> np.ndarray:
+    """(H, W) float, NaN for gaps -> (H, W, 3) uint8: low..high spread evenly over the colours
+    (an empty range, low == high, gives the middle colour)."""
+    anchors = np.array([[int(c[i : i + 2], 16) for i in (1, 3, 5)] for c in colors], np.float32)  # (K, 3)
+    image = np.asarray(image, np.float32)
+    gap = np.isnan(image)
+    x = (np.where(gap, low, image) - low) / (high - low) if high > low else np.full_like(image, 0.5)
+    x = np.clip(x, 0, 1) * (len(anchors) - 1)
+    i = np.minimum(x.astype(np.int64), len(anchors) - 2)  # the colour below each value
+    f = (x - i)[..., None]  # and how far towards the next
+    rgb = anchors[i] * (1 - f) + anchors[i + 1] * f
+    rgb[gap] = GAP
+    return (rgb + 0.5).astype(np.uint8)
+
+
+def weights_rgb(weights: np.ndarray) -> np.ndarray:
+    """Weights (H, W) -> RGB, zero white, negative blue, positive red, symmetric about zero."""
+    limit = float(np.nanmax(np.abs(weights))) if np.isfinite(weights).any() else 0.0
+    return colorize(weights, BLUE_WHITE_RED, -limit, limit)
+
+
+def activations_rgb(maps: np.ndarray) -> np.ndarray:
+    """Activations scaled to [0, 1] (H, W) -> RGB in viridis, dark to yellow."""
+    return colorize(maps, VIRIDIS, 0.0, 1.0)
+
+
+def magnify(rgb: np.ndarray, scale: int) -> np.ndarray:
+    """Each pixel a scale x scale square, so the browser shows sharp pixels, not a blur."""
+    return np.repeat(np.repeat(rgb, scale, 0), scale, 1)
 
 
 def with_box(ink: np.ndarray, box: tuple[int, int, int, int] | None) -> np.ndarray:

@@ -118,6 +118,9 @@ def chart(fig: go.Figure, key: str, height: int | None = None, **kwargs) -> None
     mode bar's camera button saves a 2x PNG for slides."""
     scale = 1.4 if projector() else 1.0
     fig.update_layout(font_size=round(13 * scale), **({"height": round(height * scale)} if height else {}))
+    margin = fig.layout.margin
+    if margin.autoexpand is False:  # fixed margins (see the Train page's loss chart) grow with the type
+        fig.update_layout(margin={side: round((margin[side] or 0) * scale) for side in "lrtb"})
     config = {"displaylogo": False, "toImageButtonOptions": {"format": "png", "scale": 2, "filename": key}}
     st.plotly_chart(fig, key=key, config=config, **kwargs)
 
@@ -159,7 +162,9 @@ def sidebar() -> None:
         if run is not None:
             view = run.view()
             if view.active:
-                st.info(t("sidebar.training_now", epoch=view.epoch, epochs=view.config.epochs, state=t(f"state.{view.state}")))
+                # No epoch or state here: the sidebar is drawn only on a page's full rerun, and
+                # would show them stale while the Train page's progress moves on.
+                st.info(t("sidebar.training_now", epochs=view.config.epochs))
 
 
 def heatmap(

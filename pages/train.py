@@ -7,21 +7,28 @@ from cnn_demo.data import DataError
 from cnn_demo.device import available_devices
 from cnn_demo.live import RunBusy, RunView
 from cnn_demo.mosaic import mosaic
+from cnn_demo.pixels import activations_rgb, magnify, png, weights_rgb
 from cnn_demo.train import LIMITS, RECIPES, TrainConfig
 from pages.common import (
     MODEL_PICK,
     accuracy_text,
     chart,
     ensure_routed,
-    heatmap,
     model_store,
+    projector,
     run_manager,
 )
 from pages.i18n import t
 
 ensure_routed()  # before anything is drawn: see pages/common.py
 
+# The page redraws every second while a run trains, in a browser that often shares the
+# teacher's cores with the run. Streamlit eases those redraws (the progress bar slides, elements
+# fade), and each easing keeps the browser drawing frames for most of the second: off here.
+STILL_CSS = "<style>[data-testid='stProgress'] *, [data-testid='stElementContainer'] { transition: none !important; }</style>"
+
 manager = run_manager()
+st.html(STILL_CSS)
 st.title(t("train.title"))
 st.caption(t("train.caption"))
 
@@ -90,12 +97,16 @@ def loss_figure(v: RunView) -> go.Figure:
         data.append(go.Scatter(
             x=[steps_per_epoch * (i + 1) for i in range(len(v.test_accuracy))], y=[100 * a for a in v.test_accuracy],
             name=t("train.accuracy_line"), mode="lines+markers", line=dict(color="#d62728", width=2), marker=dict(size=9), yaxis="y2",
+            cliponaxis=False,  # the last epoch's marker sits on the right edge
         ))
     return go.Figure(data=data, layout=dict(
-        xaxis=dict(title=t("train.axis_step"), range=[0, max(v.total_steps, 1)]),
-        yaxis=dict(title=t("train.axis_loss"), rangemode="tozero"),
-        yaxis2=dict(title=t("train.axis_accuracy"), range=[0, 100], dtick=20, overlaying="y", side="right", showgrid=False),
-        margin=dict(l=8, r=8, t=30, b=8), legend=dict(orientation="h", y=1.12), uirevision="loss",
+        xaxis=dict(title=t("train.axis_step"), range=[0, max(v.total_steps, 1)], automargin=False),
+        yaxis=dict(title=t("train.axis_loss"), rangemode="tozero", automargin=False),
+        yaxis2=dict(title=t("train.axis_accuracy"), range=[0, 100], dtick=20, overlaying="y", side="right", showgrid=False, automargin=False),
+        # Fixed margins: with automatic ones Plotly measures the labels on every redraw and then
+        # draws the whole chart a second time.
+        margin=dict(l=70, r=70, t=50, b=60, autoexpand=False),
+        legend=dict(orientation="h", x=0, y=1.02, yanchor="bottom"), uirevision="loss",
     ))
 
 
@@ -104,11 +115,16 @@ def show_progress(v: RunView) -> None:
     left = "" if v.seconds_left is None or not v.active else t("train.time_left", seconds=f"{v.seconds_left:.0f}")
     progress = t("train.progress", epoch=v.epoch, epochs=v.config.epochs, step=v.step, steps=v.total_steps, state=t(f"state.{v.state}"))
     st.progress(fraction, text=progress + left)
-    m1, m2, m3, m4 = st.columns(4)
-    m1.metric(t("train.images_per_s"), f"{v.samples_per_s:,.0f}")
-    m2.metric(t("train.last_loss"), f"{v.losses[-1]:.4f}" if v.losses else "–")
-    m3.metric(t("train.test_accuracy"), accuracy_text(v.test_accuracy[-1] if v.test_accuracy else None))
-    m4.metric(t("train.device_metric"), v.device)
+    metrics = [
+        (t("train.images_per_s"), f"{v.samples_per_s:,.0f}"),
+        (t("train.last_loss"), f"{v.losses[-1]:.4f}" if v.losses else "–"),
+        (t("train.test_accuracy"), accuracy_text(v.test_accuracy[-1]) if v.test_accuracy else "–"),  # after each epoch
+        (t("train.device_metric"), v.device),
+    ]
+    per_row = 2 if projector() else 4  # the projector's big type needs the room
+    for row in range(0, len(metrics), per_row):
+        for column, (label, value) in zip(st.columns(per_row), metrics[row : row + per_row]):
+            column.metric(label, value)
     chart(loss_figure(v), key="loss_chart", height=380)
 
 
@@ -138,14 +154,22 @@ def live_progress() -> None:
         show_result(v)
 
 
+def picture(title: str, rgb, key: str) -> None:
+    with st.container(key=key):
+        st.markdown(f"**{title}**")
+        st.image(png(rgb), width="stretch", output_format="PNG")  # auto would be a blurry JPEG
+
+
 @st.fragment(run_every=3.0 if running else None)
 def live_filters() -> None:
     v = manager.run.view()
     if v.conv1_filters is not None:
-        filters = mosaic(v.conv1_filters, cols=8)
-        chart(heatmap(filters, t("train.filters_title"), colorscale="RdBu_r", zmid=0), key="live_filters", height=170)
-        maps = mosaic(v.watch_maps, cols=8, normalise=True)
-        chart(heatmap(maps, t("train.maps_title"), colorscale="viridis"), key="live_maps", height=190)
+        # Pictures, not interactive heatmaps: redrawn while the run trains, they must be cheap
+        # for the browser, which shares the teacher's cores with the run.
+        filters = mosaic(v.conv1_filters, cols=8)  # (16, 5, 5) -> (11, 47)
+        picture(t("train.filters_title"), magnify(weights_rgb(filters), 12), key="live_filters")
+        maps = mosaic(v.watch_maps, cols=8, normalise=True)  # (16, 24, 24) -> (49, 199)
+        picture(t("train.maps_title"), magnify(activations_rgb(maps), 3), key="live_maps")
         st.caption(t("train.watch_caption"))
 
 

@@ -10,11 +10,15 @@ PAGES = {"": "How a convolutional neural network sees digits", "train": "Train t
 
 
 def loss_points(app) -> int:
-    """How many points the live loss chart holds now (Plotly keeps its data on the div)."""
-    return app.page.evaluate(
-        "() => { const g = document.querySelector('.js-plotly-plot');"
-        " return g && g._fullData && g._fullData.length ? g._fullData[0].x.length : 0; }"
-    )
+    """How many points the live loss chart holds now (Plotly keeps its data on the div).
+    0 while the chart is not drawn, or is between two redraws."""
+    return app.page.evaluate(LOSS_POINTS)
+
+
+# The loss chart by its key, not the page's first Plotly figure; every step guarded, since
+# the chart is redrawn every second and can be read half-way through.
+LOSS_POINTS = ("() => { const g = document.querySelector('.st-key-loss_chart .js-plotly-plot');"
+               " const x = g?._fullData?.[0]?.x; return x ? x.length : 0; }")
 
 
 def set_number(app, label: str, value) -> None:
@@ -56,8 +60,7 @@ def test_every_page_loads_clean(app, path):
 
 def test_short_run_grows_live_and_ends_with_accuracy(app):
     start_run(app, images=6000, epochs=2, batch=32)  # ~375 steps: several seconds on a laptop
-    app.page.wait_for_function("() => { const g = document.querySelector('.js-plotly-plot');"
-                               " return g && g._fullData && g._fullData.length && g._fullData[0].x.length > 0; }", timeout=30_000)
+    app.page.wait_for_function(f"({LOSS_POINTS})() > 0", timeout=30_000)
     seen = [loss_points(app)]
     for _ in range(3):
         app.page.wait_for_timeout(1100)  # the chart is redrawn every second
