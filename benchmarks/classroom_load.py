@@ -30,12 +30,10 @@ from pathlib import Path
 import numpy as np
 
 from cnn_demo.drawn import drawings
-from tests.e2e.harness import CHROMIUM, CHROMIUM_ARGS, Server
+from tests.e2e.harness import CHROMIUM, CHROMIUM_ARGS, SCRIPT_IDLE, Server
 from tests.e2e.measure_draw import CANVAS, SEEN_SRC, UNTIL_NEW_ANSWER, UNTIL_NO_ANSWER, on_change
 
-IDLE = """() => { const a = document.querySelector("[data-testid='stApp']");
-  return a && a.getAttribute('data-test-script-state') === 'notRunning' && !document.querySelector("[data-testid='stSkeleton']"); }"""
-UNTIL_IDLE = on_change(IDLE)
+UNTIL_IDLE = on_change(SCRIPT_IDLE)
 MAIN = "[data-testid='stMain']"  # the page, not Streamlit's header (which has a "Stop" of its own)
 STEP = re.compile(r"step (\d+)/(\d+)")
 

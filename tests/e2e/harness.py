@@ -24,6 +24,13 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
+# True when the app is on screen and its script is not running; elements whose code is still
+# loading show a skeleton in their place.
+SCRIPT_IDLE = ("() => { const a = document.querySelector(\"[data-testid='stApp']\");"
+               " return a && a.getAttribute('data-test-script-state') === 'notRunning'"
+               " && !document.querySelector(\"[data-testid='stSkeleton']\"); }")
+
+
 class Server:
     def __init__(self, runs_dir: Path, log_path: Path):
         self.port = _free_port()
@@ -87,10 +94,7 @@ class App:
     def wait_idle(self, timeout: float = 60_000) -> None:
         """Until the app is on screen and its script has finished running."""
         self.page.wait_for_selector("[data-testid='stApp']", timeout=timeout)
-        idle = ("() => { const a = document.querySelector(\"[data-testid='stApp']\");"
-                " return a && a.getAttribute('data-test-script-state') === 'notRunning'"
-                # elements whose code is still loading show a skeleton in their place
-                " && !document.querySelector(\"[data-testid='stSkeleton']\"); }")
+        idle = SCRIPT_IDLE
         # A click's rerun, or a fragment's st.rerun(scope="app"), can begin a moment after the
         # state reads idle: it must still read idle after a pause.
         for _ in range(100):
