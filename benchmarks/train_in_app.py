@@ -24,8 +24,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from cnn_demo import checkpoint
 from benchmarks.classroom_load import cpu_seconds, cpu_share
+from cnn_demo import checkpoint
 from tests.e2e.harness import CHROMIUM, CHROMIUM_ARGS, ROOT, App, Server
 
 

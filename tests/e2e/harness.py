@@ -94,13 +94,12 @@ class App:
     def wait_idle(self, timeout: float = 60_000) -> None:
         """Until the app is on screen and its script has finished running."""
         self.page.wait_for_selector("[data-testid='stApp']", timeout=timeout)
-        idle = SCRIPT_IDLE
         # A click's rerun, or a fragment's st.rerun(scope="app"), can begin a moment after the
         # state reads idle: it must still read idle after a pause.
         for _ in range(100):
-            self.page.wait_for_function(idle, timeout=timeout)
+            self.page.wait_for_function(SCRIPT_IDLE, timeout=timeout)
             self.page.wait_for_timeout(200)
-            if self.page.evaluate(idle):
+            if self.page.evaluate(SCRIPT_IDLE):
                 break
         self.page.wait_for_timeout(150)  # let the last deltas paint
 
