@@ -1,12 +1,13 @@
 """The classroom CNN app. Start it with:  streamlit run app.py
 
-This file only routes: the pages live in pages/, the engine in cnn_demo/.
+This file only routes: the pages live in views/, the engine in cnn_demo/. The folder is not
+named pages/: Streamlit would take that for its older multipage mode.
 """
 
 import streamlit as st
 
-from pages.common import run_page, sidebar
-from pages.i18n import t
+from views.common import sidebar
+from views.i18n import t
 
 # (file, url path, icon); each page's title comes from the [nav] table of the locales.
 PAGES = [
@@ -22,12 +23,12 @@ PAGES = [
 def run() -> None:
     st.set_page_config(page_title="CNN classroom", page_icon=":material/neurology:", layout="wide")
     pages = [
-        st.Page(f"pages/{name}.py", title=t(f"nav.{name}"), icon=icon, url_path=path or None, default=not path)
+        st.Page(f"views/{name}.py", title=t(f"nav.{name}"), icon=icon, url_path=path or None, default=not path)
         for name, path, icon in PAGES
     ]
     page = st.navigation(pages)
     sidebar()
-    run_page(page)
+    page.run()
 
 
 if __name__ == "__main__":

@@ -30,8 +30,8 @@ from pathlib import Path
 import numpy as np
 
 from cnn_demo.drawn import drawings
-from tests.e2e.harness import CHROMIUM, CHROMIUM_ARGS, SCRIPT_IDLE, Server
-from tests.e2e.measure_draw import CANVAS, SEEN_SRC, UNTIL_NEW_ANSWER, UNTIL_NO_ANSWER, on_change
+from harness.browser import CHROMIUM, CHROMIUM_ARGS, SCRIPT_IDLE, Server
+from harness.canvas import CANVAS, SEEN_SRC, UNTIL_NEW_ANSWER, UNTIL_NO_ANSWER, on_change
 
 UNTIL_IDLE = on_change(SCRIPT_IDLE)
 MAIN = "[data-testid='stMain']"  # the page, not Streamlit's header (which has a "Stop" of its own)
@@ -68,8 +68,10 @@ def cpu_share(before: dict[str, float], after: dict[str, float], strokes: int, w
     """Per role: CPU ms per stroke and the share of the machine's cores it held."""
     cores = os.cpu_count() or 1
     return {
-        role: {"ms_per_stroke": round(1000 * (after[role] - before[role]) / max(strokes, 1), 1),
-               "share_of_cores": round((after[role] - before[role]) / (wall_s * cores), 3)}
+        role: {
+            "ms_per_stroke": round(1000 * (after[role] - before[role]) / max(strokes, 1), 1),
+            "share_of_cores": round((after[role] - before[role]) / (wall_s * cores), 3),
+        }
         for role in before
     }
 
@@ -101,7 +103,9 @@ async def draw_digit(page, strokes, latencies: list[float], clear: bool = True) 
         # shared/notes/real-browser.md): wait until the point is clear of it.
         await page.wait_for_function(
             "([x, y]) => { const e = document.elementFromPoint(x, y); return e && !e.closest('.dc-toolbar'); }",
-            arg=[float(points[0][0]), float(points[0][1])], timeout=60_000, polling=50,
+            arg=[float(points[0][0]), float(points[0][1])],
+            timeout=60_000,
+            polling=50,
         )
         await page.mouse.down()
         for x, y in points[1:]:
@@ -136,7 +140,9 @@ async def probe(page, digit, steps: int, answers: list[float]) -> None:
     await clear_canvas(page)
 
 
-async def student(page, digits, latencies: list[float], errors: list[str], pause_s: float, start_s: float = 0.0) -> None:
+async def student(
+    page, digits, latencies: list[float], errors: list[str], pause_s: float, start_s: float = 0.0
+) -> None:
     await asyncio.sleep(start_s)  # students do not all lift the pen in the same instant
     for d in digits:
         await draw_digit(page, d.strokes, latencies)
@@ -184,7 +190,12 @@ async def run(sessions: int, digits: int, visits: int, pause_s: float, probe_ste
                 await asyncio.gather(*(goto(p, f"{server.url}/draw") for p in pages[i : i + 5]))
             warm: list[float] = []
             warm_errors: list[str] = []
-            await asyncio.gather(*(student(p, [d], warm, warm_errors, 0.0, i * 0.2) for i, (p, d) in enumerate(zip(pages, drawings(sessions, seed=99)))))
+            await asyncio.gather(
+                *(
+                    student(p, [d], warm, warm_errors, 0.0, i * 0.2)
+                    for i, (p, d) in enumerate(zip(pages, drawings(sessions, seed=99)))
+                )
+            )
             teacher_context = await browser.new_context(viewport={"width": 1300, "height": 1000})
             teacher = await teacher_context.new_page()
             # Warm-up, so that what is loaded once per server (MNIST for training and for the
@@ -199,7 +210,9 @@ async def run(sessions: int, digits: int, visits: int, pause_s: float, probe_ste
             quiet: list[float] = []
             work = [drawings(digits, seed=i) for i in range(sessions)]
             cpu0, t0 = cpu_seconds(server.proc.pid), time.perf_counter()
-            await asyncio.gather(*(student(p, w, quiet, errors, pause_s, i * 0.2) for i, (p, w) in enumerate(zip(pages, work))))
+            await asyncio.gather(
+                *(student(p, w, quiet, errors, pause_s, i * 0.2) for i, (p, w) in enumerate(zip(pages, work)))
+            )
             result["cpu_quiet"] = cpu_share(cpu0, cpu_seconds(server.proc.pid), len(quiet), time.perf_counter() - t0)
 
             await teacher.locator(MAIN).get_by_role("button", name="Start training", exact=True).click()
@@ -210,7 +223,9 @@ async def run(sessions: int, digits: int, visits: int, pause_s: float, probe_ste
             work = [drawings(digits, seed=100 + i) for i in range(sessions)]
             cpu0, t0 = cpu_seconds(server.proc.pid), time.perf_counter()
             step0 = int(STEP.search(await teacher.get_by_text(STEP).first.inner_text()).group(1))
-            await asyncio.gather(*(student(p, w, busy, errors, pause_s, i * 0.2) for i, (p, w) in enumerate(zip(pages, work))))
+            await asyncio.gather(
+                *(student(p, w, busy, errors, pause_s, i * 0.2) for i, (p, w) in enumerate(zip(pages, work)))
+            )
             step1 = int(STEP.search(await teacher.get_by_text(STEP).first.inner_text()).group(1))
             during = (step1 - step0) / (time.perf_counter() - t0)
             result["cpu_training"] = cpu_share(cpu0, cpu_seconds(server.proc.pid), len(busy), time.perf_counter() - t0)
@@ -264,13 +279,24 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     r = asyncio.run(run(args.sessions, args.digits, args.visits, args.pause, args.probe_steps))
     print(f"{r['sessions']} students, {r['predictions']} predictions")
-    print(f"stroke to answer, no training:   p50 {r['quiet_ms_p50']} ms, p95 {r['quiet_ms_p95']} ms ({r['strokes_quiet']} strokes)")
-    print(f"stroke to answer, while training: p50 {r['training_ms_p50']} ms, p95 {r['training_ms_p95']} ms ({r['strokes_training']} strokes)")
+    print(
+        f"stroke to answer, no training:   p50 {r['quiet_ms_p50']} ms, p95 {r['quiet_ms_p95']} ms ({r['strokes_quiet']} strokes)"
+    )
+    print(
+        f"stroke to answer, while training: p50 {r['training_ms_p50']} ms, p95 {r['training_ms_p95']} ms ({r['strokes_training']} strokes)"
+    )
     print(f"probe slider steps: {r['strokes_and_steps_probed']} more answers, p50 {r['probe_ms_p50']} ms")
-    print(f"training: {r['train_steps_per_s_alone']} steps/s alone, {r['train_steps_per_s_during']} while the class draws ({100 * (r['train_speed_kept'] or 0):.0f}% kept)")
-    print(f"server memory: {r['rss_mb_warm']} MB after warm-up, {r['rss_mb_end']} MB at the end ({r['rss_mb_growth']:+} MB)")
+    print(
+        f"training: {r['train_steps_per_s_alone']} steps/s alone, {r['train_steps_per_s_during']} while the class draws ({100 * (r['train_speed_kept'] or 0):.0f}% kept)"
+    )
+    print(
+        f"server memory: {r['rss_mb_warm']} MB after warm-up, {r['rss_mb_end']} MB at the end ({r['rss_mb_growth']:+} MB)"
+    )
     for phase in ("quiet", "training"):
-        shares = ", ".join(f"{role} {v['share_of_cores']:.0%} ({v['ms_per_stroke']} ms/stroke)" for role, v in r[f"cpu_{phase}"].items())
+        shares = ", ".join(
+            f"{role} {v['share_of_cores']:.0%} ({v['ms_per_stroke']} ms/stroke)"
+            for role, v in r[f"cpu_{phase}"].items()
+        )
         print(f"CPU while drawing, {phase}: {shares}")
     print(f"errors on pages: {len(r['page_errors'])}, tracebacks in the server log: {r['server_tracebacks']}")
     if args.json:

@@ -26,13 +26,25 @@ from pathlib import Path
 
 from benchmarks.classroom_load import cpu_seconds, cpu_share
 from cnn_demo import checkpoint
-from tests.e2e.harness import CHROMIUM, CHROMIUM_ARGS, ROOT, App, Server
+from harness.browser import CHROMIUM, CHROMIUM_ARGS, ROOT, App, Server
 
 
 def cli_samples_per_s(images: int, epochs: int, out: Path) -> float:
     subprocess.run(
-        [sys.executable, "-m", "cnn_demo.train", "--train-images", str(images), "--epochs", str(epochs), "--out", str(out)],
-        cwd=ROOT, check=True, capture_output=True,
+        [
+            sys.executable,
+            "-m",
+            "cnn_demo.train",
+            "--train-images",
+            str(images),
+            "--epochs",
+            str(epochs),
+            "--out",
+            str(out),
+        ],
+        cwd=ROOT,
+        check=True,
+        capture_output=True,
     )
     return checkpoint.load(out)[1]["samples_per_s"]
 
@@ -99,9 +111,16 @@ def main(argv: list[str] | None = None) -> int:
             run = app_run(args.images, args.epochs, Path(tmp), args.page_closed)
         apps.append(run["samples_per_s"])
         shares.append(run.get("cpu_share"))
-        cores = "" if shares[-1] is None else "; cores: " + ", ".join(f"{role} {100 * x:.0f}%" for role, x in shares[-1].items())
-        print(f"round {i + 1}: command line {clis[-1]:6.0f} images/s, app {apps[-1]:6.0f} images/s"
-              f" ({100 * apps[-1] / clis[-1]:.0f}%){cores}", flush=True)
+        cores = (
+            ""
+            if shares[-1] is None
+            else "; cores: " + ", ".join(f"{role} {100 * x:.0f}%" for role, x in shares[-1].items())
+        )
+        print(
+            f"round {i + 1}: command line {clis[-1]:6.0f} images/s, app {apps[-1]:6.0f} images/s"
+            f" ({100 * apps[-1] / clis[-1]:.0f}%){cores}",
+            flush=True,
+        )
     cli, app = statistics.median(clis), statistics.median(apps)
     fraction = statistics.median(a / c for a, c in zip(apps, clis))
     where = "the app, its page closed" if args.page_closed else "Train page of the app   "
@@ -110,8 +129,12 @@ def main(argv: list[str] | None = None) -> int:
     print(f"the app's share of the command line's speed: {100 * fraction:.0f}% (median of the rounds)")
     if args.json:
         result = {
-            "cli_samples_per_s": cli, "app_samples_per_s": app, "app_fraction": round(fraction, 3), "page_closed": args.page_closed,
-            "cli_runs": [round(x) for x in clis], "app_runs": [round(x) for x in apps],
+            "cli_samples_per_s": cli,
+            "app_samples_per_s": app,
+            "app_fraction": round(fraction, 3),
+            "page_closed": args.page_closed,
+            "cli_runs": [round(x) for x in clis],
+            "app_runs": [round(x) for x in apps],
         }
         if not args.page_closed:  # median share of the cores per role while the app trained
             result["cpu_share"] = {role: statistics.median(s[role] for s in shares) for role in shares[0]}

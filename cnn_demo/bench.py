@@ -131,7 +131,9 @@ def main(argv: list[str] | None = None) -> int:
     except ValueError as e:
         p.error(str(e))
     train_set, test_set = load_mnist("train"), load_mnist("test")
-    print(f"device {device}, torch {torch.__version__}, {torch.get_num_threads()} threads, batch {args.batch_size}, {args.steps} steps")
+    print(
+        f"device {device}, torch {torch.__version__}, {torch.get_num_threads()} threads, batch {args.batch_size}, {args.steps} steps"
+    )
     seed = tutorial_samples_per_s(train_set, device, args.steps, args.batch_size, args.warmup)
     print(f"tutorial pipeline (PIL + ToTensor, DataLoader, fp32): {seed:9.0f} images/s")
     ours = project_samples_per_s(train_set, test_set, device, args.steps, args.batch_size, args.warmup)
@@ -141,15 +143,19 @@ def main(argv: list[str] | None = None) -> int:
     if p50 is not None:
         print(f"drawn digit, preprocess + predict: p50 {p50:.2f} ms, p95 {p95:.2f} ms")
     if args.json:
-        print(json.dumps({
-            "device": str(device),
-            "seed_samples_per_s": round(seed, 1),
-            "samples_per_s": round(ours, 1),
-            "speedup": round(ours / seed, 3),
-            "epoch_s": round(60000 / ours, 2),
-            "predict_ms_p50": None if p50 is None else round(p50, 3),
-            "predict_ms_p95": None if p95 is None else round(p95, 3),
-        }))
+        print(
+            json.dumps(
+                {
+                    "device": str(device),
+                    "seed_samples_per_s": round(seed, 1),
+                    "samples_per_s": round(ours, 1),
+                    "speedup": round(ours / seed, 3),
+                    "epoch_s": round(60000 / ours, 2),
+                    "predict_ms_p50": None if p50 is None else round(p50, 3),
+                    "predict_ms_p95": None if p95 is None else round(p95, 3),
+                }
+            )
+        )
     return 0
 
 

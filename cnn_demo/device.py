@@ -31,7 +31,7 @@ def available_devices() -> list[str]:
 
 
 def pick_device(name: str = "auto") -> torch.device:
-    """"auto" takes the best device; anything else must be one this machine has."""
+    """ "auto" takes the best device; anything else must be one this machine has."""
     if name == "auto":
         return torch.device(available_devices()[0])
     if name.split(":")[0] not in available_devices():

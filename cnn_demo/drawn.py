@@ -67,8 +67,17 @@ TEMPLATES: dict[int, list[tuple[str, float, list[np.ndarray]]]] = {
     ],
     2: [
         ("angular", 0.5, [_path(_arc(0.30, 0.27, 0.30, 0.27, 190, 380), _line((0.0, 1.0), (0.65, 1.0)))]),
-        ("swan", 0.5, [_path(_arc(0.30, 0.27, 0.30, 0.27, 200, 400), _bezier((0.53, 0.44), (0.2, 0.75), (0.0, 1.0)),
-                             _bezier((0.0, 1.0), (0.3, 0.93), (0.66, 0.98)))]),
+        (
+            "swan",
+            0.5,
+            [
+                _path(
+                    _arc(0.30, 0.27, 0.30, 0.27, 200, 400),
+                    _bezier((0.53, 0.44), (0.2, 0.75), (0.0, 1.0)),
+                    _bezier((0.0, 1.0), (0.3, 0.93), (0.66, 0.98)),
+                )
+            ],
+        ),
     ],
     3: [
         ("round", 0.7, [_path(_arc(0.30, 0.25, 0.30, 0.25, 200, 480), _BOWL_3)]),
@@ -89,11 +98,22 @@ TEMPLATES: dict[int, list[tuple[str, float, list[np.ndarray]]]] = {
     7: [
         ("plain", 0.55, [_line((0.0, 0.0), (0.65, 0.0), (0.2, 1.0))]),
         ("barred", 0.25, [_line((0.0, 0.0), (0.65, 0.0), (0.2, 1.0)), _line((0.2, 0.52), (0.62, 0.52))]),
-        ("hooked", 0.2, [_path(_line((0.0, 0.15), (0.0, 0.0), (0.65, 0.0)), _bezier((0.65, 0.0), (0.35, 0.45), (0.3, 1.0)))]),
+        (
+            "hooked",
+            0.2,
+            [_path(_line((0.0, 0.15), (0.0, 0.0), (0.65, 0.0)), _bezier((0.65, 0.0), (0.35, 0.45), (0.3, 1.0)))],
+        ),
     ],
     8: [
-        ("one stroke", 0.7, [_path(_arc(0.32, 0.24, 0.26, 0.24, 340, 110), _arc(0.32, 0.72, 0.32, 0.28, 270, 620),
-                                   _line((0.57, 0.16)))]),
+        (
+            "one stroke",
+            0.7,
+            [
+                _path(
+                    _arc(0.32, 0.24, 0.26, 0.24, 340, 110), _arc(0.32, 0.72, 0.32, 0.28, 270, 620), _line((0.57, 0.16))
+                )
+            ],
+        ),
         ("two loops", 0.3, [_arc(0.32, 0.24, 0.25, 0.24, 270, -95), _arc(0.32, 0.72, 0.32, 0.28, 270, -95)]),
     ],
     9: [
@@ -224,7 +244,9 @@ def evaluate(model, items: list[Drawing], fit: bool = True) -> tuple[float, list
 def main(argv: list[str] | None = None) -> int:
     from cnn_demo import checkpoint
 
-    p = argparse.ArgumentParser(prog="python -m cnn_demo.drawn", description="Accuracy of a checkpoint on digits drawn like the Draw page's.")
+    p = argparse.ArgumentParser(
+        prog="python -m cnn_demo.drawn", description="Accuracy of a checkpoint on digits drawn like the Draw page's."
+    )
     p.add_argument("--n", type=int, default=1000, help="how many digits to draw (0..9 in turn)")
     p.add_argument("--checkpoint", default=str(checkpoint.DEFAULT))
     p.add_argument("--seed", type=int, default=0)
@@ -251,15 +273,19 @@ def main(argv: list[str] | None = None) -> int:
             for label_, style, guess in wrong[:12]:
                 print(f"  wrong: a {label_} ({style}) read as {guess}")
     if args.json:
-        print(json.dumps({
-            "checkpoint": args.checkpoint,
-            "n": args.n,
-            "seed": args.seed,
-            "accuracy": round(results[True][0], 4),
-            "per_class": [round(a, 4) for a in results[True][1]],
-            "accuracy_no_fit": round(results[False][0], 4),
-            "per_class_no_fit": [round(a, 4) for a in results[False][1]],
-        }))
+        print(
+            json.dumps(
+                {
+                    "checkpoint": args.checkpoint,
+                    "n": args.n,
+                    "seed": args.seed,
+                    "accuracy": round(results[True][0], 4),
+                    "per_class": [round(a, 4) for a in results[True][1]],
+                    "accuracy_no_fit": round(results[False][0], 4),
+                    "per_class_no_fit": [round(a, 4) for a in results[False][1]],
+                }
+            )
+        )
     return 0
 
 

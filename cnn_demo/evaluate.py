@@ -18,7 +18,9 @@ from cnn_demo.device import pick_device
 
 
 @torch.inference_mode()
-def predict_logits(model: torch.nn.Module, images: torch.Tensor, batch_size: int = 1000, autocast: torch.dtype | None = None) -> torch.Tensor:
+def predict_logits(
+    model: torch.nn.Module, images: torch.Tensor, batch_size: int = 1000, autocast: torch.dtype | None = None
+) -> torch.Tensor:
     """images: uint8 (N, 28, 28) on the model's device -> float32 logits (N, 10), every image, no dropped batch."""
     was_training = model.training
     model.eval()
@@ -32,7 +34,9 @@ def predict_logits(model: torch.nn.Module, images: torch.Tensor, batch_size: int
     return torch.cat(out)
 
 
-def accuracy(model: torch.nn.Module, images: torch.Tensor, labels: torch.Tensor, autocast: torch.dtype | None = None) -> float:
+def accuracy(
+    model: torch.nn.Module, images: torch.Tensor, labels: torch.Tensor, autocast: torch.dtype | None = None
+) -> float:
     """Fraction of images whose predicted class is the label."""
     return (predict_logits(model, images, autocast=autocast).argmax(1) == labels).float().mean().item()
 
@@ -121,7 +125,11 @@ def training_curves(meta: dict, max_points: int = 1500) -> Curves | None:
         steps_per_epoch = math.ceil(config["train_images"] / config["batch_size"])
     else:  # an older file without its config: spread the steps evenly over the epochs done
         steps_per_epoch = max(1, len(losses) // max(1, len(accuracy)))
-    keep = np.unique(np.linspace(0, len(losses) - 1, min(len(losses), max_points)).astype(int)) if len(losses) else np.arange(0)
+    keep = (
+        np.unique(np.linspace(0, len(losses) - 1, min(len(losses), max_points)).astype(int))
+        if len(losses)
+        else np.arange(0)
+    )
     return Curves(
         loss_epochs=(keep + 1) / steps_per_epoch,
         loss=smooth(losses)[keep],
@@ -131,7 +139,9 @@ def training_curves(meta: dict, max_points: int = 1500) -> Curves | None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m cnn_demo.evaluate", description="Test accuracy of a checkpoint on all 10,000 MNIST test images.")
+    p = argparse.ArgumentParser(
+        prog="python -m cnn_demo.evaluate", description="Test accuracy of a checkpoint on all 10,000 MNIST test images."
+    )
     p.add_argument("checkpoint", nargs="?", default=str(checkpoint.DEFAULT))
     p.add_argument("--device", default="auto")
     p.add_argument("--confusion", action="store_true", help="also print the 10 x 10 confusion matrix")

@@ -95,7 +95,9 @@ class RunView:
         for i, x in enumerate(raw):
             avg = weight * avg + (1 - weight) * x
             smooth[i] = avg / (1 - weight ** (i + 1))
-        keep = np.unique(np.linspace(0, len(raw) - 1, min(len(raw), max_points)).astype(int)) if len(raw) else np.arange(0)
+        keep = (
+            np.unique(np.linspace(0, len(raw) - 1, min(len(raw), max_points)).astype(int)) if len(raw) else np.arange(0)
+        )
         return keep + 1, raw[keep], smooth[keep]
 
 
@@ -107,7 +109,15 @@ class TrainingRun:
     `separate_process=False` runs it in a thread instead (a notebook, tests that patch it).
     """
 
-    def __init__(self, config: TrainConfig, train_set, test_set, watch_image: np.ndarray, out: Path, separate_process: bool = True):
+    def __init__(
+        self,
+        config: TrainConfig,
+        train_set,
+        test_set,
+        watch_image: np.ndarray,
+        out: Path,
+        separate_process: bool = True,
+    ):
         self.config, self.watch_image, self.out = config, watch_image, out
         self.device = pick_device(config.device)
         self.device_failed = False  # set when the GPU ran out of memory or disappeared
@@ -128,14 +138,39 @@ class TrainingRun:
             # numpy arrays travel through the pipe; tensors would need /dev/shm, small in containers
             arrays = [t.numpy() for t in (*train_set, *test_set)]
             self.worker = ctx.Process(
-                target=train_worker, name="cnn-demo-training", daemon=True,
-                args=(config, str(self.device), *arrays, watch_image, out, self._reports, self._go, self._stop, os.getpid()),
+                target=train_worker,
+                name="cnn-demo-training",
+                daemon=True,
+                args=(
+                    config,
+                    str(self.device),
+                    *arrays,
+                    watch_image,
+                    out,
+                    self._reports,
+                    self._go,
+                    self._stop,
+                    os.getpid(),
+                ),
             )
         else:
             self._reports, self._go, self._stop = queue.Queue(), threading.Event(), threading.Event()
             self.worker = threading.Thread(
-                target=train_worker, name="cnn-demo-training", daemon=True,
-                args=(config, str(self.device), *train_set, *test_set, watch_image, out, self._reports, self._go, self._stop, None),
+                target=train_worker,
+                name="cnn-demo-training",
+                daemon=True,
+                args=(
+                    config,
+                    str(self.device),
+                    *train_set,
+                    *test_set,
+                    watch_image,
+                    out,
+                    self._reports,
+                    self._go,
+                    self._stop,
+                    None,
+                ),
             )
         self._go.set()
         self.thread = threading.Thread(target=self._listen, name="cnn-demo-training-reports", daemon=True)
@@ -164,11 +199,23 @@ class TrainingRun:
     def view(self) -> RunView:
         with self._lock:
             return RunView(
-                state=self._state, config=self.config, device=str(self.device), step=self._step,
-                total_steps=self._total_steps, epoch=self._epoch, losses=list(self.losses),
-                test_accuracy=list(self.test_accuracy), samples_per_s=self._samples_per_s,
-                elapsed_s=time.perf_counter() - self._start, conv1_filters=self._conv1, watch_maps=self._maps,
-                watch_image=self.watch_image, reason=self._reason, reason_values=dict(self._reason_values), saved_path=self._saved, final_accuracy=self._final,
+                state=self._state,
+                config=self.config,
+                device=str(self.device),
+                step=self._step,
+                total_steps=self._total_steps,
+                epoch=self._epoch,
+                losses=list(self.losses),
+                test_accuracy=list(self.test_accuracy),
+                samples_per_s=self._samples_per_s,
+                elapsed_s=time.perf_counter() - self._start,
+                conv1_filters=self._conv1,
+                watch_maps=self._maps,
+                watch_image=self.watch_image,
+                reason=self._reason,
+                reason_values=dict(self._reason_values),
+                saved_path=self._saved,
+                final_accuracy=self._final,
             )
 
     # --- the listener: the worker's reports into the state ----------------------------------
@@ -205,8 +252,20 @@ class TrainingRun:
                     return
 
 
-def train_worker(config: TrainConfig, device: str, train_images, train_labels, test_images, test_labels,
-                 watch_image: np.ndarray, out: Path, reports, go, stop, parent_pid: int | None) -> None:
+def train_worker(
+    config: TrainConfig,
+    device: str,
+    train_images,
+    train_labels,
+    test_images,
+    test_labels,
+    watch_image: np.ndarray,
+    out: Path,
+    reports,
+    go,
+    stop,
+    parent_pid: int | None,
+) -> None:
     """Train, save after every epoch, and report to the listener: ("steps", losses, epoch,
     total_steps, samples/s), ("watch", filters, maps), ("epoch", accuracy), ("state", s),
     and last ("end", state, reason, values, saved path, final accuracy)."""
@@ -235,7 +294,12 @@ def train_worker(config: TrainConfig, device: str, train_images, train_labels, t
                 if not math.isfinite(event.loss) or event.loss > DIVERGED_LOSS:
                     lr = config.lr
                     reason = "diverged_nan" if math.isnan(event.loss) else "diverged"
-                    diverged = {"loss": f"{event.loss:.3g}", "step": event.step, "lr": f"{lr:g}", "try_lr": f"{lr / 10:g}"}
+                    diverged = {
+                        "loss": f"{event.loss:.3g}",
+                        "step": event.step,
+                        "lr": f"{lr:g}",
+                        "try_lr": f"{lr / 10:g}",
+                    }
                     break
                 now = time.perf_counter()
                 if now - last_report >= REPORT_EVERY_S:
@@ -335,7 +399,9 @@ class RunManager:
             if watch_image is None:
                 watch_image = test_set[0][0].float().div(255).numpy()  # the first test digit, a 7
             out = self.runs_dir / default_out(config).name
-            self.run = TrainingRun(config, train_set, test_set, np.asarray(watch_image, np.float32), out, self.separate_process)
+            self.run = TrainingRun(
+                config, train_set, test_set, np.asarray(watch_image, np.float32), out, self.separate_process
+            )
             self.run.start()
             return self.run
 

@@ -39,7 +39,19 @@ def enlarge(image: np.ndarray, scale: int = 10, centre: float | None = None) -> 
 
 # Colour scales as Plotly draws them, so a picture and a heatmap of the same thing agree.
 VIRIDIS = ["#440154", "#482878", "#3e4989", "#31688e", "#26828e", "#1f9e89", "#35b779", "#6ece58", "#b5de2b", "#fde725"]
-BLUE_WHITE_RED = ["#053061", "#2166ac", "#4393c3", "#92c5de", "#d1e5f0", "#f7f7f7", "#fddbc7", "#f4a582", "#d6604d", "#b2182b", "#67001f"]
+BLUE_WHITE_RED = [
+    "#053061",
+    "#2166ac",
+    "#4393c3",
+    "#92c5de",
+    "#d1e5f0",
+    "#f7f7f7",
+    "#fddbc7",
+    "#f4a582",
+    "#d6604d",
+    "#b2182b",
+    "#67001f",
+]
 GAP = (255, 255, 255)  # NaN, the gaps of a mosaic: the page's background
 
 
@@ -82,7 +94,9 @@ def with_box(ink: np.ndarray, box: tuple[int, int, int, int] | None) -> np.ndarr
     if box is not None:
         x0, y0, x1, y1 = box
         width = max(2, round(max(ink.shape) / 140))  # 2 pixels on a 280-pixel canvas
-        ImageDraw.Draw(picture).rectangle([x0 - width, y0 - width, x1 - 1 + width, y1 - 1 + width], outline=MARK, width=width)
+        ImageDraw.Draw(picture).rectangle(
+            [x0 - width, y0 - width, x1 - 1 + width, y1 - 1 + width], outline=MARK, width=width
+        )
     return np.asarray(picture)
 
 

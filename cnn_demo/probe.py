@@ -66,4 +66,3 @@ def _dilate(image: np.ndarray) -> np.ndarray:
 
 def _erode(image: np.ndarray) -> np.ndarray:
     return _neighbourhood(image).min(0)  # grey erosion: strokes shrink by a pixel each side
-

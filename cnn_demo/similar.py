@@ -87,7 +87,9 @@ def most_alike(
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m cnn_demo.similar", description="The training images a model finds most alike a test image.")
+    p = argparse.ArgumentParser(
+        prog="python -m cnn_demo.similar", description="The training images a model finds most alike a test image."
+    )
     p.add_argument("checkpoint", nargs="?", default=str(checkpoint.DEFAULT))
     p.add_argument("--test-index", type=int, default=0, help="which of the 10,000 test images to look up")
     p.add_argument("-k", type=int, default=8, help="how many training images to list")

@@ -11,7 +11,7 @@ import re
 import threading
 import unicodedata
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
@@ -54,11 +54,15 @@ class ModelStore:
     def saved(self) -> list[Path]:
         """The shipped default first, then runs, newest first. Temp files of a write in
         progress start with "." and never end in .safetensors, so they are never listed."""
-        runs = sorted(
-            (p for p in self.runs_dir.glob(f"*{checkpoint.SUFFIX}") if not p.name.startswith(".")),
-            key=lambda p: p.stat().st_mtime,
-            reverse=True,
-        ) if self.runs_dir.is_dir() else []
+        runs = (
+            sorted(
+                (p for p in self.runs_dir.glob(f"*{checkpoint.SUFFIX}") if not p.name.startswith(".")),
+                key=lambda p: p.stat().st_mtime,
+                reverse=True,
+            )
+            if self.runs_dir.is_dir()
+            else []
+        )
         return ([self.default] if self.default.exists() else []) + runs
 
     def get(self, path: Path) -> LoadedModel:
@@ -204,7 +208,7 @@ def _same(a: Path, b: Path) -> bool:
 
 
 def _now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+    return datetime.now(UTC).isoformat(timespec="seconds")
 
 
 def main() -> None:
@@ -213,7 +217,9 @@ def main() -> None:
         try:
             meta = store.get(path).meta
             acc = meta.get("test_accuracy")
-            print(f"{path.stem:32s} {meta.get('recipe', '?'):8s} {'-' if acc is None else f'{100 * acc:.2f}%':>8s}  {meta.get('date', '')}")
+            print(
+                f"{path.stem:32s} {meta.get('recipe', '?'):8s} {'-' if acc is None else f'{100 * acc:.2f}%':>8s}  {meta.get('date', '')}"
+            )
         except checkpoint.CheckpointError as e:
             print(f"{path.stem:32s} refused: {e}")
 

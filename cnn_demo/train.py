@@ -17,10 +17,10 @@ import argparse
 import math
 import sys
 import time
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Iterator
 
 import torch
 import torch.nn.functional as F
@@ -125,8 +125,12 @@ class History:
             "seconds": round(self.seconds, 1),
             "samples_per_s": round(self.samples / self.train_seconds, 1) if self.train_seconds else None,
             "stopped": stopped,
-            "versions": {"torch": torch.__version__, "torchvision": torchvision.__version__, "python": sys.version.split()[0]},
-            "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            "versions": {
+                "torch": torch.__version__,
+                "torchvision": torchvision.__version__,
+                "python": sys.version.split()[0],
+            },
+            "date": datetime.now(UTC).isoformat(timespec="seconds"),
         }
 
 
@@ -172,7 +176,9 @@ def fit(
     optimizer = torch.optim.Adam(model.parameters(), lr=config.lr)
     schedule = None
     if config.schedule == "onecycle":
-        schedule = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=config.lr, total_steps=total_steps, pct_start=0.25)
+        schedule = torch.optim.lr_scheduler.OneCycleLR(
+            optimizer, max_lr=config.lr, total_steps=total_steps, pct_start=0.25
+        )
     history.filters.append({k: v.cpu().clone() for k, v in conv_weights(model).items()})
 
     start = time.perf_counter()
@@ -225,13 +231,20 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--train-images", type=int, help="train on the first N training images (default all 60000)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--device", default="auto", help="auto (cuda, then mps, then cpu), cuda, mps or cpu")
-    p.add_argument("--out", type=Path, help="checkpoint to write (default checkpoints/runs/<time>-<recipe>.safetensors)")
+    p.add_argument(
+        "--out", type=Path, help="checkpoint to write (default checkpoints/runs/<time>-<recipe>.safetensors)"
+    )
     p.add_argument("--min-accuracy", type=float, help="exit 1 if the final test accuracy (in %%) is below this")
     args = p.parse_args(argv)
     try:
         args.config = TrainConfig.from_recipe(
-            args.recipe, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
-            train_images=args.train_images, seed=args.seed, device=args.device,
+            args.recipe,
+            epochs=args.epochs,
+            batch_size=args.batch_size,
+            lr=args.lr,
+            train_images=args.train_images,
+            seed=args.seed,
+            device=args.device,
         )
         pick_device(args.device)
     except ValueError as e:
@@ -253,23 +266,36 @@ def main(argv: list[str] | None = None) -> int:
     device = pick_device(config.device)
     model, history = SeedCNN(), History()
     print(f"training SeedCNN, recipe {config.recipe}: {asdict(config)} on {device}")
-    bar = tqdm(total=math.ceil(min(config.train_images, len(train_set[0])) / config.batch_size) * config.epochs, unit="step")
+    bar = tqdm(
+        total=math.ceil(min(config.train_images, len(train_set[0])) / config.batch_size) * config.epochs, unit="step"
+    )
     stopped = None
     try:
         for event in fit(model, config, train_set, test_set, history):
             if isinstance(event, Step):
                 bar.update(1)
-                bar.set_postfix(epoch=f"{event.epoch}/{config.epochs}", loss=f"{event.loss:.4f}", img_s=f"{event.samples_per_s:.0f}")
+                bar.set_postfix(
+                    epoch=f"{event.epoch}/{config.epochs}", loss=f"{event.loss:.4f}", img_s=f"{event.samples_per_s:.0f}"
+                )
             else:
-                bar.write(f"epoch {event.epoch}: test accuracy {100 * event.test_accuracy:.2f}%  train loss {event.train_loss:.4f}  {event.seconds:.0f}s")
+                bar.write(
+                    f"epoch {event.epoch}: test accuracy {100 * event.test_accuracy:.2f}%  train loss {event.train_loss:.4f}  {event.seconds:.0f}s"
+                )
     except KeyboardInterrupt:
         stopped = "interrupted"
         bar.write("interrupted: saving what was trained so far")
     bar.close()
     out = args.out or default_out(config)
-    checkpoint.save(model.cpu().to(memory_format=torch.contiguous_format), out, history.meta(config, device, stopped), history.filters)
+    checkpoint.save(
+        model.cpu().to(memory_format=torch.contiguous_format),
+        out,
+        history.meta(config, device, stopped),
+        history.filters,
+    )
     final = history.test_accuracy[-1] if history.test_accuracy else float("nan")
-    print(f"saved {out}  test accuracy {100 * final:.2f}%  {history.samples / max(history.train_seconds, 1e-9):.0f} images/s")
+    print(
+        f"saved {out}  test accuracy {100 * final:.2f}%  {history.samples / max(history.train_seconds, 1e-9):.0f} images/s"
+    )
     if args.min_accuracy is not None and not (100 * final >= args.min_accuracy):
         print(f"error: test accuracy {100 * final:.2f}% is below --min-accuracy {args.min_accuracy}", file=sys.stderr)
         return 1

@@ -4,6 +4,18 @@ import numpy as np
 import pytest
 import torch
 
+# Run only when -m names them: `python -m pytest` and `python -m pytest -m "not e2e"` leave them out.
+ON_REQUEST = ("slow", "load")
+
+
+def pytest_collection_modifyitems(config, items):
+    asked = config.getoption("markexpr") or ""
+    skipped = [m for m in ON_REQUEST if m not in asked]
+    keep = [item for item in items if not any(item.get_closest_marker(m) for m in skipped)]
+    if len(keep) < len(items):
+        config.hook.pytest_deselected(items=[item for item in items if item not in keep])
+        items[:] = keep
+
 
 def synthetic_digits(n: int, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
     """n 28x28 uint8 images of 10 easy-to-tell classes: class c is a bright bar at row 2c+4,
@@ -20,20 +32,3 @@ def synthetic_digits(n: int, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]
 @pytest.fixture
 def small_sets():
     return synthetic_digits(1024, seed=0), synthetic_digits(256, seed=1)
-
-
-@pytest.fixture
-def app_test_routed(monkeypatch):
-    """AppTest starts every run as a fresh server does, in Streamlit's old pages/ folder mode,
-    which a page leaves by running again (pages/common.ensure_routed; a fresh server is tested
-    in a real browser in tests/e2e/test_train.py). Here every run starts where a running
-    server is: routed by app.py, so that a button's click is not spent on that extra run."""
-    from streamlit.runtime.pages_manager import PagesManager
-
-    init = PagesManager.__init__
-
-    def routed_init(self, *args, **kwargs):
-        init(self, *args, **kwargs)
-        PagesManager.uses_pages_directory = False
-
-    monkeypatch.setattr(PagesManager, "__init__", routed_init)

@@ -1,4 +1,3 @@
-import io
 import json
 import os
 import pickle
@@ -59,7 +58,9 @@ def test_corrupt_files_are_refused(tmp_path):
 
 def test_other_architecture_is_refused(tmp_path):
     other = nn.Sequential(nn.Conv2d(1, 8, 3), nn.ReLU())
-    blob = st_save({f"model.{k}": v for k, v in other.state_dict().items()}, metadata={"format": checkpoint.FORMAT, "meta": "{}"})
+    blob = st_save(
+        {f"model.{k}": v for k, v in other.state_dict().items()}, metadata={"format": checkpoint.FORMAT, "meta": "{}"}
+    )
     (tmp_path / "other.safetensors").write_bytes(blob)
     with pytest.raises(CheckpointError, match="not the SeedCNN architecture"):
         checkpoint.load(tmp_path / "other.safetensors")

@@ -17,7 +17,7 @@ def test_streamlit_config():
 
 def test_no_user_text_is_rendered_as_html():
     """Only the app's own constant CSS goes through st.html; nothing uses unsafe_allow_html."""
-    sources = {p: p.read_text() for p in [ROOT / "app.py", *(ROOT / "pages").glob("*.py")]}
+    sources = {p: p.read_text() for p in [ROOT / "app.py", *(ROOT / "views").glob("*.py")]}
     for path, text in sources.items():
         assert "unsafe_allow_html=True" not in text, path
         assert "components.html" not in text, path

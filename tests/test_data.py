@@ -13,8 +13,10 @@ def write_npz(path, n_train=12, n_test=5):
     rng = np.random.default_rng(0)
     np.savez(
         path,
-        x_train=rng.integers(0, 256, (n_train, 28, 28), dtype=np.uint8), y_train=rng.integers(0, 10, n_train).astype(np.uint8),
-        x_test=rng.integers(0, 256, (n_test, 28, 28), dtype=np.uint8), y_test=rng.integers(0, 10, n_test).astype(np.uint8),
+        x_train=rng.integers(0, 256, (n_train, 28, 28), dtype=np.uint8),
+        y_train=rng.integers(0, 10, n_train).astype(np.uint8),
+        x_test=rng.integers(0, 256, (n_test, 28, 28), dtype=np.uint8),
+        y_test=rng.integers(0, 10, n_test).astype(np.uint8),
     )
     return path
 

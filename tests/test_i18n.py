@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from cnn_demo.live import MESSAGES
-from pages.i18n import LANGUAGES, strings
+from views.i18n import LANGUAGES, strings
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -41,7 +41,7 @@ def test_korean_is_korean():
 def test_every_key_the_code_asks_for_exists():
     en = strings("en")
     used = set()
-    for path in [ROOT / "app.py", *sorted((ROOT / "pages").glob("*.py"))]:
+    for path in [ROOT / "app.py", *sorted((ROOT / "views").glob("*.py"))]:
         used |= set(re.findall(r"""\bt\(\s*["']([\w.]+)["']""", path.read_text()))
     assert used, "no t(...) calls found"
     assert sorted(used - set(en)) == []

@@ -131,7 +131,11 @@ def test_concurrent_calls_each_get_their_own_maps(model, digits):
 
 def test_kernels(model):
     k = ins.kernels(model)
-    assert {n: v.shape for n, v in k.items()} == {"conv1": (16, 1, 5, 5), "conv2": (32, 16, 5, 5), "conv3": (64, 32, 5, 5)}
+    assert {n: v.shape for n, v in k.items()} == {
+        "conv1": (16, 1, 5, 5),
+        "conv2": (32, 16, 5, 5),
+        "conv3": (64, 32, 5, 5),
+    }
     np.testing.assert_array_equal(k["conv2"], model.layer[2].weight.detach().numpy())
     k["conv1"][:] = 0  # a copy: the shared model's weights are untouched
     assert model.layer[0].weight.abs().sum() > 0
@@ -286,11 +290,11 @@ TABS = ["Feature maps", "One channel", "Learned filters", "End of the network", 
 
 
 @pytest.fixture
-def page(app_test_routed):
+def page():
     st.cache_resource.clear()  # a fresh "server"
     at = AppTest.from_file(APP, default_timeout=60)
     at.run()
-    at.switch_page("pages/inspect.py").run()
+    at.switch_page("views/inspect.py").run()
     assert not at.exception
     yield at
     st.cache_resource.clear()

@@ -138,9 +138,23 @@ def test_watch_image_is_used(manager):
 
 def test_loss_curve_is_thinned_and_smoothed():
     view = live.RunView(
-        state="running", config=TrainConfig(), device="cpu", step=5000, total_steps=9000, epoch=1,
-        losses=list(np.linspace(2.3, 0.1, 5000)), test_accuracy=[], samples_per_s=1.0, elapsed_s=1.0,
-        conv1_filters=None, watch_maps=None, watch_image=None, reason="", reason_values={}, saved_path=None, final_accuracy=None,
+        state="running",
+        config=TrainConfig(),
+        device="cpu",
+        step=5000,
+        total_steps=9000,
+        epoch=1,
+        losses=list(np.linspace(2.3, 0.1, 5000)),
+        test_accuracy=[],
+        samples_per_s=1.0,
+        elapsed_s=1.0,
+        conv1_filters=None,
+        watch_maps=None,
+        watch_image=None,
+        reason="",
+        reason_values={},
+        saved_path=None,
+        final_accuracy=None,
     )
     steps, raw, smooth = view.loss_curve(max_points=500)
     assert len(steps) == 500 and steps[0] == 1 and steps[-1] == 5000

@@ -4,8 +4,16 @@ from cnn_demo.model import STAGES, SeedCNN, conv_weights
 
 # The keys of the tutorial notebook's state_dict: `layer` and `fc_layer`, with its indices.
 TUTORIAL_KEYS = [
-    "layer.0.weight", "layer.0.bias", "layer.2.weight", "layer.2.bias", "layer.5.weight", "layer.5.bias",
-    "fc_layer.0.weight", "fc_layer.0.bias", "fc_layer.2.weight", "fc_layer.2.bias",
+    "layer.0.weight",
+    "layer.0.bias",
+    "layer.2.weight",
+    "layer.2.bias",
+    "layer.5.weight",
+    "layer.5.bias",
+    "fc_layer.0.weight",
+    "fc_layer.0.bias",
+    "fc_layer.2.weight",
+    "fc_layer.2.bias",
 ]
 
 
@@ -31,7 +39,16 @@ def test_intermediate_shapes():
     for layer in model.layer:
         x = layer(x)
         shapes.append(tuple(x.shape[1:]))
-    assert shapes == [(16, 24, 24), (16, 24, 24), (32, 20, 20), (32, 20, 20), (32, 10, 10), (64, 6, 6), (64, 6, 6), (64, 3, 3)]
+    assert shapes == [
+        (16, 24, 24),
+        (16, 24, 24),
+        (32, 20, 20),
+        (32, 20, 20),
+        (32, 10, 10),
+        (64, 6, 6),
+        (64, 6, 6),
+        (64, 3, 3),
+    ]
     assert list(STAGES)[:8] == ["conv1", "relu1", "conv2", "relu2", "pool1", "conv3", "relu3", "pool2"]
 
 

@@ -13,7 +13,7 @@ APP = str(Path(__file__).resolve().parents[1] / "app.py")
 
 
 @pytest.fixture
-def app(app_test_routed):
+def app():
     st.cache_resource.clear()  # a fresh "server": its own model store and run manager
     at = AppTest.from_file(APP, default_timeout=60)
     at.run()
@@ -28,7 +28,7 @@ def test_home_shows_the_active_model_in_the_sidebar(app):
 
 
 def test_recipe_fills_the_hyper_parameters(app):
-    app.switch_page("pages/train.py").run()
+    app.switch_page("views/train.py").run()
     values = lambda: {n.label: n.value for n in app.number_input}
     assert values() == {"Epochs": 10, "Batch size": 256, "Learning rate": 0.0002, "Training images": 60000}
     app.radio(key="train_recipe").set_value("best").run()
@@ -45,7 +45,7 @@ def test_missing_data_is_a_clear_message_and_starts_nothing(app, tmp_path, monke
     from torchvision import datasets
 
     monkeypatch.setattr(datasets, "MNIST", no_network)
-    app.switch_page("pages/train.py").run()
+    app.switch_page("views/train.py").run()
     app.button[0].click().run()  # "Start training"
     assert app.button[0].label == "Start training"
     (error,) = app.error
@@ -55,7 +55,7 @@ def test_missing_data_is_a_clear_message_and_starts_nothing(app, tmp_path, monke
 
 def test_hyper_parameters_stay_in_range(app):
     """The widgets keep what a user types inside the trainer's limits."""
-    app.switch_page("pages/train.py").run()
+    app.switch_page("views/train.py").run()
     app.number_input(key="train_lr").set_value(5.0).run()
     app.number_input(key="train_epochs").set_value(0).run()
     values = {n.label: n.value for n in app.number_input}

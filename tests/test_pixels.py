@@ -6,7 +6,20 @@ import numpy as np
 from PIL import Image
 
 from cnn_demo.mosaic import mosaic
-from cnn_demo.pixels import BLUE_WHITE_RED, GAP, GRID, MARK, VIRIDIS, activations_rgb, colorize, enlarge, magnify, png, weights_rgb, with_box
+from cnn_demo.pixels import (
+    BLUE_WHITE_RED,
+    GAP,
+    GRID,
+    MARK,
+    VIRIDIS,
+    activations_rgb,
+    colorize,
+    enlarge,
+    magnify,
+    png,
+    weights_rgb,
+    with_box,
+)
 
 
 def test_enlarge_keeps_every_value_and_draws_a_grid():

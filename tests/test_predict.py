@@ -42,4 +42,3 @@ def test_wrong_shapes_are_refused(model):
     for shape in [(28,), (27, 28), (1, 1, 28, 28), (280, 280)]:
         with pytest.raises(ValueError):
             predict_proba(model, np.zeros(shape))
-

@@ -74,7 +74,11 @@ def test_small_in_a_corner_and_large_in_the_middle_look_the_same():
 
 
 def test_mnist_size_and_centre():
-    for canvas in (two_canvas(70, 8, 10, brush=6), two_canvas(210, 70, 35, brush=18), two_canvas(120, 150, 150, brush=25)):
+    for canvas in (
+        two_canvas(70, 8, 10, brush=6),
+        two_canvas(210, 70, 35, brush=18),
+        two_canvas(120, 150, 150, brush=25),
+    ):
         image = canvas_to_mnist(canvas)
         rows, cols = np.flatnonzero(image.any(1)), np.flatnonzero(image.any(0))
         assert rows[-1] - rows[0] + 1 <= 20 and cols[-1] - cols[0] + 1 <= 20

@@ -32,7 +32,9 @@ def test_embedding_is_the_hidden_layer_unit_length(model):
     truth = truth / np.linalg.norm(truth, axis=1, keepdims=True)
     assert np.allclose(embedding.numpy(), truth, atol=1e-5)
     with torch.no_grad():
-        assert torch.allclose(hidden(model, images[:4].unsqueeze(1).float() / 255), torch.from_numpy(hooked_hidden(model, images[:4])))
+        assert torch.allclose(
+            hidden(model, images[:4].unsqueeze(1).float() / 255), torch.from_numpy(hooked_hidden(model, images[:4]))
+        )
 
 
 def test_progress_and_the_shared_model_left_alone(model):

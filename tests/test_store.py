@@ -15,7 +15,9 @@ from cnn_demo.store import ModelStore, StoreError, safe_stem
 @pytest.fixture
 def store(tmp_path):
     torch.manual_seed(0)
-    default = checkpoint.save(SeedCNN(), tmp_path / "shipped" / "default.safetensors", {"recipe": "best", "test_accuracy": 0.99})
+    default = checkpoint.save(
+        SeedCNN(), tmp_path / "shipped" / "default.safetensors", {"recipe": "best", "test_accuracy": 0.99}
+    )
     return ModelStore(default=default, runs_dir=tmp_path / "runs")
 
 
@@ -23,7 +25,7 @@ def good_blob(seed: int = 1, meta: dict | None = None) -> tuple[SeedCNN, bytes]:
     torch.manual_seed(seed)
     model = SeedCNN()
     state = {f"model.{k}": v.contiguous() for k, v in model.state_dict().items()}
-    return model, st_save(state, metadata={"format": checkpoint.FORMAT, "meta": "{\"recipe\": \"seed\"}"})
+    return model, st_save(state, metadata={"format": checkpoint.FORMAT, "meta": '{"recipe": "seed"}'})
 
 
 def runs(store: ModelStore) -> list[str]:
@@ -72,13 +74,19 @@ def test_upload_never_overwrites_and_names_are_sanitised(store):
     assert (a.name, b.name, c.name) == ("x.safetensors", "x-2.safetensors", "default-2.safetensors")
     assert a.read_bytes() == first and b.read_bytes() == second
     assert all(p.parent == store.runs_dir for p in (a, b, c))
-    assert safe_stem("모델 (최종).pth") == "모델-최종" and safe_stem("...pt") == "upload" and safe_stem("nul.pt") == "nul-model"
+    assert (
+        safe_stem("모델 (최종).pth") == "모델-최종"
+        and safe_stem("...pt") == "upload"
+        and safe_stem("nul.pt") == "nul-model"
+    )
 
 
 def test_concurrent_uploads_of_one_name_all_land(store):
     _, blob = good_blob()
     paths = []
-    threads = [threading.Thread(target=lambda: paths.append(store.add_upload(blob, "same.safetensors"))) for _ in range(6)]
+    threads = [
+        threading.Thread(target=lambda: paths.append(store.add_upload(blob, "same.safetensors"))) for _ in range(6)
+    ]
     for t in threads:
         t.start()
     for t in threads:
@@ -103,7 +111,14 @@ def test_pickles_are_refused_and_never_run(store, tmp_path):
         (b"", "empty.pt", "empty"),
         (b"hello, I am a text file\n", "notes.pt", "not a checkpoint"),
         (b"hello", "notes.txt", "only .safetensors"),
-        (st_save({f"model.{k}": v for k, v in nn.Conv2d(1, 8, 3).state_dict().items()}, metadata={"format": checkpoint.FORMAT, "meta": "{}"}), "other.safetensors", "not the SeedCNN architecture"),
+        (
+            st_save(
+                {f"model.{k}": v for k, v in nn.Conv2d(1, 8, 3).state_dict().items()},
+                metadata={"format": checkpoint.FORMAT, "meta": "{}"},
+            ),
+            "other.safetensors",
+            "not the SeedCNN architecture",
+        ),
     ],
 )
 def test_bad_uploads_are_refused_and_nothing_is_written(store, blob, name, message):

@@ -27,7 +27,9 @@ def truth():
     model, _ = checkpoint.load(checkpoint.DEFAULT)
     images, labels = load_mnist("test")
     with torch.no_grad():
-        predictions = torch.cat([model(images[i : i + 1000].unsqueeze(1).float() / 255).argmax(1) for i in range(0, 10_000, 1000)])
+        predictions = torch.cat(
+            [model(images[i : i + 1000].unsqueeze(1).float() / 255).argmax(1) for i in range(0, 10_000, 1000)]
+        )
     return labels.numpy(), predictions.numpy()
 
 

@@ -5,7 +5,7 @@ import signal
 import time
 
 from cnn_demo import checkpoint
-from tests.e2e.harness import App, Server
+from harness.browser import App, Server
 
 
 def test_server_killed_mid_run_comes_back_with_complete_models_only(browser, tmp_path):

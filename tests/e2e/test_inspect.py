@@ -19,7 +19,7 @@ from cnn_demo.data import load_mnist
 from cnn_demo.drawn import draw_digit
 from cnn_demo.model import SeedCNN
 from cnn_demo.train import History, TrainConfig, fit
-from tests.e2e.measure_draw import draw_strokes
+from harness.canvas import draw_strokes
 
 STAGE_SHAPES = ["16 × 24 × 24", "32 × 20 × 20", "32 × 10 × 10", "64 × 6 × 6", "64 × 3 × 3"]
 # The target on an otherwise idle machine: from an input change until the script

@@ -10,7 +10,7 @@ import re
 
 import pytest
 
-from pages.i18n import strings
+from views.i18n import strings
 
 PAGES = ["", "train", "draw", "inspect", "evaluate", "models"]
 WAIT_MS = 60_000
@@ -58,7 +58,8 @@ def test_page_in_both_languages_and_the_switch(app, path):
     app.page.locator("[data-testid='stSidebar']").get_by_text("한국어", exact=True).click()
     app.page.wait_for_function(
         "([sel, old]) => { const h = document.querySelector(sel); return h && h.innerText.trim() !== old; }",
-        arg=[H1, english], timeout=WAIT_MS,
+        arg=[H1, english],
+        timeout=WAIT_MS,
     )
     app.wait_idle()
     app.page.wait_for_url(re.compile(r"[?&]lang=ko\b"), timeout=WAIT_MS)

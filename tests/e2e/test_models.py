@@ -84,7 +84,11 @@ def test_refused_uploads_change_nothing(app, tmp_path):
 
 def test_upload_use_and_delete(app, tmp_path):
     torch.manual_seed(5)
-    made = checkpoint.save(SeedCNN(), tmp_path / "class model.safetensors", {"recipe": "seed", "epochs_done": 3, "device": "cpu", "test_accuracy": 0.97})
+    made = checkpoint.save(
+        SeedCNN(),
+        tmp_path / "class model.safetensors",
+        {"recipe": "seed", "epochs_done": 3, "device": "cpu", "test_accuracy": 0.97},
+    )
     open_models(app)
     before = listed(app)
     upload(app, made, "was checked and saved as class-model")

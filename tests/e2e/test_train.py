@@ -6,13 +6,20 @@ import time
 import pytest
 from playwright.sync_api import expect
 
-PAGES = {"": "How a convolutional neural network sees digits", "train": "Train the network", "draw": "Draw", "inspect": "Inspect"}
+PAGES = {
+    "": "How a convolutional neural network sees digits",
+    "train": "Train the network",
+    "draw": "Draw",
+    "inspect": "Inspect",
+}
 
 
 # How many points the live loss chart holds (Plotly keeps its data on the div): the chart by
 # its key, not the page's first Plotly figure, and 0 while it is half-way through a redraw.
-LOSS_POINTS = ("() => { const g = document.querySelector('.st-key-loss_chart .js-plotly-plot');"
-               " const x = g?._fullData?.[0]?.x; return x ? x.length : 0; }")
+LOSS_POINTS = (
+    "() => { const g = document.querySelector('.st-key-loss_chart .js-plotly-plot');"
+    " const x = g?._fullData?.[0]?.x; return x ? x.length : 0; }"
+)
 
 
 def set_number(app, label: str, value) -> None:
@@ -54,7 +61,9 @@ def test_every_page_loads_clean(app, path):
 
 def test_short_run_grows_live_and_ends_with_accuracy(app):
     start_run(app, images=6000, epochs=2, batch=32)  # ~375 steps: several seconds on a laptop
-    first = app.page.wait_for_function(f"() => {{ const n = ({LOSS_POINTS})(); return n > 0 && n; }}", timeout=30_000).json_value()
+    first = app.page.wait_for_function(
+        f"() => {{ const n = ({LOSS_POINTS})(); return n > 0 && n; }}", timeout=30_000
+    ).json_value()
     # The chart is redrawn every second while the run trains: it must grow within a few.
     app.page.wait_for_function(f"({LOSS_POINTS})() > {first}", timeout=5_000)
     app.page.get_by_text("Training finished.").wait_for(timeout=120_000)
@@ -67,7 +76,9 @@ def test_short_run_grows_live_and_ends_with_accuracy(app):
     # the finished run can become the active model, shown in the sidebar
     app.button("Use this model").click()
     app.wait_idle()
-    expect(app.page.locator("[data-testid='stSidebar']")).to_contain_text(re.compile(r"\d{8}-\d{6}-seed"), timeout=20_000)
+    expect(app.page.locator("[data-testid='stSidebar']")).to_contain_text(
+        re.compile(r"\d{8}-\d{6}-seed"), timeout=20_000
+    )
 
 
 def test_stop_ends_the_run_within_a_second(app):
@@ -78,7 +89,9 @@ def test_stop_ends_the_run_within_a_second(app):
     app.button("Stop").click()
     # The worker leaves the loop between two steps, then measures and saves the model.
     app.page.get_by_text(re.compile(r"· (saving|stopped)")).wait_for(timeout=10_000)
-    assert time.perf_counter() - t0 < 4  # the worker stops within a second (tests/test_live.py); the page shows it at its next redraw
+    assert (
+        time.perf_counter() - t0 < 4
+    )  # the worker stops within a second (tests/test_live.py); the page shows it at its next redraw
     app.page.get_by_text("Training stopped.").wait_for(timeout=60_000)
     app.wait_idle()
     assert app.button("Start training").is_enabled()
@@ -122,7 +135,9 @@ def test_pause_and_resume(app):
     app.page.wait_for_timeout(1000)
     app.button("Pause").click()
     app.page.get_by_text(re.compile(r"· paused")).wait_for(timeout=10_000)
-    step = lambda: int(re.search(r"step (\d+)/", app.page.get_by_text(re.compile(r"epoch \d+/3 · step")).inner_text()).group(1))
+    step = lambda: int(
+        re.search(r"step (\d+)/", app.page.get_by_text(re.compile(r"epoch \d+/3 · step")).inner_text()).group(1)
+    )
     app.page.wait_for_timeout(1500)  # the step in flight when Pause was pressed still ends
     paused_at = step()
     app.page.wait_for_timeout(2000)
@@ -136,7 +151,7 @@ def test_pause_and_resume(app):
 def test_first_visits_on_a_fresh_server_straight_to_pages_get_the_whole_app(browser, tmp_path):
     """Streamlit's old pages/ folder mode must never show (no sidebar, every file as a page),
     even when a class arrives at once, each on a different page."""
-    from tests.e2e.harness import App, Server
+    from harness.browser import App, Server
 
     fresh = Server(tmp_path / "runs", tmp_path / "fresh.log")
     headings = {"train": "Train the network", "draw": "Draw", "inspect": "Inspect", "models": "Models"}

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from benchmarks.classroom_load import run
-from tests.e2e.harness import CHROMIUM
+from harness.browser import CHROMIUM
 
 pytestmark = pytest.mark.load
 

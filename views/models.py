@@ -11,10 +11,8 @@ import streamlit as st
 
 from cnn_demo.checkpoint import CheckpointError
 from cnn_demo.store import UPLOAD_SUFFIXES, StoreError
-from pages.common import MODEL_PICK, accuracy_text, ensure_routed, model_store
-from pages.i18n import t
-
-ensure_routed()  # before anything is drawn: see pages/common.py
+from views.common import MODEL_PICK, accuracy_text, model_store
+from views.i18n import t
 
 NOTICE = "models_notice"  # session_state: (kind, text) to show once after a rerun
 state = st.session_state
@@ -35,7 +33,9 @@ def row(path: Path, server_active: Path | None) -> dict:
         meta = store.get(path).meta
     except CheckpointError as e:
         return {
-            t("models.col_model"): path.stem, t("models.col_in_use"): "", t("models.col_recipe"): t("models.unreadable"),
+            t("models.col_model"): path.stem,
+            t("models.col_in_use"): "",
+            t("models.col_recipe"): t("models.unreadable"),
             t("models.col_note"): str(e),
         }
     seconds, epochs = meta.get("seconds"), meta.get("epochs_done")
@@ -47,12 +47,16 @@ def row(path: Path, server_active: Path | None) -> dict:
         t("models.col_accuracy"): accuracy_text(meta.get("test_accuracy")),
         t("models.col_trained"): when(meta.get("date")),
         t("models.col_device"): meta.get("device", ""),
-        t("models.col_time"): "" if seconds is None else (
-            t("models.minutes", minutes=f"{seconds / 60:.1f}") if seconds >= 60 else t("models.seconds", seconds=f"{seconds:.0f}")
+        t("models.col_time"): ""
+        if seconds is None
+        else (
+            t("models.minutes", minutes=f"{seconds / 60:.1f}")
+            if seconds >= 60
+            else t("models.seconds", seconds=f"{seconds:.0f}")
         ),
-        t("models.col_note"): t("models.shipped") if store.is_default(path) else (
-            t("models.uploaded", source=meta["source"]) if meta.get("source") else ""
-        ),
+        t("models.col_note"): t("models.shipped")
+        if store.is_default(path)
+        else (t("models.uploaded", source=meta["source"]) if meta.get("source") else ""),
     }
 
 
@@ -110,8 +114,12 @@ with st.container(border=True):
             state[NOTICE] = ("error", t("models.cannot_use", error=e))
         st.rerun()
     c2.download_button(
-        t("models.download"), data=lambda path=picked: store.file_bytes(path), file_name=picked.name,
-        mime="application/octet-stream", on_click="ignore", width="stretch",
+        t("models.download"),
+        data=lambda path=picked: store.file_bytes(path),
+        file_name=picked.name,
+        mime="application/octet-stream",
+        on_click="ignore",
+        width="stretch",
     )
     is_default = store.is_default(picked)
     if c3.button(t("models.delete_button"), disabled=is_default, width="stretch"):
@@ -123,6 +131,8 @@ with st.container(border=True):
     st.subheader(t("models.upload_title"))
     st.caption(t("models.upload_caption"))
     st.file_uploader(
-        t("models.upload"), type=[s.lstrip(".") for s in UPLOAD_SUFFIXES],
-        key=f"models_upload_{state.get('models_upload_n', 0)}", on_change=upload,
+        t("models.upload"),
+        type=[s.lstrip(".") for s in UPLOAD_SUFFIXES],
+        key=f"models_upload_{state.get('models_upload_n', 0)}",
+        on_change=upload,
     )

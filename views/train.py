@@ -9,23 +9,22 @@ from cnn_demo.live import RunBusy, RunView
 from cnn_demo.mosaic import mosaic
 from cnn_demo.pixels import activations_rgb, magnify, png, weights_rgb
 from cnn_demo.train import LIMITS, RECIPES, TrainConfig
-from pages.common import (
+from views.common import (
     MODEL_PICK,
     accuracy_text,
     chart,
-    ensure_routed,
     model_store,
     projector,
     run_manager,
 )
-from pages.i18n import t
-
-ensure_routed()  # before anything is drawn: see pages/common.py
+from views.i18n import t
 
 # The page redraws every second while a run trains, in a browser that often shares the
 # teacher's cores with the run. Streamlit eases those redraws (the progress bar slides, elements
 # fade), and each easing keeps the browser drawing frames for most of the second: off here.
-STILL_CSS = "<style>[data-testid='stProgress'] *, [data-testid='stElementContainer'] { transition: none !important; }</style>"
+STILL_CSS = (
+    "<style>[data-testid='stProgress'] *, [data-testid='stElementContainer'] { transition: none !important; }</style>"
+)
 
 manager = run_manager()
 st.html(STILL_CSS)
@@ -46,12 +45,33 @@ if "train_recipe" not in st.session_state:
     use_recipe()
 
 with st.container(border=True):
-    st.radio(t("train.recipe"), list(RECIPES), key="train_recipe", format_func=lambda r: t(f"train.recipe_{r}"), horizontal=True, on_change=use_recipe)
+    st.radio(
+        t("train.recipe"),
+        list(RECIPES),
+        key="train_recipe",
+        format_func=lambda r: t(f"train.recipe_{r}"),
+        horizontal=True,
+        on_change=use_recipe,
+    )
     c1, c2, c3, c4, c5 = st.columns(5)
     c1.number_input(t("train.epochs"), *LIMITS["epochs"], key="train_epochs", step=1)
     c2.number_input(t("train.batch_size"), *LIMITS["batch_size"], key="train_batch", step=32)
-    c3.number_input(t("train.learning_rate"), float(LIMITS["lr"][0]), float(LIMITS["lr"][1]), key="train_lr", step=0.0001, format="%.4f")
-    c4.number_input(t("train.training_images"), *LIMITS["train_images"], value=60_000, key="train_images", step=1000, help=t("train.training_images_help"))
+    c3.number_input(
+        t("train.learning_rate"),
+        float(LIMITS["lr"][0]),
+        float(LIMITS["lr"][1]),
+        key="train_lr",
+        step=0.0001,
+        format="%.4f",
+    )
+    c4.number_input(
+        t("train.training_images"),
+        *LIMITS["train_images"],
+        value=60_000,
+        key="train_images",
+        step=1000,
+        help=t("train.training_images_help"),
+    )
     c5.selectbox(t("train.device"), ["auto"] + available_devices(), key="train_device", help=t("train.device_help"))
 
 view: RunView | None = manager.run.view() if manager.run else None
@@ -61,9 +81,12 @@ b1, b2, b3, _ = st.columns([1.3, 1, 1, 3])
 if b1.button(t("train.start"), type="primary", disabled=running, width="stretch"):
     try:
         config = TrainConfig.from_recipe(
-            st.session_state.train_recipe, epochs=st.session_state.train_epochs,
-            batch_size=st.session_state.train_batch, lr=st.session_state.train_lr,
-            train_images=st.session_state.train_images, device=st.session_state.train_device,
+            st.session_state.train_recipe,
+            epochs=st.session_state.train_epochs,
+            batch_size=st.session_state.train_batch,
+            lr=st.session_state.train_lr,
+            train_images=st.session_state.train_images,
+            device=st.session_state.train_device,
         )
         manager.start(config, watch_image=model_store().last_drawing())
         st.rerun()
@@ -90,30 +113,58 @@ def loss_figure(v: RunView) -> go.Figure:
     steps, raw, smooth = v.loss_curve(max_points=600)
     steps_per_epoch = max(1, v.total_steps // max(1, v.config.epochs))
     data = [
-        go.Scatter(x=steps, y=raw, name=t("train.loss_step"), mode="lines", line=dict(color="rgba(31,111,235,0.3)", width=1)),
+        go.Scatter(
+            x=steps, y=raw, name=t("train.loss_step"), mode="lines", line=dict(color="rgba(31,111,235,0.3)", width=1)
+        ),
         go.Scatter(x=steps, y=smooth, name=t("train.loss_smooth"), mode="lines", line=dict(color="#1f6feb", width=3)),
     ]
     if v.test_accuracy:
-        data.append(go.Scatter(
-            x=[steps_per_epoch * (i + 1) for i in range(len(v.test_accuracy))], y=[100 * a for a in v.test_accuracy],
-            name=t("train.accuracy_line"), mode="lines+markers", line=dict(color="#d62728", width=2), marker=dict(size=9), yaxis="y2",
-            cliponaxis=False,  # the last epoch's marker sits on the right edge
-        ))
-    return go.Figure(data=data, layout=dict(
-        xaxis=dict(title=t("train.axis_step"), range=[0, max(v.total_steps, 1)], automargin=False),
-        yaxis=dict(title=t("train.axis_loss"), rangemode="tozero", automargin=False),
-        yaxis2=dict(title=t("train.axis_accuracy"), range=[0, 100], dtick=20, overlaying="y", side="right", showgrid=False, automargin=False),
-        # Fixed margins: with automatic ones Plotly measures the labels on every redraw and then
-        # draws the whole chart a second time.
-        margin=dict(l=70, r=70, t=50, b=60, autoexpand=False),
-        legend=dict(orientation="h", x=0, y=1.02, yanchor="bottom"), uirevision="loss",
-    ))
+        data.append(
+            go.Scatter(
+                x=[steps_per_epoch * (i + 1) for i in range(len(v.test_accuracy))],
+                y=[100 * a for a in v.test_accuracy],
+                name=t("train.accuracy_line"),
+                mode="lines+markers",
+                line=dict(color="#d62728", width=2),
+                marker=dict(size=9),
+                yaxis="y2",
+                cliponaxis=False,  # the last epoch's marker sits on the right edge
+            )
+        )
+    return go.Figure(
+        data=data,
+        layout=dict(
+            xaxis=dict(title=t("train.axis_step"), range=[0, max(v.total_steps, 1)], automargin=False),
+            yaxis=dict(title=t("train.axis_loss"), rangemode="tozero", automargin=False),
+            yaxis2=dict(
+                title=t("train.axis_accuracy"),
+                range=[0, 100],
+                dtick=20,
+                overlaying="y",
+                side="right",
+                showgrid=False,
+                automargin=False,
+            ),
+            # Fixed margins: with automatic ones Plotly measures the labels on every redraw and then
+            # draws the whole chart a second time.
+            margin=dict(l=70, r=70, t=50, b=60, autoexpand=False),
+            legend=dict(orientation="h", x=0, y=1.02, yanchor="bottom"),
+            uirevision="loss",
+        ),
+    )
 
 
 def show_progress(v: RunView) -> None:
     fraction = v.step / v.total_steps if v.total_steps else 0.0
     left = "" if v.seconds_left is None or not v.active else t("train.time_left", seconds=f"{v.seconds_left:.0f}")
-    progress = t("train.progress", epoch=v.epoch, epochs=v.config.epochs, step=v.step, steps=v.total_steps, state=t(f"state.{v.state}"))
+    progress = t(
+        "train.progress",
+        epoch=v.epoch,
+        epochs=v.config.epochs,
+        step=v.step,
+        steps=v.total_steps,
+        state=t(f"state.{v.state}"),
+    )
     st.progress(fraction, text=progress + left)
     metrics = [
         (t("train.images_per_s"), f"{v.samples_per_s:,.0f}"),

@@ -15,10 +15,8 @@ from cnn_demo.pixels import enlarge, png, with_box
 from cnn_demo.predict import predict_proba
 from cnn_demo.preprocess import CENTRE, FIT, ImageError, Steps, decode_image, preprocess_steps
 from cnn_demo.probe import ERASE_REGIONS, MAX_THICKNESS, probe
-from pages.common import active, chart, ensure_routed, remember_drawing, send_to_inspect
-from pages.i18n import t
-
-ensure_routed()  # before anything is drawn: see pages/common.py
+from views.common import active, chart, remember_drawing, send_to_inspect
+from views.i18n import t
 
 UNSURE = 0.6  # below this probability the page says "unsure" instead of presenting a guess
 CANVAS = 280  # pixels a side, ten times MNIST's 28
@@ -36,16 +34,25 @@ def reset_probe() -> None:
 def probability_chart(probs: np.ndarray) -> go.Figure:
     best = int(probs.argmax())
     bars = go.Bar(
-        x=list(range(10)), y=probs, text=[f"{p:.0%}" if p >= 0.005 else "" for p in probs], textposition="outside",
-        cliponaxis=False, constraintext="none", textfont=dict(size=13),
+        x=list(range(10)),
+        y=probs,
+        text=[f"{p:.0%}" if p >= 0.005 else "" for p in probs],
+        textposition="outside",
+        cliponaxis=False,
+        constraintext="none",
+        textfont=dict(size=13),
         marker_color=["#1f6feb" if d == best else "#9db4d3" for d in range(10)],
         hovertemplate=t("draw.hover_probability", digit="%{x}", probability="%{y:.1%}") + "<extra></extra>",
     )
-    return go.Figure(bars, dict(
-        xaxis=dict(tickmode="linear", title=t("draw.axis_digit"), fixedrange=True),
-        yaxis=dict(range=[0, 1.15], tickformat=".0%", title=t("draw.axis_probability"), fixedrange=True),
-        height=280, margin=dict(l=4, r=4, t=8, b=4),
-    ))
+    return go.Figure(
+        bars,
+        dict(
+            xaxis=dict(tickmode="linear", title=t("draw.axis_digit"), fixedrange=True),
+            yaxis=dict(range=[0, 1.15], tickformat=".0%", title=t("draw.axis_probability"), fixedrange=True),
+            height=280,
+            margin=dict(l=4, r=4, t=8, b=4),
+        ),
+    )
 
 
 def picture(rgb: np.ndarray, caption: str, key: str) -> None:
@@ -86,8 +93,14 @@ def workbench() -> None:
     with canvas_col:
         brush = st.slider(t("draw.stroke_width"), 6, 40, 20, key="brush")
         result = st_canvas(
-            stroke_width=brush, stroke_color="#FFFFFF", background_color="#000000",
-            width=CANVAS, height=CANVAS, drawing_mode="freedraw", return_image_data=True, key="draw_canvas",
+            stroke_width=brush,
+            stroke_color="#FFFFFF",
+            background_color="#000000",
+            width=CANVAS,
+            height=CANVAS,
+            drawing_mode="freedraw",
+            return_image_data=True,
+            key="draw_canvas",
         )
         st.caption(t("draw.toolbar"))
         fit = st.toggle(t("draw.fit"), value=True, key="fit", help=t("draw.fit_help"))
@@ -120,7 +133,9 @@ def workbench() -> None:
         turn = b.slider(t("draw.turn"), -90, 90, step=5, key="probe_turn")
         thickness = b.slider(t("draw.thickness"), -MAX_THICKNESS, MAX_THICKNESS, key="probe_thickness")
         erase = c.select_slider(
-            t("draw.erase"), options=list(ERASE_REGIONS), key="probe_erase",
+            t("draw.erase"),
+            options=list(ERASE_REGIONS),
+            key="probe_erase",
             format_func=lambda region: t(f"draw.erase_{region.replace(' ', '_')}"),
         )
         c.button(t("draw.reset"), on_click=reset_probe, help=t("draw.reset_help"))
@@ -133,16 +148,28 @@ def workbench() -> None:
 
     with answer_col:
         if confidence >= UNSURE:
-            st.metric(t("draw.prediction"), f"{digit}", t("draw.sure", percent=f"{confidence:.0%}"), delta_color="off", delta_arrow="off")
+            st.metric(
+                t("draw.prediction"),
+                f"{digit}",
+                t("draw.sure", percent=f"{confidence:.0%}"),
+                delta_color="off",
+                delta_arrow="off",
+            )
         else:
             runner_up = int(np.argsort(probs)[-2])
             st.metric(
-                t("draw.prediction"), f"{digit}?", t("draw.only_sure", percent=f"{confidence:.0%}"),
-                delta_color="off", delta_arrow="off",
+                t("draw.prediction"),
+                f"{digit}?",
+                t("draw.only_sure", percent=f"{confidence:.0%}"),
+                delta_color="off",
+                delta_arrow="off",
             )
             st.warning(
                 t(
-                    "draw.unsure", digit=digit, percent=f"{confidence:.0%}", runner_up=runner_up,
+                    "draw.unsure",
+                    digit=digit,
+                    percent=f"{confidence:.0%}",
+                    runner_up=runner_up,
                     runner_up_percent=f"{probs[runner_up]:.0%}",
                 )
             )
@@ -153,7 +180,7 @@ def workbench() -> None:
         picture(enlarge(model_input), t("draw.seen"), "seen")
         if st.button(t("draw.send"), help=t("draw.send_help"), width="stretch"):
             send_to_inspect(model_input)
-            st.switch_page("pages/inspect.py")
+            st.switch_page("views/inspect.py")
 
     show_steps(steps, fit)
 

@@ -1,10 +1,8 @@
 """What every page shares: the server's model store and training run, the active model,
 the sidebar, and the figure helpers. Written once here, never pasted into a page.
 
-Not a page itself: app.py lists the pages, and this module is only imported.
+Not a page itself: app.py lists the pages (views/*.py), and this module is only imported.
 """
-
-import contextvars
 
 import numpy as np
 import pandas  # noqa: F401 -- see below
@@ -15,39 +13,12 @@ from cnn_demo import checkpoint
 from cnn_demo.device import use_threads
 from cnn_demo.live import RunManager
 from cnn_demo.store import LoadedModel, ModelStore
-from pages.i18n import language_switch, t
+from views.i18n import language_switch, t
 
 # Plotly imports pandas on its first figure. When a class arrives at once, several sessions
 # draw their first figures together, and Python can hand one of them a half-imported pandas
 # ("partially initialized module"). Imported here, in the import of this module that every
 # session waits for, it is whole before any figure is made.
-
-# Set while app.py runs a page through st.navigation; unset when Streamlit ran a page itself.
-ROUTED = contextvars.ContextVar("routed_by_app", default=False)
-
-
-def run_page(page) -> None:
-    """app.py runs the chosen page through this, so that the page knows it was routed."""
-    token = ROUTED.set(True)
-    try:
-        page.run()
-    finally:
-        ROUTED.reset(token)
-
-
-def ensure_routed() -> None:
-    """Called first by every page. Streamlit takes a folder named pages/ beside the main script
-    for its old multipage mode until app.py has called st.navigation once: on a fresh server,
-    the first visitors whose links go straight to /draw would get that page without app.py
-    (no sidebar, every file listed as a page). Such a run switches the server to app.py's
-    navigation and runs again. Checked per run, not per import: sessions arrive together."""
-    if ROUTED.get():
-        return
-    from streamlit.runtime.pages_manager import PagesManager
-
-    PagesManager.uses_pages_directory = False
-    st.rerun()
-
 
 PROJECTOR = "projector"  # session_state: larger text and figures for a class's projector
 MODEL_PICK = "model_pick"  # session_state: this browser's own choice of saved model (a path)
@@ -154,10 +125,15 @@ def sidebar() -> None:
             st.warning(t("sidebar.no_model", problem=store.problem))
         meta = current.meta
         st.metric(t("sidebar.test_accuracy"), accuracy_text(current.test_accuracy))
-        st.caption(t(
-            "sidebar.model_caption", name=current.name, recipe=meta.get("recipe", "?"),
-            epochs=meta.get("epochs_done", 0), device=meta.get("device", "?"),
-        ))
+        st.caption(
+            t(
+                "sidebar.model_caption",
+                name=current.name,
+                recipe=meta.get("recipe", "?"),
+                epochs=meta.get("epochs_done", 0),
+                device=meta.get("device", "?"),
+            )
+        )
         run = run_manager().run
         if run is not None:
             view = run.view()
@@ -181,9 +157,15 @@ def heatmap(
     zmid=0 centres a diverging colour scale on zero (for weights)."""
     # Built in one call: each later update_* re-validates the whole figure (~5x slower).
     fig = go.Figure(
-        data=[go.Heatmap(z=image, colorscale=colorscale, zmin=zmin, zmax=zmax, zmid=zmid, showscale=show_scale, hoverongaps=False)],
+        data=[
+            go.Heatmap(
+                z=image, colorscale=colorscale, zmin=zmin, zmax=zmax, zmid=zmid, showscale=show_scale, hoverongaps=False
+            )
+        ],
         layout=dict(
-            title=dict(text=title, font=dict(size=14)), height=height, plot_bgcolor="rgba(0,0,0,0)",
+            title=dict(text=title, font=dict(size=14)),
+            height=height,
+            plot_bgcolor="rgba(0,0,0,0)",
             margin=dict(l=4, r=4, t=32 if title else 4, b=4),
             yaxis=dict(autorange="reversed", scaleanchor="x", visible=False),
             xaxis=dict(visible=False, constrain="domain"),

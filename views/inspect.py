@@ -31,10 +31,8 @@ from cnn_demo.inspect import (
     strongest_channel,
 )
 from cnn_demo.mosaic import mosaic
-from pages.common import active, chart, drawing_for_inspect, ensure_routed
-from pages.i18n import LANGUAGES, strings, t
-
-ensure_routed()  # before anything is drawn: see pages/common.py
+from views.common import active, chart, drawing_for_inspect
+from views.i18n import LANGUAGES, strings, t
 
 # Colour scales as explicit lists: the figures skip Plotly's validation, which is what turns
 # a name like "RdBu_r" into colours (the browser's Plotly knows neither "_r" nor "gray").
@@ -83,12 +81,21 @@ def image_figure(
     most of a rerun's time with 8 mosaics; the e2e tests render every one of these figures.
     """
     heatmap = dict(
-        type="heatmap", z=z, zmin=zmin, zmax=zmax, colorscale=colorscale, showscale=False, hoverongaps=False,
-        customdata=customdata, hovertemplate=hover + "<extra></extra>",
+        type="heatmap",
+        z=z,
+        zmin=zmin,
+        zmax=zmax,
+        colorscale=colorscale,
+        showscale=False,
+        hoverongaps=False,
+        customdata=customdata,
+        hovertemplate=hover + "<extra></extra>",
     )
     h, w = np.shape(z)
     layout = dict(
-        height=height, margin=dict(l=2, r=2, t=30 if title else 2, b=2), plot_bgcolor=GAP,
+        height=height,
+        margin=dict(l=2, r=2, t=30 if title else 2, b=2),
+        plot_bgcolor=GAP,
         title=dict(text=title, x=0.5, xanchor="center"),  # its size follows chart()'s font (projector mode)
         # Fixed ranges, row 0 at the top: markers added later must not widen them.
         xaxis=dict(range=[-0.5, w - 0.5], visible=False, constrain="domain"),
@@ -111,7 +118,12 @@ def tiles_figure(maps: np.ndarray, limit: float, cols: int, width_px: int, title
     z, channel = channel_mosaic(maps, cols)
     height = int(width_px * z.shape[0] / z.shape[1]) + (30 if title else 6)
     return image_figure(
-        z, -limit, limit, height=height, title=title, customdata=channel,
+        z,
+        -limit,
+        limit,
+        height=height,
+        title=title,
+        customdata=channel,
         hover=t("inspect.hover_channel", channel="%{customdata}", value="%{z:.3f}"),
     )
 
@@ -129,10 +141,17 @@ def row_figure(stages: list[np.ndarray], limits: list[float], cols: int, width_p
         axis = "" if i == 0 else str(i + 1)
         data.append(
             dict(
-                type="heatmap", z=z, zmin=-limit, zmax=limit, colorscale=SIGNED, showscale=False, hoverongaps=False,
+                type="heatmap",
+                z=z,
+                zmin=-limit,
+                zmax=limit,
+                colorscale=SIGNED,
+                showscale=False,
+                hoverongaps=False,
                 customdata=channel,
                 hovertemplate=t("inspect.hover_channel", channel="%{customdata}", value="%{z:.3f}") + "<extra></extra>",
-                xaxis=f"x{axis}", yaxis=f"y{axis}",
+                xaxis=f"x{axis}",
+                yaxis=f"y{axis}",
             )
         )
         left = i * (share + gap)
@@ -149,7 +168,10 @@ def overlay_figure(image28: np.ndarray, heat: np.ndarray, title: str) -> go.Figu
     """A heat map (0..1) over the input: transparent where 0, solid orange-red where 1."""
     fig = image_figure(image28, 0, 1, INK, height=300, title=title, hover=t("inspect.hover_input", value="%{z:.2f}"))
     fig.add_heatmap(
-        z=heat, zmin=0, zmax=1, showscale=False,
+        z=heat,
+        zmin=0,
+        zmax=1,
+        showscale=False,
         hovertemplate=t("inspect.hover_weight", value="%{z:.2f}") + "<extra></extra>",
         colorscale=[[0, "rgba(255,80,0,0)"], [0.3, "rgba(255,80,0,0.35)"], [1, "rgba(255,230,0,0.95)"]],
     )
@@ -224,7 +246,10 @@ def random_image() -> None:
 with st.container(border=True):
     if drawing is not None:
         st.radio(
-            t("inspect.input"), [TEST, DRAWING], key="inspect_source", horizontal=True,
+            t("inspect.input"),
+            [TEST, DRAWING],
+            key="inspect_source",
+            horizontal=True,
             format_func=lambda v: t(f"inspect.source_{v}"),
         )
     else:
@@ -236,9 +261,7 @@ with st.container(border=True):
     with c_class:
         st.caption(t("inspect.next_of_digit"))
         for digit, col in zip(range(10), st.columns(10, gap="small")):
-            col.button(
-                str(digit), key=f"inspect_digit_{digit}", on_click=next_of_class, args=(digit,), width="stretch"
-            )
+            col.button(str(digit), key=f"inspect_digit_{digit}", on_click=next_of_class, args=(digit,), width="stretch")
 
 if state.inspect_source == DRAWING and drawing is not None:
     x = np.asarray(drawing, dtype=np.float32)
@@ -254,7 +277,10 @@ predicted = int(probs.argmax())
 
 left, right = st.columns([1, 2])
 with left:
-    show(image_figure(x, 0, 1, INK, height=300, title=input_title, hover=t("inspect.hover_pixel", value="%{z:.2f}")), "input")
+    show(
+        image_figure(x, 0, 1, INK, height=300, title=input_title, hover=t("inspect.hover_pixel", value="%{z:.2f}")),
+        "input",
+    )
     st.caption(t("inspect.input_caption", shape=dims((1, *x.shape))))
 with right:
     sure = t("inspect.sure", percent=f"{100 * probs[predicted]:.1f}%")
@@ -267,7 +293,9 @@ tab_labels = [t(f"inspect.tab_{name}") for name in TABS]
 for name, label in zip(TABS, tab_labels):
     if state.get("inspect_tab") in {strings(lang)[f"inspect.tab_{name}"] for lang in LANGUAGES} - {label}:
         state.inspect_tab = label
-tab_maps, tab_channel, tab_filters, tab_end, tab_where, tab_how = st.tabs(tab_labels, key="inspect_tab", on_change="rerun")
+tab_maps, tab_channel, tab_filters, tab_end, tab_where, tab_how = st.tabs(
+    tab_labels, key="inspect_tab", on_change="rerun"
+)
 
 # ------------------------------------------------------------------------------ feature maps
 
@@ -282,12 +310,20 @@ if tab_maps.open:
                 row = layers[name]
                 if row.kind == "conv":
                     note = t(
-                        "inspect.conv_note", c_in=row.in_shape[0], c_out=row.out_shape[0], kernel=row.kernel,
-                        stride=row.stride, padding=row.padding, formula=row.formula,
+                        "inspect.conv_note",
+                        c_in=row.in_shape[0],
+                        c_out=row.out_shape[0],
+                        kernel=row.kernel,
+                        stride=row.stride,
+                        padding=row.padding,
+                        formula=row.formula,
                     )
                 else:
                     note = t(
-                        "inspect.pool_note", kernel=row.kernel, stride=row.stride, channels=row.out_shape[0],
+                        "inspect.pool_note",
+                        kernel=row.kernel,
+                        stride=row.stride,
+                        channels=row.out_shape[0],
                         formula=row.formula,
                     )
             else:
@@ -308,9 +344,15 @@ if tab_maps.open:
         pool1 = layers["pool1"]
         st.info(
             t(
-                "inspect.pooling_info", in_shape=dims(pool1.in_shape), in_values=f"{np.prod(pool1.in_shape):,}",
-                out_shape=dims(pool1.out_shape), out_values=f"{np.prod(pool1.out_shape):,}", kernel=pool1.kernel,
-                pool2_shape=dims(layers["pool2"].out_shape), flat=maps["flatten"].shape[0], tab=t("inspect.tab_end"),
+                "inspect.pooling_info",
+                in_shape=dims(pool1.in_shape),
+                in_values=f"{np.prod(pool1.in_shape):,}",
+                out_shape=dims(pool1.out_shape),
+                out_values=f"{np.prod(pool1.out_shape):,}",
+                kernel=pool1.kernel,
+                pool2_shape=dims(layers["pool2"].out_shape),
+                flat=maps["flatten"].shape[0],
+                tab=t("inspect.tab_end"),
             )
         )
 
@@ -326,7 +368,8 @@ if tab_channel.open:
         state.setdefault(slider_key, strongest)  # start on a channel this digit lights up
         channel = c2.slider(t("inspect.channel"), 0, n_channels - 1, key=slider_key)
         c2.button(
-            t("inspect.strongest", channel=strongest), key=f"inspect_strongest_{conv}",
+            t("inspect.strongest", channel=strongest),
+            key=f"inspect_strongest_{conv}",
             on_click=lambda: state.update({slider_key: strongest}),
         )
         conv_name, relu_name, pool_name = CHAINS[conv]
@@ -343,7 +386,12 @@ if tab_channel.open:
             else:
                 show(tiles_figure(kernel, k_limit, 4, 240, title=title), "ch_kernel")
                 st.caption(
-                    t("inspect.kernel_caption_many", shape=dims(kernel.shape[1:]), count=kernel.shape[0], channel=channel)
+                    t(
+                        "inspect.kernel_caption_many",
+                        shape=dims(kernel.shape[1:]),
+                        count=kernel.shape[0],
+                        channel=channel,
+                    )
                 )
         with cols[1]:
             conv_map = maps[conv_name][channel]
@@ -355,7 +403,11 @@ if tab_channel.open:
             if pool_name:
                 rows, cols_kept = pool_winners(relu_map, layers[pool_name].kernel)
                 fig.add_scatter(
-                    x=cols_kept, y=rows, mode="markers", hoverinfo="skip", showlegend=False,
+                    x=cols_kept,
+                    y=rows,
+                    mode="markers",
+                    hoverinfo="skip",
+                    showlegend=False,
                     marker=dict(symbol="circle-open", size=7, color="black", line=dict(width=1.5)),
                 )
             show(fig, "ch_relu")
@@ -367,14 +419,22 @@ if tab_channel.open:
             k = layers[pool_name].kernel
             st.caption(
                 t(
-                    "inspect.relu_pool_caption", zeros=int((relu_map == 0).sum()), size=relu_map.size, kept=len(rows),
-                    kernel=k, shape=dims(pooled.shape), pooled=pooled.size,
+                    "inspect.relu_pool_caption",
+                    zeros=int((relu_map == 0).sum()),
+                    size=relu_map.size,
+                    kept=len(rows),
+                    kernel=k,
+                    shape=dims(pooled.shape),
+                    pooled=pooled.size,
                 )
             )
         else:
             st.caption(
                 t(
-                    "inspect.relu_caption", zeros=int((relu_map == 0).sum()), size=relu_map.size, conv=conv_name,
+                    "inspect.relu_caption",
+                    zeros=int((relu_map == 0).sum()),
+                    size=relu_map.size,
+                    conv=conv_name,
                     channels=maps[relu_name].shape[0],
                 )
             )
@@ -404,7 +464,9 @@ if tab_filters.open:
             conv1_history = [h["conv1"] for h in history]
             accuracies = loaded.meta.get("test_accuracy_per_epoch") or []
             if 0 < epoch <= len(accuracies):
-                st.markdown(t("inspect.after_epoch_accuracy", epoch=epoch, accuracy=f"{100 * accuracies[epoch - 1]:.2f}%"))
+                st.markdown(
+                    t("inspect.after_epoch_accuracy", epoch=epoch, accuracy=f"{100 * accuracies[epoch - 1]:.2f}%")
+                )
             else:
                 st.markdown(t("inspect.after_epoch", epoch=epoch))
             # One colour range for all epochs, so growing weights look stronger.
@@ -423,20 +485,34 @@ if tab_end.open:
         channel_of = np.arange(flat.shape[1])[None] // per_channel
         show(
             image_figure(
-                flat, -signed_limit(flat), signed_limit(flat), height=60, square=False, customdata=channel_of,
+                flat,
+                -signed_limit(flat),
+                signed_limit(flat),
+                height=60,
+                square=False,
+                customdata=channel_of,
                 hover=t("inspect.hover_flat", position="%{x}", channel="%{customdata}", value="%{z:.3f}"),
             ),
             "flatten",
         )
         hidden = maps["hidden"]
         st.markdown(
-            t("inspect.hidden", shape=dims(hidden.shape), n_in=fc1.in_features, n_out=fc1.out_features, params=f"{fc1.params:,}")
+            t(
+                "inspect.hidden",
+                shape=dims(hidden.shape),
+                n_in=fc1.in_features,
+                n_out=fc1.out_features,
+                params=f"{fc1.params:,}",
+            )
         )
         title = t("inspect.hidden_title", active=int((hidden > 0).sum()), count=len(hidden))
         show(bars_figure(hidden, list(range(len(hidden))), title, height=230), "hidden")
         st.markdown(
             t(
-                "inspect.logits", shape=dims(maps["logits"].shape), n_in=fc2.in_features, n_out=fc2.out_features,
+                "inspect.logits",
+                shape=dims(maps["logits"].shape),
+                n_in=fc2.in_features,
+                n_out=fc2.out_features,
                 params=f"{fc2.params:,}",
             )
         )
@@ -453,11 +529,17 @@ if tab_where.open:
     with tab_where:
         runner_up = int(np.argsort(probs)[-2])
         other = st.segmented_control(
-            t("inspect.compare"), list(range(10)), key="inspect_other_class", help=t("inspect.compare_help"),
+            t("inspect.compare"),
+            list(range(10)),
+            key="inspect_other_class",
+            help=t("inspect.compare_help"),
         )
         other = runner_up if other is None else other  # (None when nothing is picked)
         cam_stage = st.radio(
-            t("inspect.cam_on"), ["relu2", "relu3"], horizontal=True, key="inspect_cam_stage",
+            t("inspect.cam_on"),
+            ["relu2", "relu3"],
+            horizontal=True,
+            key="inspect_cam_stage",
             format_func=lambda s: f"{s} ({dims(maps[s].shape)})",
         )
         panels = [(predicted, "saliency"), (other, "saliency"), (predicted, "cam"), (other, "cam")]
@@ -470,8 +552,11 @@ if tab_where.open:
                 show(overlay_figure(x, heat, f"{label} · {target} ({100 * probs[target]:.1f}%)"), f"where_{n}")
         st.caption(
             t(
-                "inspect.where_caption", stage=cam_stage, relu2_shape=dims(maps["relu2"].shape),
-                rf2=layers["conv2"].receptive_field, relu3_grid=dims(maps["relu3"].shape[1:]),
+                "inspect.where_caption",
+                stage=cam_stage,
+                relu2_shape=dims(maps["relu2"].shape),
+                rf2=layers["conv2"].receptive_field,
+                relu3_grid=dims(maps["relu3"].shape[1:]),
                 rf3=layers["conv3"].receptive_field,
             )
         )
@@ -485,9 +570,14 @@ if tab_how.open:
         st.table(
             [
                 {
-                    t("inspect.col_layer"): r.name, "in_channels": r.in_shape[0], "out_channels": r.out_shape[0],
-                    "kernel_size": r.kernel, "stride": r.stride, "padding": r.padding,
-                    t("inspect.col_input"): dims(r.in_shape), t("inspect.col_output"): dims(r.out_shape),
+                    t("inspect.col_layer"): r.name,
+                    "in_channels": r.in_shape[0],
+                    "out_channels": r.out_shape[0],
+                    "kernel_size": r.kernel,
+                    "stride": r.stride,
+                    "padding": r.padding,
+                    t("inspect.col_input"): dims(r.in_shape),
+                    t("inspect.col_output"): dims(r.out_shape),
                     t("inspect.col_output_width"): r.formula,
                 }
                 for r in layers.values()
@@ -510,15 +600,21 @@ if tab_how.open:
         c1 = counts[0]
         st.markdown(
             t(
-                "inspect.sparse_text", kernel=layers["conv1"].kernel, inputs=c1.inputs_per_unit, values=c1.input_values,
-                uses=c1.uses_per_weight, params=f"{c1.params:,}", shape=dims(layers["conv1"].out_shape),
+                "inspect.sparse_text",
+                kernel=layers["conv1"].kernel,
+                inputs=c1.inputs_per_unit,
+                values=c1.input_values,
+                uses=c1.uses_per_weight,
+                params=f"{c1.params:,}",
+                shape=dims(layers["conv1"].out_shape),
                 fc_params=f"{c1.fc_params:,}",
             )
         )
         st.table(
             [
                 {
-                    t("inspect.col_layer"): c.name, t("inspect.col_parameters"): c.params_formula,
+                    t("inspect.col_layer"): c.name,
+                    t("inspect.col_parameters"): c.params_formula,
                     t("inspect.col_fc"): c.fc_formula,
                     t("inspect.col_times"): f"{c.fc_params / c.params:,.0f}×",
                     t("inspect.col_reads"): t(
@@ -544,7 +640,10 @@ if tab_how.open:
         with f1:
             show(image_figure(x, 0, 1, INK, height=230, title=t("inspect.eq_input")), "eq_x")
         with f2:
-            show(image_figure(moved, 0, 1, INK, height=230, title=t("inspect.eq_shifted", dx=f"{dx:+d}", dy=f"{dy:+d}")), "eq_moved")
+            show(
+                image_figure(moved, 0, 1, INK, height=230, title=t("inspect.eq_shifted", dx=f"{dx:+d}", dy=f"{dy:+d}")),
+                "eq_moved",
+            )
         with f3:
             title = t("inspect.eq_map", channel=eq_channel)
             show(image_figure(maps["relu1"][eq_channel], -limit, limit, height=230, title=title), "eq_map")
@@ -565,9 +664,11 @@ if tab_how.open:
         relu2_back = percent_or_dash(by["relu2"].shift_error)
         st.markdown(
             t(
-                "inspect.eq_summary", relu2_back=relu2_back,
+                "inspect.eq_summary",
+                relu2_back=relu2_back,
                 **{stage: f"{100 * by[stage].changed:.0f}%" for stage in ("relu2", "pool1", "relu3", "pool2")},
-                moved=int(moved_maps["logits"].argmax()), predicted=predicted,
+                moved=int(moved_maps["logits"].argmax()),
+                predicted=predicted,
             )
         )
         if dx == dy == 0:

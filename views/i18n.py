@@ -74,4 +74,6 @@ def _switched() -> None:
 def language_switch() -> None:
     """The sidebar's language switch."""
     st.session_state["lang_switch"] = language()  # follows ?lang= too
-    st.segmented_control("Language · 언어", list(LANGUAGES), format_func=LANGUAGES.get, key="lang_switch", on_change=_switched)
+    st.segmented_control(
+        "Language · 언어", list(LANGUAGES), format_func=LANGUAGES.get, key="lang_switch", on_change=_switched
+    )

@@ -15,7 +15,13 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 
 
 def _free_port() -> int:
@@ -26,9 +32,11 @@ def _free_port() -> int:
 
 # True when the app is on screen and its script is not running; elements whose code is still
 # loading show a skeleton in their place.
-SCRIPT_IDLE = ("() => { const a = document.querySelector(\"[data-testid='stApp']\");"
-               " return a && a.getAttribute('data-test-script-state') === 'notRunning'"
-               " && !document.querySelector(\"[data-testid='stSkeleton']\"); }")
+SCRIPT_IDLE = (
+    "() => { const a = document.querySelector(\"[data-testid='stApp']\");"
+    " return a && a.getAttribute('data-test-script-state') === 'notRunning'"
+    " && !document.querySelector(\"[data-testid='stSkeleton']\"); }"
+)
 
 
 class Server:
@@ -39,9 +47,26 @@ class Server:
         env = {**os.environ, "CNN_DEMO_RUNS_DIR": str(runs_dir), "PYTHONUNBUFFERED": "1"}
         self.log = open(log_path, "w")
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true",
-             "--server.port", str(self.port), "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none"],
-            cwd=ROOT, env=env, stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True,
+            [
+                sys.executable,
+                "-m",
+                "streamlit",
+                "run",
+                "app.py",
+                "--server.headless",
+                "true",
+                "--server.port",
+                str(self.port),
+                "--browser.gatherUsageStats",
+                "false",
+                "--server.fileWatcherType",
+                "none",
+            ],
+            cwd=ROOT,
+            env=env,
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
         )
         self._wait_healthy()
 
@@ -117,9 +142,11 @@ class App:
 
     def metric(self, label: str) -> str:
         """The value of the st.metric with this label."""
-        metric = self.page.locator("[data-testid='stMetric']").filter(
-            has=self.page.locator("[data-testid='stMetricLabel']", has_text=label)
-        ).first
+        metric = (
+            self.page.locator("[data-testid='stMetric']")
+            .filter(has=self.page.locator("[data-testid='stMetricLabel']", has_text=label))
+            .first
+        )
         return metric.locator("[data-testid='stMetricValue']").inner_text()
 
     def screenshot(self, name: str) -> Path:
@@ -131,7 +158,9 @@ class App:
         height = self.page.evaluate(
             "() => { const m = document.querySelector('[data-testid=stMain]'); return m ? m.scrollHeight : 0; }"
         )
-        self.page.set_viewport_size({"width": size["width"], "height": max(size["height"], min(int(height) + 40, 6000))})
+        self.page.set_viewport_size(
+            {"width": size["width"], "height": max(size["height"], min(int(height) + 40, 6000))}
+        )
         self.page.wait_for_timeout(300)
         self.page.screenshot(path=str(out / f"{name}.png"))
         self.page.set_viewport_size(size)
@@ -147,5 +176,3 @@ class App:
 
     def close(self) -> None:
         self.context.close()
-
-

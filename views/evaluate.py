@@ -18,19 +18,16 @@ from cnn_demo.device import CPU_CORES, autocast_dtype, pick_device, use_threads
 from cnn_demo.evaluate import Evaluation, evaluate, training_curves
 from cnn_demo.mosaic import mosaic
 from cnn_demo.similar import embed, most_alike
-from pages.common import (
+from views.common import (
     accuracy_text,
     active,
     chart,
     drawing_for_inspect,
-    ensure_routed,
     heatmap,
     model_store,
     projector,
 )
-from pages.i18n import LANGUAGES, strings, t
-
-ensure_routed()  # before anything is drawn: see pages/common.py
+from views.i18n import LANGUAGES, strings, t
 
 TABS = ["confusion", "mistakes", "curves", "alike"]  # named by the locales' evaluate.tab_* strings
 CELL_IMAGES = 50  # at most this many images of one confusion-matrix cell are drawn
@@ -106,26 +103,53 @@ def confusion_figure(confusion: np.ndarray, picked: tuple[int, int], text_size: 
     # and on a linear scale every mistake would look the same pale blue. The text is the count.
     fig = go.Figure(
         go.Heatmap(
-            z=np.log10(1 + confusion), x=list(range(10)), y=list(range(10)), text=confusion, texttemplate="%{text}",
-            colorscale="Blues", showscale=False, xgap=2, ygap=2, hoverinfo="skip", textfont=dict(size=text_size),
+            z=np.log10(1 + confusion),
+            x=list(range(10)),
+            y=list(range(10)),
+            text=confusion,
+            texttemplate="%{text}",
+            colorscale="Blues",
+            showscale=False,
+            xgap=2,
+            ygap=2,
+            hoverinfo="skip",
+            textfont=dict(size=text_size),
         )
     )
     # Plotly cannot select a heatmap's cells, so an invisible marker sits on each cell: a click
     # selects the marker, and Streamlit reports its x (predicted) and y (true).
     true_digit, predicted_digit = np.divmod(np.arange(100), 10)
     fig.add_scatter(
-        x=predicted_digit, y=true_digit, customdata=confusion.ravel(), mode="markers",
+        x=predicted_digit,
+        y=true_digit,
+        customdata=confusion.ravel(),
+        mode="markers",
         marker=dict(symbol="square", size=30, color="rgba(0,0,0,0)"),
-        selected=dict(marker=dict(opacity=0)), unselected=dict(marker=dict(opacity=0)),
-        hovertemplate=t("evaluate.hover_cell", true="%{y}", predicted="%{x}", count="%{customdata}") + "<extra></extra>",
+        selected=dict(marker=dict(opacity=0)),
+        unselected=dict(marker=dict(opacity=0)),
+        hovertemplate=t("evaluate.hover_cell", true="%{y}", predicted="%{x}", count="%{customdata}")
+        + "<extra></extra>",
         showlegend=False,
     )
     true, predicted = picked
-    fig.add_shape(type="rect", x0=predicted - 0.5, x1=predicted + 0.5, y0=true - 0.5, y1=true + 0.5, line=dict(color="#d62728", width=3))
+    fig.add_shape(
+        type="rect",
+        x0=predicted - 0.5,
+        x1=predicted + 0.5,
+        y0=true - 0.5,
+        y1=true + 0.5,
+        line=dict(color="#d62728", width=3),
+    )
     # Square cells: both axes shrink to fit (constrain="domain") rather than pad the range.
-    fig.update_xaxes(title=t("evaluate.axis_predicted"), dtick=1, side="top", range=[-0.5, 9.5], constrain="domain", showgrid=False)
-    fig.update_yaxes(title=t("evaluate.axis_true"), dtick=1, range=[9.5, -0.5], scaleanchor="x", constrain="domain", showgrid=False)
-    fig.update_layout(height=600, margin=dict(l=8, r=8, t=8, b=8), plot_bgcolor="rgba(0,0,0,0)", hovermode="closest", dragmode=False)
+    fig.update_xaxes(
+        title=t("evaluate.axis_predicted"), dtick=1, side="top", range=[-0.5, 9.5], constrain="domain", showgrid=False
+    )
+    fig.update_yaxes(
+        title=t("evaluate.axis_true"), dtick=1, range=[9.5, -0.5], scaleanchor="x", constrain="domain", showgrid=False
+    )
+    fig.update_layout(
+        height=600, margin=dict(l=8, r=8, t=8, b=8), plot_bgcolor="rgba(0,0,0,0)", hovermode="closest", dragmode=False
+    )
     return fig
 
 
@@ -141,13 +165,19 @@ def per_class_figure(result: Evaluation) -> go.Figure:
     percent = [100 * a for a in result.per_class]
     fig = go.Figure(
         go.Bar(
-            x=[str(d) for d in range(10)], y=percent, text=[f"{p:.1f}%" for p in percent], textposition="outside",
-            marker_color="#1f6feb", customdata=np.stack([np.diag(result.confusion), counts], 1),
+            x=[str(d) for d in range(10)],
+            y=percent,
+            text=[f"{p:.1f}%" for p in percent],
+            textposition="outside",
+            marker_color="#1f6feb",
+            customdata=np.stack([np.diag(result.confusion), counts], 1),
             hovertemplate=t("evaluate.hover_digit", digit="%{x}", right="%{customdata[0]}", total="%{customdata[1]}")
             + "<extra></extra>",
         )
     )
-    fig.update_yaxes(title=t("evaluate.axis_accuracy"), range=[axis_start(result), 100 + (100 - axis_start(result)) * 0.12])
+    fig.update_yaxes(
+        title=t("evaluate.axis_accuracy"), range=[axis_start(result), 100 + (100 - axis_start(result)) * 0.12]
+    )
     fig.update_xaxes(title=t("evaluate.axis_digit"), type="category")
     fig.update_layout(margin=dict(l=8, r=8, t=8, b=8))
     return fig
@@ -208,8 +238,14 @@ if confusion_tab.open:
             fig = confusion_figure(result.confusion, (state.eval_true, state.eval_predicted), 20 if big else 14)
             fig.update_layout(font=dict(size=18 if big else 13), height=700 if big else 600)
             st.plotly_chart(
-                fig, key=f"eval_confusion_{state.eval_matrix_n}", on_select=pick_cell, selection_mode="points",
-                config={"displaylogo": False, "toImageButtonOptions": {"format": "png", "scale": 2, "filename": "confusion-matrix"}},
+                fig,
+                key=f"eval_confusion_{state.eval_matrix_n}",
+                on_select=pick_cell,
+                selection_mode="points",
+                config={
+                    "displaylogo": False,
+                    "toImageButtonOptions": {"format": "png", "scale": 2, "filename": "confusion-matrix"},
+                },
             )
         with right:
             c1, c2 = st.columns(2)
@@ -227,7 +263,10 @@ if confusion_tab.open:
                     if len(cell) > len(shown)
                     else t("evaluate.how_sure")
                 )
-                chart(gallery(test_images[shown], captions, title, cols=6 if big else 8, width_px=480), key="eval_cell_gallery")
+                chart(
+                    gallery(test_images[shown], captions, title, cols=6 if big else 8, width_px=480),
+                    key="eval_cell_gallery",
+                )
             else:
                 st.info(t("evaluate.empty_cell"))
 
@@ -235,7 +274,10 @@ if mistakes_tab.open:
     with mistakes_tab:
         c1, c2 = st.columns([2, 3])
         order = c1.radio(
-            t("evaluate.order"), ["most", "least"], key="eval_order", horizontal=True,
+            t("evaluate.order"),
+            ["most", "least"],
+            key="eval_order",
+            horizontal=True,
             format_func=lambda v: t(f"evaluate.order_{v}"),
         )
         count = c2.slider(t("evaluate.how_many"), 10, 200, 50, step=10, key="eval_mistake_count")
@@ -268,10 +310,16 @@ if curves_tab.open:
             if curves is None:
                 without.append(path.stem)
                 continue
-            loss_fig.add_scatter(x=curves.loss_epochs, y=curves.loss, name=path.stem, mode="lines", line=dict(color=colour, width=2))
+            loss_fig.add_scatter(
+                x=curves.loss_epochs, y=curves.loss, name=path.stem, mode="lines", line=dict(color=colour, width=2)
+            )
             acc_fig.add_scatter(
-                x=curves.accuracy_epochs, y=100 * curves.accuracy, name=path.stem, mode="lines+markers",
-                line=dict(color=colour, width=2), marker=dict(size=7),
+                x=curves.accuracy_epochs,
+                y=100 * curves.accuracy,
+                name=path.stem,
+                mode="lines+markers",
+                line=dict(color=colour, width=2),
+                marker=dict(size=7),
             )
         if without:
             st.caption(t("evaluate.no_history", names=", ".join(without)))
@@ -301,14 +349,19 @@ if alike_tab.open:
         DRAWING, TEST = "drawing", "test"  # the radio's values; its labels come from the locales
         if drawing is not None:
             source = st.radio(
-                t("evaluate.alike_source"), [DRAWING, TEST], key="eval_alike_source", horizontal=True,
+                t("evaluate.alike_source"),
+                [DRAWING, TEST],
+                key="eval_alike_source",
+                horizontal=True,
                 format_func=lambda v: t(f"evaluate.source_{v}"),
             )
         else:
             source = TEST
             st.caption(t("evaluate.alike_hint"))
         c1, c2 = st.columns([1, 3])
-        index = c1.number_input(t("evaluate.index"), 0, len(test_images) - 1, 0, key="eval_alike_index", disabled=source == DRAWING)
+        index = c1.number_input(
+            t("evaluate.index"), 0, len(test_images) - 1, 0, key="eval_alike_index", disabled=source == DRAWING
+        )
         count = c2.slider(t("evaluate.how_many"), 6, 48, 20, step=2, key="eval_alike_count")
         if source == DRAWING:
             query, query_title = np.asarray(drawing, dtype=np.float32), t("evaluate.your_drawing")
@@ -322,7 +375,9 @@ if alike_tab.open:
         except DataError as e:
             st.error(t("evaluate.no_train_set", error=e))
             st.stop()
-        indices, similarities = most_alike(loaded.model, query, embedding, k=count, autocast=autocast_dtype(torch.device("cpu")))
+        indices, similarities = most_alike(
+            loaded.model, query, embedding, k=count, autocast=autocast_dtype(torch.device("cpu"))
+        )
         left, right = st.columns([1, 4])
         with left:
             chart(heatmap(query, query_title, zmin=0, zmax=1, height=260), key="eval_alike_query")

@@ -5,10 +5,8 @@ import inspect
 import streamlit as st
 
 from cnn_demo.model import SeedCNN
-from pages.common import active, ensure_routed
-from pages.i18n import t
-
-ensure_routed()  # before anything is drawn: see pages/common.py
+from views.common import active
+from views.i18n import t
 
 st.title(t("home.title"))
 st.markdown(t("home.intro"))
@@ -19,7 +17,7 @@ for column, (page, icon) in zip(
     with column:
         st.subheader(f"{icon} {t(f'nav.{page}')}")
         st.write(t(f"home.{page}_text"))
-        st.page_link(f"pages/{page}.py", label=t("home.open", page=t(f"nav.{page}")), icon=icon)
+        st.page_link(f"views/{page}.py", label=t("home.open", page=t(f"nav.{page}")), icon=icon)
 
 st.subheader(t("home.network"))
 st.markdown(t("home.table"))
