@@ -35,9 +35,6 @@ TITLE_SHOWN = (
 
 
 def open_inspect(app) -> None:
-    # The home page first: on a fresh server the first request straight to /inspect runs
-    # pages/inspect.py without app.py (Streamlit's legacy pages/ folder), see the report.
-    app.goto("")
     app.goto("inspect")
 
 

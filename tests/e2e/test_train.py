@@ -149,8 +149,9 @@ def test_pause_and_resume(app):
 
 
 def test_first_visits_on_a_fresh_server_straight_to_pages_get_the_whole_app(browser, tmp_path):
-    """Streamlit's old pages/ folder mode must never show (no sidebar, every file as a page),
-    even when a class arrives at once, each on a different page."""
+    """In a real browser: a class arriving at once, each on a different page, gets the whole
+    app (the sidebar, app.py's navigation) on the first visit. tests/e2e/test_fresh_server.py
+    checks the same at the protocol level, run by run."""
     from harness.browser import App, Server
 
     fresh = Server(tmp_path / "runs", tmp_path / "fresh.log")
