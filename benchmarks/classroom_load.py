@@ -95,12 +95,12 @@ async def draw_digit(page, strokes, latencies: list[float], clear: bool = True) 
     canvas = page.locator(CANVAS)
     box = await canvas.bounding_box()
     await page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
-    await page.wait_for_timeout(400)  # the canvas toolbar slides away (shared/notes/real-browser.md)
+    await page.wait_for_timeout(400)  # the canvas toolbar slides away (docs/streamlit-notes.md)
     for stroke in strokes:
         points = np.concatenate([stroke[::3], stroke[-1:]]) + (box["x"], box["y"])
         await page.mouse.move(*points[0])
         # On a starved machine the canvas toolbar can still sit where the stroke begins (see
-        # shared/notes/real-browser.md): wait until the point is clear of it.
+        # docs/streamlit-notes.md): wait until the point is clear of it.
         await page.wait_for_function(
             "([x, y]) => { const e = document.elementFromPoint(x, y); return e && !e.closest('.dc-toolbar'); }",
             arg=[float(points[0][0]), float(points[0][1])],
