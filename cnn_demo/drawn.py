@@ -24,7 +24,8 @@ from dataclasses import dataclass
 import numpy as np
 from PIL import Image, ImageDraw
 
-CANVAS = 280  # the Draw page's canvas, pixels a side
+from cnn_demo.preprocess import CANVAS  # drawn on a canvas as big as the Draw page's
+
 SUPERSAMPLE = 4  # draw 4x larger, then average down: anti-aliased edges like the browser's
 
 

@@ -15,6 +15,7 @@ import os
 import queue
 import threading
 import time
+import tomllib
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -30,16 +31,11 @@ from cnn_demo.model import SeedCNN
 from cnn_demo.train import History, Step, TrainConfig, default_out, fit
 
 ACTIVE = ("starting", "running", "paused", "saving")
-# How a run ended, in English; the app shows its own translation of each code ([run] in
-# locales/*.toml) with the same {values}.
-MESSAGES = {
-    "finished": "Training finished.",
-    "stopped": "Training stopped.",
-    "diverged_nan": "The loss became NaN at step {step}, so training stopped. The learning rate {lr} is too large for this run: try {try_lr}.",
-    "diverged": "The loss exploded to {loss} at step {step}, so training stopped. The learning rate {lr} is too large for this run: try {try_lr}.",
-    "device_failed": 'Training stopped: the {device} device failed ({detail}). The next run with device "auto" trains on the CPU; try a smaller batch size to use the GPU again.',
-    "error": "Training failed: {detail}",
-}
+# How a run ended, in English, for the command line and notebooks: the [run] table of the
+# app's own strings, so there is one copy of each message. The app shows the same code in
+# the browser's language, with the same {values}.
+with open(Path(__file__).resolve().parent.parent / "locales" / "en.toml", "rb") as _f:
+    MESSAGES: dict[str, str] = tomllib.load(_f)["run"]
 DIVERGED_LOSS = 50.0  # cross-entropy of 10 classes starts near ln 10 = 2.3; 50 is a blow-up
 WATCH_EVERY_S = 0.5  # how often the live filters and feature maps are refreshed
 REPORT_EVERY_S = 0.1  # how often the worker sends the losses of its latest steps

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
+CANVAS = 280  # the Draw page's canvas, pixels a side: ten times MNIST's 28
 FIT = 20  # MNIST's digit box, pixels
 SIZE = 28  # MNIST's image, pixels
 CENTRE = 14.0  # where MNIST's centre of mass sits (row and column, pixel indices)

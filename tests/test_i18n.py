@@ -48,6 +48,8 @@ def test_every_key_the_code_asks_for_exists():
 
 
 def test_run_messages_are_translated():
+    # every way a run can end (cnn_demo/live.py) has its message, in both languages
+    assert {"finished", "stopped", "diverged_nan", "diverged", "device_failed", "error"} <= set(MESSAGES)
     assert {f"run.{code}" for code in MESSAGES} <= set(strings("ko"))
     for code, text in MESSAGES.items():
         assert placeholders(text) == placeholders(strings("en")[f"run.{code}"])

@@ -13,13 +13,12 @@ import streamlit as st
 
 from cnn_demo.pixels import enlarge, png, with_box
 from cnn_demo.predict import predict_proba
-from cnn_demo.preprocess import CENTRE, FIT, ImageError, Steps, decode_image, preprocess_steps
+from cnn_demo.preprocess import CANVAS, CENTRE, FIT, ImageError, Steps, decode_image, preprocess_steps
 from cnn_demo.probe import ERASE_REGIONS, MAX_THICKNESS, probe
 from views.common import active, chart, remember_drawing, send_to_inspect
 from views.i18n import t
 
 UNSURE = 0.6  # below this probability the page says "unsure" instead of presenting a guess
-CANVAS = 280  # pixels a side, ten times MNIST's 28
 PROBE_DEFAULTS = {"probe_dx": 0, "probe_dy": 0, "probe_turn": 0, "probe_thickness": 0, "probe_erase": "nothing"}
 
 st.title(t("draw.title"))
