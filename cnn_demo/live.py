@@ -132,42 +132,12 @@ class TrainingRun:
             ctx = torch.multiprocessing.get_context("spawn")
             self._reports, self._go, self._stop = ctx.Queue(), ctx.Event(), ctx.Event()
             # numpy arrays travel through the pipe; tensors would need /dev/shm, small in containers
-            arrays = [t.numpy() for t in (*train_set, *test_set)]
-            self.worker = ctx.Process(
-                target=train_worker,
-                name="cnn-demo-training",
-                daemon=True,
-                args=(
-                    config,
-                    str(self.device),
-                    *arrays,
-                    watch_image,
-                    out,
-                    self._reports,
-                    self._go,
-                    self._stop,
-                    os.getpid(),
-                ),
-            )
+            data, worker, parent_pid = [t.numpy() for t in (*train_set, *test_set)], ctx.Process, os.getpid()
         else:
             self._reports, self._go, self._stop = queue.Queue(), threading.Event(), threading.Event()
-            self.worker = threading.Thread(
-                target=train_worker,
-                name="cnn-demo-training",
-                daemon=True,
-                args=(
-                    config,
-                    str(self.device),
-                    *train_set,
-                    *test_set,
-                    watch_image,
-                    out,
-                    self._reports,
-                    self._go,
-                    self._stop,
-                    None,
-                ),
-            )
+            data, worker, parent_pid = [*train_set, *test_set], threading.Thread, None
+        args = (config, str(self.device), *data, watch_image, out, self._reports, self._go, self._stop, parent_pid)
+        self.worker = worker(target=train_worker, name="cnn-demo-training", daemon=True, args=args)
         self._go.set()
         self.thread = threading.Thread(target=self._listen, name="cnn-demo-training-reports", daemon=True)
 
