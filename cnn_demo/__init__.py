@@ -10,7 +10,7 @@ Modules, one idea each:
     checkpoint    the one checkpoint format: save, load, DEFAULT
     store         the saved models of a server, the active one, uploads and deletes
     preprocess    a drawing or photo -> the 28 x 28 image the model expects, as MNIST was made
-    predict       class probabilities for 28 x 28 images
+    predict       class probabilities for 28 x 28 images, and the runner-up digit
     probe         shift, turn, thicken, erase a digit to watch the prediction follow
     drawn         digits drawn stroke by stroke, to measure the whole path; `python -m cnn_demo.drawn`
     features      every stage's output for one image (hooks on the real model), kernels

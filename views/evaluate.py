@@ -218,8 +218,7 @@ if confusion_tab.open:
         st.caption(t("evaluate.confusion_caption"))
         state.setdefault("eval_matrix_n", 0)
         if "eval_true" not in state:  # start on the most common mistake
-            off_diagonal = result.confusion - np.diag(np.diag(result.confusion))
-            state.eval_true, state.eval_predicted = (int(i) for i in np.unravel_index(off_diagonal.argmax(), (10, 10)))
+            state.eval_true, state.eval_predicted = result.most_common_mistake()
         big = projector()
         # Side by side on a laptop; one under the other on a projector, where text is larger.
         left, right = (st.container(), st.container()) if big else st.columns([6, 5], gap="large")

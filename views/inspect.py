@@ -19,6 +19,7 @@ from cnn_demo.equivariance import shift_equivariance
 from cnn_demo.features import feature_maps, kernels, pool_winners, probabilities, strongest_channel
 from cnn_demo.mosaic import mosaic
 from cnn_demo.pixels import scale_each, signed_limit
+from cnn_demo.predict import runner_up
 from views.common import active, chart, drawing_for_inspect
 from views.i18n import LANGUAGES, strings, t
 
@@ -515,14 +516,13 @@ if tab_end.open:
 
 if tab_where.open:
     with tab_where:
-        runner_up = int(np.argsort(probs)[-2])
         other = st.segmented_control(
             t("inspect.compare"),
             list(range(10)),
             key="inspect_other_class",
             help=t("inspect.compare_help"),
         )
-        other = runner_up if other is None else other  # (None when nothing is picked)
+        other = runner_up(probs) if other is None else other  # (None when nothing is picked)
         cam_stage = st.radio(
             t("inspect.cam_on"),
             ["relu2", "relu3"],
