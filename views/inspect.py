@@ -1,9 +1,9 @@
 """Inspect: what the network computes at each stage for one digit, and why a CNN is built so.
 
 Thin on purpose: widgets, calls into the engine (cnn_demo.features, arithmetic, attribution,
-equivariance), and drawing. Every number shown is
-read from the active model. The tabs run only when open (on_change="rerun"), so an input
-change redraws only the input, the prediction and the open tab.
+equivariance), and drawing. Every number shown is read from the active model. The tabs run
+only when open (on_change="rerun"), so an input change redraws only the input, the
+prediction and the open tab.
 """
 
 import numpy as np
