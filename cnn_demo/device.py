@@ -2,6 +2,8 @@
 and how many CPU threads each kind of work uses."""
 
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import torch
 
@@ -10,14 +12,32 @@ CPU_CORES = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") els
 
 
 def use_threads(n: int) -> None:
-    """Set the calling thread's number of intra-op threads.
+    """Set the calling thread's number of intra-op threads (OpenMP's setting is per thread,
+    so a training run in another thread or process keeps its own).
 
-    In the app, page threads answer single images: too little work to share between cores,
-    and with more than one thread every layer waits at a barrier for a core the training run
-    holds. So pages use one thread, and the training worker sets its own count when it starts.
+    One image is ~1 ms of work, too little to split: with two threads on a busy 2-core
+    machine, each parallel region waits at a barrier for the second thread to be scheduled
+    on a core the training run holds, and the app measured 100-200 ms spikes per call
+    (2-4 ms on one thread). So the app's page
+    threads answer single images on one thread, and the training worker takes every core.
     """
     if torch.get_num_threads() != n:
         torch.set_num_threads(n)
+
+
+@contextmanager
+def threads(n: int) -> Iterator[None]:
+    """Run the block on n intra-op threads of the calling thread, then restore its count.
+
+    with threads(1): ...          # one image: see use_threads
+    with threads(CPU_CORES): ...  # a batched pass over thousands of images is worth sharing
+    """
+    before = torch.get_num_threads()
+    use_threads(n)
+    try:
+        yield
+    finally:
+        use_threads(before)
 
 
 def available_devices() -> list[str]:

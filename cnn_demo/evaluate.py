@@ -72,6 +72,14 @@ class Evaluation:
         order = np.argsort(self.confidences[wrong], kind="stable")  # least confident first
         return wrong[order[::-1]] if most_confident_first else wrong[order]
 
+    def most_common_mistake(self) -> tuple[int, int]:
+        """(true, predicted): the off-diagonal cell of the confusion matrix with the most images.
+
+        (0, 0) when there are no mistakes at all."""
+        off_diagonal = self.confusion - np.diag(np.diag(self.confusion))
+        true, predicted = np.unravel_index(off_diagonal.argmax(), off_diagonal.shape)
+        return int(true), int(predicted)
+
     def cell(self, true: int, predicted: int) -> np.ndarray:
         """Indices of the images of digit `true` that the model called `predicted`."""
         return np.flatnonzero((self.labels == true) & (self.predictions == predicted))

@@ -81,6 +81,12 @@ class RunView:
             return None
         return (self.total_steps - self.step) * self.elapsed_s / self.step
 
+    def accuracy_steps(self) -> list[int]:
+        """The step each test accuracy belongs to, to plot it on the loss's step axis: the
+        end of its epoch (total steps shared evenly over the epochs)."""
+        steps_per_epoch = max(1, self.total_steps // max(1, self.config.epochs))
+        return [steps_per_epoch * (i + 1) for i in range(len(self.test_accuracy))]
+
     def loss_curve(self, max_points: int = 1500, weight: float = 0.95) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(steps, raw loss, smoothed loss), thinned to at most max_points for the chart.
 

@@ -31,6 +31,7 @@ STAGES = {
     "hidden": ("fc_layer", 1),  # after the ReLU: the 100 hidden units
     "logits": ("fc_layer", 2),
 }
+SPATIAL = [name for name, (seq, _) in STAGES.items() if seq == "layer"]  # stages with (C, H, W) maps
 
 
 class SeedCNN(nn.Module):
@@ -64,3 +65,9 @@ class SeedCNN(nn.Module):
 def conv_weights(model: SeedCNN) -> dict[str, torch.Tensor]:
     """The kernels of each conv layer: conv1 (16,1,5,5), conv2 (32,16,5,5), conv3 (64,32,5,5)."""
     return {name: model.layer[i].weight.detach() for name, i in CONV_LAYERS.items()}
+
+
+def stage_module(model: SeedCNN, stage: str) -> nn.Module:
+    """The module whose output is `stage`, e.g. "pool1" -> model.layer[4]."""
+    seq, index = STAGES[stage]
+    return getattr(model, seq)[index]

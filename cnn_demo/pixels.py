@@ -1,4 +1,5 @@
-"""Small grey images made big enough to count their pixels, as PNG pictures for a page.
+"""Colours and pictures for a page: small grey images made big enough to count their pixels,
+colour scales, colour ranges, and PNG pictures.
 
 A picture is far cheaper than an interactive heatmap, for the server that builds it and for
 the browser that draws it: the Draw page shows four of them after every stroke, in every
@@ -6,6 +7,7 @@ student's browser at once.
 
     png(enlarge(image28, centre=14.0))  # 28x28 in [0, 1] -> a 280x280 PNG with a pixel grid
     png(magnify(weights_rgb(mosaic(filters)), 12))  # conv filters: blue < 0 < red
+    signed_limit(maps), scale_each(maps)  # colour ranges that keep 0 in the middle
 """
 
 import io
@@ -68,6 +70,19 @@ def colorize(image: np.ndarray, colors: list[str], low: float, high: float) -> n
     rgb = anchors[i] * (1 - f) + anchors[i + 1] * f
     rgb[gap] = GAP
     return (rgb + 0.5).astype(np.uint8)
+
+
+def signed_limit(*arrays: np.ndarray) -> float:
+    """The largest |value| in the arrays (1 if all are 0): a colour range of ± this puts 0 in the middle."""
+    peak = max(float(np.abs(a).max()) for a in arrays)
+    return peak if peak > 0 else 1.0
+
+
+def scale_each(maps: np.ndarray) -> np.ndarray:
+    """(N, H, W) -> each map divided by its own largest |value|, into [-1, 1]; all-zero maps stay 0."""
+    maps = np.asarray(maps, dtype=np.float32)
+    peak = np.abs(maps).max(axis=(-2, -1), keepdims=True)
+    return maps / np.where(peak > 0, peak, 1)
 
 
 def weights_rgb(weights: np.ndarray) -> np.ndarray:

@@ -25,3 +25,8 @@ def predict_proba(model: torch.nn.Module, image28: np.ndarray) -> np.ndarray:
     logits = model(x.reshape(-1, 1, 28, 28).to(device))  # (N, 10)
     probs = torch.softmax(logits.double(), dim=1).cpu().numpy()  # float64: sums to 1 to ~1e-16
     return probs if x.ndim == 3 else probs[0]
+
+
+def runner_up(probs: np.ndarray) -> int:
+    """(10,) probabilities -> the second most likely digit: what the model would say instead."""
+    return int(np.argsort(probs)[-2])

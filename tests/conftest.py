@@ -1,8 +1,12 @@
-"""Shared fixtures for the fast suite: small data made here, never the full MNIST."""
+"""Shared fixtures for the fast suite: small data made here, a few shipped MNIST test digits,
+an untrained SeedCNN; never a pass over the full MNIST."""
 
 import numpy as np
 import pytest
 import torch
+
+from cnn_demo.data import load_mnist
+from cnn_demo.model import SeedCNN
 
 # Run only when -m names them: `python -m pytest` and `python -m pytest -m "not e2e"` leave them out.
 ON_REQUEST = ("slow", "load")
@@ -32,3 +36,17 @@ def synthetic_digits(n: int, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]
 @pytest.fixture
 def small_sets():
     return synthetic_digits(1024, seed=0), synthetic_digits(256, seed=1)
+
+
+@pytest.fixture(scope="module")
+def model() -> SeedCNN:
+    """An untrained SeedCNN, the same weights every time (a test file may define its own)."""
+    torch.manual_seed(0)
+    return SeedCNN().eval()
+
+
+@pytest.fixture(scope="module")
+def digits() -> np.ndarray:
+    """The first 8 MNIST test images, (8, 28, 28) floats in [0, 1]."""
+    images, _ = load_mnist("test")
+    return images[:8].float().div(255).numpy()

@@ -66,6 +66,16 @@ def test_cells_and_mistakes(model_and_set):
     assert (np.diff(result.confidences[unsure]) >= 0).all()
 
 
+def test_the_most_common_mistake_is_the_largest_off_diagonal_cell(model_and_set):
+    model, (images, labels) = model_and_set
+    result = run_evaluation(model, images, labels)
+    true, predicted = result.most_common_mistake()
+    assert true != predicted
+    mistakes = [(t, p) for t, p in zip(labels.tolist(), result.predictions.tolist()) if t != p]
+    assert mistakes.count((true, predicted)) == max(mistakes.count(pair) for pair in set(mistakes))
+    assert result.confusion[true, predicted] == len(result.cell(true, predicted))
+
+
 def test_a_perfect_model_has_a_diagonal_matrix():
     labels = torch.arange(10).repeat(5)
 
@@ -78,6 +88,7 @@ def test_a_perfect_model_has_a_diagonal_matrix():
     result = run_evaluation(Oracle(), images, labels)
     assert result.accuracy == 1.0 and np.array_equal(result.confusion, np.diag([5] * 10))
     assert len(result.misclassified) == 0 and result.per_class == [1.0] * 10
+    assert result.most_common_mistake() == (0, 0)  # none: the page starts on the first cell
 
 
 def test_training_curves_use_epochs_as_the_x_axis():

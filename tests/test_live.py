@@ -2,6 +2,7 @@
 
 import threading
 import time
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -160,6 +161,31 @@ def test_loss_curve_is_thinned_and_smoothed():
     assert len(steps) == 500 and steps[0] == 1 and steps[-1] == 5000
     assert abs(smooth[0] - 2.3) < 1e-6  # bias-corrected: starts at the first loss, not at 0
     assert np.all(np.diff(smooth) <= 1e-9)
+
+
+def test_each_epochs_accuracy_sits_at_its_last_step():
+    view = live.RunView(
+        state="running",
+        config=TrainConfig(epochs=3),
+        device="cpu",
+        step=700,
+        total_steps=900,
+        epoch=3,
+        losses=[1.0] * 700,
+        test_accuracy=[0.9, 0.95],
+        samples_per_s=1.0,
+        elapsed_s=1.0,
+        conv1_filters=None,
+        watch_maps=None,
+        watch_image=None,
+        reason="",
+        reason_values={},
+        saved_path=None,
+        final_accuracy=None,
+    )
+    assert view.accuracy_steps() == [300, 600]
+    assert replace(view, test_accuracy=[]).accuracy_steps() == []
+    assert replace(view, total_steps=0, test_accuracy=[0.5]).accuracy_steps() == [1]  # before the first report
 
 
 def test_each_finished_epoch_is_saved_while_the_run_goes_on(manager):

@@ -17,6 +17,8 @@ from cnn_demo.pixels import (
     enlarge,
     magnify,
     png,
+    scale_each,
+    signed_limit,
     weights_rgb,
     with_box,
 )
@@ -82,3 +84,12 @@ def test_activations_use_viridis_and_magnify_keeps_sharp_squares():
     big = magnify(out, 3)
     assert big.shape == (3, 6, 3)
     assert (big[:, :3] == out[0, 0]).all() and (big[:, 3:] == out[0, 1]).all()
+
+
+def test_colour_ranges():
+    maps = np.array([[[1.0, -4.0]], [[0.5, 0.25]], [[0.0, 0.0]]], dtype=np.float32)
+    assert signed_limit(maps) == 4 and signed_limit(np.zeros(3)) == 1
+    scaled = scale_each(maps)
+    np.testing.assert_allclose(scaled[0, 0], [0.25, -1])
+    np.testing.assert_allclose(scaled[1, 0], [1, 0.5])
+    assert (scaled[2] == 0).all()

@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from cnn_demo.model import SeedCNN
-from cnn_demo.predict import predict_proba
+from cnn_demo.predict import predict_proba, runner_up
 
 
 @pytest.fixture(scope="module")
@@ -42,3 +42,9 @@ def test_wrong_shapes_are_refused(model):
     for shape in [(28,), (27, 28), (1, 1, 28, 28), (280, 280)]:
         with pytest.raises(ValueError):
             predict_proba(model, np.zeros(shape))
+
+
+def test_runner_up_is_the_second_most_likely_digit():
+    probs = np.array([0.05, 0.6, 0.01, 0.25, 0.01, 0.02, 0.02, 0.02, 0.01, 0.01])
+    assert runner_up(probs) == 3
+    assert runner_up(np.eye(10)[7] * 0.9 + np.eye(10)[2] * 0.1) == 2

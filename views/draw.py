@@ -12,7 +12,7 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from cnn_demo.pixels import enlarge, png, with_box
-from cnn_demo.predict import predict_proba
+from cnn_demo.predict import predict_proba, runner_up
 from cnn_demo.preprocess import CANVAS, CENTRE, FIT, ImageError, Steps, decode_image, preprocess_steps
 from cnn_demo.probe import ERASE_REGIONS, MAX_THICKNESS, probe
 from views.common import active, chart, remember_drawing, send_to_inspect
@@ -155,7 +155,7 @@ def workbench() -> None:
                 delta_arrow="off",
             )
         else:
-            runner_up = int(np.argsort(probs)[-2])
+            second = runner_up(probs)
             st.metric(
                 t("draw.prediction"),
                 f"{digit}?",
@@ -168,8 +168,8 @@ def workbench() -> None:
                     "draw.unsure",
                     digit=digit,
                     percent=f"{confidence:.0%}",
-                    runner_up=runner_up,
-                    runner_up_percent=f"{probs[runner_up]:.0%}",
+                    runner_up=second,
+                    runner_up_percent=f"{probs[second]:.0%}",
                 )
             )
         chart(probability_chart(probs), "probs")

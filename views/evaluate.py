@@ -5,8 +5,6 @@ Thin on purpose: the numbers come from cnn_demo.evaluate and cnn_demo.similar, c
 once per model version and cached; this page draws them. The tabs run only when open.
 """
 
-from contextlib import contextmanager
-
 import numpy as np
 import plotly.graph_objects as go
 import streamlit as st
@@ -14,7 +12,7 @@ import torch
 
 from cnn_demo.checkpoint import CheckpointError
 from cnn_demo.data import DataError, load_mnist
-from cnn_demo.device import CPU_CORES, autocast_dtype, pick_device, use_threads
+from cnn_demo.device import CPU_CORES, autocast_dtype, pick_device, threads
 from cnn_demo.evaluate import Evaluation, evaluate, training_curves
 from cnn_demo.mosaic import mosaic
 from cnn_demo.similar import embed, most_alike
@@ -45,21 +43,12 @@ def mnist(split: str):
     return load_mnist(split)
 
 
-@contextmanager
-def every_core():
-    """One batched pass over thousands of images is enough work to share between cores (page
-    threads otherwise use one, see cnn_demo.device.use_threads)."""
-    use_threads(CPU_CORES)
-    try:
-        yield
-    finally:
-        use_threads(1)
-
-
 @st.cache_resource(max_entries=4, show_spinner=False)
 def evaluation(version: str, _model) -> Evaluation:
     """The active model on all 10,000 test images; `version` is the cache key, the model is not hashed."""
-    with every_core():
+    # One batched pass over thousands of images is worth sharing between the cores; the page
+    # thread goes back to its one thread afterwards (see cnn_demo.device.use_threads).
+    with threads(CPU_CORES):
         return evaluate(_model, *mnist("test"))
 
 
@@ -68,7 +57,7 @@ def training_embedding(version: str, _model):
     """(60000, 100): every training image in the model's hidden layer, once per model, on
     the GPU when there is one (six times the work of testing on 10,000 images)."""
     device = pick_device("auto")
-    with every_core():
+    with threads(CPU_CORES):  # batched, as evaluation() above
         return embed(_model, mnist("train")[0], device=device, autocast=autocast_dtype(device))
 
 
@@ -229,8 +218,7 @@ if confusion_tab.open:
         st.caption(t("evaluate.confusion_caption"))
         state.setdefault("eval_matrix_n", 0)
         if "eval_true" not in state:  # start on the most common mistake
-            off_diagonal = result.confusion - np.diag(np.diag(result.confusion))
-            state.eval_true, state.eval_predicted = (int(i) for i in np.unravel_index(off_diagonal.argmax(), (10, 10)))
+            state.eval_true, state.eval_predicted = result.most_common_mistake()
         big = projector()
         # Side by side on a laptop; one under the other on a projector, where text is larger.
         left, right = (st.container(), st.container()) if big else st.columns([6, 5], gap="large")

@@ -1,8 +1,9 @@
 """Inspect: what the network computes at each stage for one digit, and why a CNN is built so.
 
-Thin on purpose: widgets, calls into cnn_demo.inspect, and drawing. Every number shown is
-read from the active model. The tabs run only when open (on_change="rerun"), so an input
-change redraws only the input, the prediction and the open tab.
+Thin on purpose: widgets, calls into the engine (cnn_demo.features, arithmetic, attribution,
+equivariance), and drawing. Every number shown is read from the active model. The tabs run
+only when open (on_change="rerun"), so an input change redraws only the input, the
+prediction and the open tab.
 """
 
 import numpy as np
@@ -10,27 +11,15 @@ import plotly.graph_objects as go
 import streamlit as st
 from plotly.colors import get_colorscale
 
+from cnn_demo.arithmetic import dense_layers, formula, layer_arithmetic, output_size, param_counts
+from cnn_demo.attribution import grad_cam, saliency
 from cnn_demo.checkpoint import filter_history
 from cnn_demo.data import DataError, load_mnist
-from cnn_demo.inspect import (
-    dense_layers,
-    feature_maps,
-    formula,
-    grad_cam,
-    kernels,
-    layer_arithmetic,
-    output_size,
-    param_counts,
-    pool_winners,
-    probabilities,
-    saliency,
-    scale_each,
-    shift,
-    shift_equivariance,
-    signed_limit,
-    strongest_channel,
-)
+from cnn_demo.equivariance import shift_equivariance
+from cnn_demo.features import feature_maps, kernels, pool_winners, probabilities, strongest_channel
 from cnn_demo.mosaic import mosaic
+from cnn_demo.pixels import scale_each, signed_limit
+from cnn_demo.predict import runner_up
 from views.common import active, chart, drawing_for_inspect
 from views.i18n import LANGUAGES, strings, t
 
@@ -527,14 +516,13 @@ if tab_end.open:
 
 if tab_where.open:
     with tab_where:
-        runner_up = int(np.argsort(probs)[-2])
         other = st.segmented_control(
             t("inspect.compare"),
             list(range(10)),
             key="inspect_other_class",
             help=t("inspect.compare_help"),
         )
-        other = runner_up if other is None else other  # (None when nothing is picked)
+        other = runner_up(probs) if other is None else other  # (None when nothing is picked)
         cam_stage = st.radio(
             t("inspect.cam_on"),
             ["relu2", "relu3"],
@@ -633,8 +621,8 @@ if tab_how.open:
         dy = sy.slider(t("inspect.shift_down"), -4, 4, 0, key="shift_dy")
         state.setdefault("shift_channel", strongest_channel(maps["relu1"]))
         eq_channel = sc.slider(t("inspect.eq_channel"), 0, maps["relu1"].shape[0] - 1, key="shift_channel")
-        moved = shift(x, dx, dy)
-        moved_maps = feature_maps(model, moved)
+        shifted = shift_equivariance(model, x, dx, dy, maps)  # the moved image, its maps, and the table
+        moved, moved_maps = shifted.moved, shifted.moved_maps
         limit = signed_limit(maps["relu1"][eq_channel], moved_maps["relu1"][eq_channel])
         f1, f2, f3, f4 = st.columns(4)
         with f1:
@@ -650,7 +638,7 @@ if tab_how.open:
         with f4:
             title = t("inspect.eq_moved_map")
             show(image_figure(moved_maps["relu1"][eq_channel], -limit, limit, height=230, title=title), "eq_moved_map")
-        rows = shift_equivariance(model, x, dx, dy)
+        rows = shifted.rows
         column = lambda r: t("inspect.eq_input") if r.stage == "input" else r.stage  # the layers keep their names
         st.markdown(t("inspect.eq_text"))
         st.table(

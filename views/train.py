@@ -111,7 +111,6 @@ def loss_figure(v: RunView) -> go.Figure:
     second axis. Built in one call and thinned to 600 points: it is redrawn every second, on the
     cores the run trains on."""
     steps, raw, smooth = v.loss_curve(max_points=600)
-    steps_per_epoch = max(1, v.total_steps // max(1, v.config.epochs))
     data = [
         go.Scatter(
             x=steps, y=raw, name=t("train.loss_step"), mode="lines", line=dict(color="rgba(31,111,235,0.3)", width=1)
@@ -121,7 +120,7 @@ def loss_figure(v: RunView) -> go.Figure:
     if v.test_accuracy:
         data.append(
             go.Scatter(
-                x=[steps_per_epoch * (i + 1) for i in range(len(v.test_accuracy))],
+                x=v.accuracy_steps(),  # each epoch's accuracy at its last step
                 y=[100 * a for a in v.test_accuracy],
                 name=t("train.accuracy_line"),
                 mode="lines+markers",

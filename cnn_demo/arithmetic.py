@@ -1,0 +1,143 @@
+"""Layer arithmetic of SeedCNN: the numbers a CNN course writes on the board, read from the
+model's modules rather than typed in.
+
+    output_size(28, 5)        # 24: floor((W - K + 2P) / S) + 1
+    layer_arithmetic(model)   # each conv/pool layer's shapes, K S P, worked formula, receptive field
+    param_counts(model)       # each conv layer's parameters beside a fully connected layer's
+    dense_layers(model)       # fc1 576 -> 100, fc2 100 -> 10
+"""
+
+from dataclasses import dataclass
+
+import numpy as np
+from torch import nn
+
+from cnn_demo.model import SPATIAL, SeedCNN, stage_module
+
+
+def output_size(w: int, k: int, s: int = 1, p: int = 0) -> int:
+    """Width (or height) of a conv or pool output: floor((W - K + 2P) / S) + 1."""
+    if min(w, k, s) < 1 or p < 0:
+        raise ValueError("width, kernel and stride must be at least 1, padding at least 0")
+    if k > w + 2 * p:
+        raise ValueError(f"a {k}-wide kernel does not fit in {w} pixels with padding {p}")
+    return (w - k + 2 * p) // s + 1
+
+
+def formula(w: int, k: int, s: int = 1, p: int = 0) -> str:
+    """The output-size formula with these numbers, e.g. "(28 − 5 + 2·0) / 1 + 1 = 24"."""
+    out = output_size(w, k, s, p)
+    if (w - k + 2 * p) % s == 0:
+        return f"({w} − {k} + 2·{p}) / {s} + 1 = {out}"
+    # Not a whole number of steps: the last partial window is dropped (floor).
+    return f"⌊({w} − {k} + 2·{p}) / {s}⌋ + 1 = {out}"
+
+
+@dataclass
+class LayerShape:
+    name: str  # "conv1", "pool1", ...
+    kind: str  # "conv" or "pool"
+    in_shape: tuple[int, int, int]  # (C, H, W)
+    out_shape: tuple[int, int, int]
+    kernel: int
+    stride: int
+    padding: int
+    formula: str  # the width computed, e.g. "(28 − 5 + 2·0) / 1 + 1 = 24"
+    jump: int  # input pixels between neighbouring units of the output
+    receptive_field: int  # each output unit sees a receptive_field² patch of the image
+    first_centre: float  # image coordinate of the centre of output unit 0 (pixel p spans [p, p+1))
+
+
+def _square(v) -> int:
+    """A kernel/stride/padding attribute that is an int or an (h, w) pair; this model uses squares."""
+    a, b = (v, v) if isinstance(v, int) else v
+    if a != b:
+        raise ValueError(f"non-square {v} is not supported")
+    return a
+
+
+def layer_arithmetic(model: SeedCNN, size: int = 28) -> list[LayerShape]:
+    """Shapes, hyper-parameters and worked formula of each conv and pool layer, in data order.
+
+    Read from the model's modules. Also walks the receptive field: each unit of a layer
+    sees r_out = r_in + (K − 1)·j_in image pixels, and neighbouring units are j_out = j_in·S apart.
+    """
+    shape = (1, size, size)
+    jump, field, centre = 1, 1, 0.5
+    rows = []
+    for name in SPATIAL:
+        m = stage_module(model, name)
+        if isinstance(m, nn.Conv2d):
+            kind, channels = "conv", m.out_channels
+            if m.in_channels != shape[0]:
+                raise ValueError(f"{name} expects {m.in_channels} channels, gets {shape[0]}")
+            if _square(m.dilation) != 1:
+                raise ValueError(f"{name}: dilated convolutions are not supported")
+        elif isinstance(m, nn.MaxPool2d):
+            kind, channels = "pool", shape[0]  # pooling works on each channel on its own
+        else:
+            continue  # ReLU: same shape, nothing to compute
+        k, s, p = _square(m.kernel_size), _square(m.stride), _square(m.padding)
+        w = output_size(shape[2], k, s, p)
+        out = (channels, w, w)
+        centre = centre + ((k - 1) / 2 - p) * jump
+        field = field + (k - 1) * jump
+        jump = jump * s
+        rows.append(LayerShape(name, kind, shape, out, k, s, p, formula(shape[2], k, s, p), jump, field, centre))
+        shape = out
+    return rows
+
+
+@dataclass
+class ParamCount:
+    name: str
+    params: int  # this conv layer's weights + biases
+    params_formula: str  # e.g. "16·(1·5·5) + 16 = 416"
+    fc_params: int  # a fully connected layer from the same input volume to the same output volume
+    fc_formula: str  # e.g. "784·9,216 + 9,216 = 7,234,560"
+    inputs_per_unit: int  # values one output unit reads: in_channels·K·K (an FC unit reads them all)
+    input_values: int  # the whole input volume, C·H·W
+    uses_per_weight: int  # output positions that share each kernel weight: H_out·W_out
+
+
+def param_counts(model: SeedCNN, size: int = 28) -> list[ParamCount]:
+    """Each conv layer's parameter count beside a fully connected layer doing the same mapping."""
+    rows = []
+    for layer in layer_arithmetic(model, size):
+        if layer.kind != "conv":
+            continue
+        m = stage_module(model, layer.name)
+        c_in, c_out, k = m.in_channels, m.out_channels, layer.kernel
+        bias = c_out if m.bias is not None else 0
+        params = c_out * c_in * k * k + bias
+        n_in, n_out = int(np.prod(layer.in_shape)), int(np.prod(layer.out_shape))
+        rows.append(
+            ParamCount(
+                name=layer.name,
+                params=params,
+                params_formula=f"{c_out}·({c_in}·{k}·{k}) + {bias} = {params:,}",
+                fc_params=n_in * n_out + n_out,
+                fc_formula=f"{n_in:,}·{n_out:,} + {n_out:,} = {n_in * n_out + n_out:,}",
+                inputs_per_unit=c_in * k * k,
+                input_values=n_in,
+                uses_per_weight=layer.out_shape[1] * layer.out_shape[2],
+            )
+        )
+    return rows
+
+
+@dataclass
+class DenseLayer:
+    name: str  # "fc1", "fc2"
+    in_features: int
+    out_features: int
+    params: int
+
+
+def dense_layers(model: SeedCNN) -> list[DenseLayer]:
+    """The fully connected layers after flatten: 576 -> 100 -> 10, with their parameter counts."""
+    linear = [m for m in model.fc_layer if isinstance(m, nn.Linear)]
+    return [
+        DenseLayer(f"fc{i + 1}", m.in_features, m.out_features, sum(p.numel() for p in m.parameters()))
+        for i, m in enumerate(linear)
+    ]
