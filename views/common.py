@@ -1,5 +1,5 @@
 """What every page shares: the server's model store and training run, the active model,
-the sidebar, and the figure helpers. Written once here, never pasted into a page.
+the sidebar. Written once here, never pasted into a page; figure code is in views/figures.py.
 
 Not a page itself: app.py lists the pages (views/*.py), and this module is only imported.
 """
@@ -141,34 +141,3 @@ def sidebar() -> None:
                 # No epoch or state here: the sidebar is drawn only on a page's full rerun, and
                 # would show them stale while the Train page's progress moves on.
                 st.info(t("sidebar.training_now", epochs=view.config.epochs))
-
-
-def heatmap(
-    image: np.ndarray,
-    title: str = "",
-    colorscale: str = "gray",
-    zmin: float | None = None,
-    zmax: float | None = None,
-    height: int = 300,
-    show_scale: bool = False,
-    zmid: float | None = None,
-) -> go.Figure:
-    """One image as a Plotly heatmap, row 0 at the top, square pixels, no axes.
-    zmid=0 centres a diverging colour scale on zero (for weights)."""
-    # Built in one call: each later update_* re-validates the whole figure (~5x slower).
-    fig = go.Figure(
-        data=[
-            go.Heatmap(
-                z=image, colorscale=colorscale, zmin=zmin, zmax=zmax, zmid=zmid, showscale=show_scale, hoverongaps=False
-            )
-        ],
-        layout=dict(
-            title=dict(text=title, font=dict(size=14)),
-            height=height,
-            plot_bgcolor="rgba(0,0,0,0)",
-            margin=dict(l=4, r=4, t=32 if title else 4, b=4),
-            yaxis=dict(autorange="reversed", scaleanchor="x", visible=False),
-            xaxis=dict(visible=False, constrain="domain"),
-        ),
-    )
-    return fig

@@ -11,11 +11,12 @@ import numpy as np
 import plotly.graph_objects as go
 import streamlit as st
 
-from cnn_demo.pixels import enlarge, png, with_box
+from cnn_demo.pixels import enlarge, with_box
 from cnn_demo.predict import predict_proba, runner_up
 from cnn_demo.preprocess import CANVAS, CENTRE, FIT, ImageError, Steps, decode_image, preprocess_steps
 from cnn_demo.probe import ERASE_REGIONS, MAX_THICKNESS, probe
 from views.common import active, chart, remember_drawing, send_to_inspect
+from views.figures import ACCENT, PALE, picture
 from views.i18n import t
 
 UNSURE = 0.6  # below this probability the page says "unsure" instead of presenting a guess
@@ -40,7 +41,7 @@ def probability_chart(probs: np.ndarray) -> go.Figure:
         cliponaxis=False,
         constraintext="none",
         textfont=dict(size=13),
-        marker_color=["#1f6feb" if d == best else "#9db4d3" for d in range(10)],
+        marker_color=[ACCENT if d == best else PALE for d in range(10)],
         hovertemplate=t("draw.hover_probability", digit="%{x}", probability="%{y:.1%}") + "<extra></extra>",
     )
     return go.Figure(
@@ -54,29 +55,23 @@ def probability_chart(probs: np.ndarray) -> go.Figure:
     )
 
 
-def picture(rgb: np.ndarray, caption: str, key: str) -> None:
-    """A still image (the pictures change with every stroke: cheap to send and to draw)."""
-    with st.container(key=key):
-        st.image(png(rgb), caption=caption, width="stretch", output_format="PNG")  # auto would be a blurry JPEG
-
-
 def show_steps(steps: Steps, fit: bool) -> None:
     st.subheader(t("draw.steps_title"))
     first, second, third = st.columns(3)
     if not fit:
         with first:
-            picture(with_box(steps.ink, None), t("draw.step_drawing"), "step_box")
+            picture(with_box(steps.ink, None), "step_box", caption=t("draw.step_drawing"))
         with second:
-            picture(enlarge(steps.image28), t("draw.step_shrunk"), "step_28")
+            picture(enlarge(steps.image28), "step_28", caption=t("draw.step_shrunk"))
         third.warning(t("draw.fit_off"))
         return
     x0, y0, x1, y1 = steps.box
     with first:
-        picture(with_box(steps.ink, steps.box), t("draw.step_box", width=x1 - x0, height=y1 - y0), "step_box")
+        picture(with_box(steps.ink, steps.box), "step_box", caption=t("draw.step_box", width=x1 - x0, height=y1 - y0))
     with second:
-        picture(enlarge(steps.fit20, scale=14), t("draw.step_fit", size=FIT), "step_fit")
+        picture(enlarge(steps.fit20, scale=14), "step_fit", caption=t("draw.step_fit", size=FIT))
     with third:
-        picture(enlarge(steps.image28, centre=CENTRE), t("draw.step_centre"), "step_28")
+        picture(enlarge(steps.image28, centre=CENTRE), "step_28", caption=t("draw.step_centre"))
     st.markdown(t("draw.why_steps"))
 
 
@@ -176,7 +171,7 @@ def workbench() -> None:
         st.caption(t(f"draw.reading_{source}", name=loaded.name))
 
     with seen_col:
-        picture(enlarge(model_input), t("draw.seen"), "seen")
+        picture(enlarge(model_input), "seen", caption=t("draw.seen"))
         if st.button(t("draw.send"), help=t("draw.send_help"), width="stretch"):
             send_to_inspect(model_input)
             st.switch_page("views/inspect.py")

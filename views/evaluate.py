@@ -21,16 +21,15 @@ from views.common import (
     active,
     chart,
     drawing_for_inspect,
-    heatmap,
     model_store,
     projector,
 )
+from views.figures import ACCENT, HIGHLIGHT, INK, PALETTE, image_figure
 from views.i18n import LANGUAGES, strings, t
 
 TABS = ["confusion", "mistakes", "curves", "alike"]  # named by the locales' evaluate.tab_* strings
 CELL_IMAGES = 50  # at most this many images of one confusion-matrix cell are drawn
 LABEL_ROWS = 9  # empty pixel rows above each tile of a gallery, where its caption goes
-COLOURS = ["#1f6feb", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#17becf"]
 state = st.session_state
 
 
@@ -66,12 +65,11 @@ def training_embedding(version: str, _model):
 
 def gallery(images: np.ndarray, captions: list[str], title: str, cols: int = 10, width_px: int = 1000) -> go.Figure:
     """Many 28x28 uint8 images as one heatmap, each with its caption above it: far faster
-    to draw than a figure per image (see notes/streamlit-patterns.md). width_px: about how
-    wide it will be drawn, to size its height."""
+    to draw than a figure per image (docs/streamlit-notes.md). width_px: about how wide it
+    will be drawn, to size its height."""
     tiles = np.pad(images.astype(np.float32) / 255, ((0, 0), (LABEL_ROWS, 0), (0, 0)), constant_values=np.nan)
     cols = min(cols, len(tiles))
-    fig = heatmap(mosaic(tiles, cols=cols, gap=2), title, zmin=0, zmax=1)
-    fig.update_traces(hoverinfo="skip")
+    fig = image_figure(mosaic(tiles, cols=cols, gap=2), 0, 1, INK, title=title, hover=None, background="white")
     fig.update_yaxes(constrain="domain", constraintoward="top")  # spare height goes below the tiles
     tile_h, tile_w = 28 + LABEL_ROWS + 2, 28 + 2
     for i, text in enumerate(captions):
@@ -127,7 +125,7 @@ def confusion_figure(confusion: np.ndarray, picked: tuple[int, int], text_size: 
         x1=predicted + 0.5,
         y0=true - 0.5,
         y1=true + 0.5,
-        line=dict(color="#d62728", width=3),
+        line=dict(color=HIGHLIGHT, width=3),
     )
     # Square cells: both axes shrink to fit (constrain="domain") rather than pad the range.
     fig.update_xaxes(
@@ -158,7 +156,7 @@ def per_class_figure(result: Evaluation) -> go.Figure:
             y=percent,
             text=[f"{p:.1f}%" for p in percent],
             textposition="outside",
-            marker_color="#1f6feb",
+            marker_color=ACCENT,
             customdata=np.stack([np.diag(result.confusion), counts], 1),
             hovertemplate=t("evaluate.hover_digit", digit="%{x}", right="%{customdata[0]}", total="%{customdata[1]}")
             + "<extra></extra>",
@@ -290,7 +288,7 @@ if curves_tab.open:
         picked = st.multiselect(t("evaluate.compare"), paths, key="eval_runs", format_func=names.get)
         loss_fig, acc_fig = go.Figure(), go.Figure()
         without = []
-        for colour, path in zip(COLOURS * 4, picked):
+        for colour, path in zip(PALETTE * 4, picked):
             try:
                 curves = training_curves(store.get(path).meta)
             except CheckpointError:
@@ -368,7 +366,7 @@ if alike_tab.open:
         )
         left, right = st.columns([1, 4])
         with left:
-            chart(heatmap(query, query_title, zmin=0, zmax=1, height=260), key="eval_alike_query")
+            chart(image_figure(query, 0, 1, INK, height=260, title=query_title), key="eval_alike_query")
         with right:
             captions = [f"{train_labels[i]} · {s:.3f}" for i, s in zip(indices, similarities)]
             title = t("evaluate.alike_title")

@@ -9,7 +9,6 @@ prediction and the open tab.
 import numpy as np
 import plotly.graph_objects as go
 import streamlit as st
-from plotly.colors import get_colorscale
 
 from cnn_demo.arithmetic import dense_layers, formula, layer_arithmetic, output_size, param_counts
 from cnn_demo.attribution import grad_cam, saliency
@@ -21,18 +20,14 @@ from cnn_demo.mosaic import mosaic
 from cnn_demo.pixels import scale_each, signed_limit
 from cnn_demo.predict import runner_up
 from views.common import active, chart, drawing_for_inspect
+from views.figures import ACCENT, GAP, HIGHLIGHT, INK, SIGNED, image_figure
 from views.i18n import LANGUAGES, strings, t
 
-# Colour scales as explicit lists: the figures skip Plotly's validation, which is what turns
-# a name like "RdBu_r" into colours (the browser's Plotly knows neither "_r" nor "gray").
-SIGNED = get_colorscale("RdBu_r")  # blue < 0 < red, white at 0: what ReLU removes is the blue
-INK = get_colorscale("gray")  # the input: 0 black, 1 white, as the model sees it
 TEST, DRAWING = "test", "drawing"  # the Input radio's values; its labels come from the locales
 # The three conv → ReLU (→ pool) chains; maps of one chain share a colour range.
 CHAINS = {"conv1": ("conv1", "relu1", None), "conv2": ("conv2", "relu2", "pool1"), "conv3": ("conv3", "relu3", "pool2")}
 TABS = ["maps", "channel", "filters", "end", "where", "how"]  # named by the locales' inspect.tab_* strings
 DIGITS = [str(d) for d in range(10)]
-GAP = "#9aa1ab"  # between the tiles of a mosaic: grey, so white (zero) tiles keep their edges
 
 
 def dims(shape) -> str:
@@ -58,39 +53,6 @@ def snapshots(path: str, version: str) -> list[dict[str, np.ndarray]]:
 
 
 # ------------------------------------------------------------------------------ figures
-
-
-def image_figure(
-    z, zmin, zmax, colorscale=SIGNED, height=260, title="", customdata=None, hover="%{z:.3f}", square=True
-) -> go.Figure:
-    """One array as a heatmap: row 0 at the top, square cells (unless square=False), no axes.
-
-    The grey background shows through the NaN gaps of a mosaic, between the tiles. Built
-    from plain dicts with _validate=False: Plotly's per-property checks cost ~10 ms a figure,
-    most of a rerun's time with 8 mosaics; the e2e tests render every one of these figures.
-    """
-    heatmap = dict(
-        type="heatmap",
-        z=z,
-        zmin=zmin,
-        zmax=zmax,
-        colorscale=colorscale,
-        showscale=False,
-        hoverongaps=False,
-        customdata=customdata,
-        hovertemplate=hover + "<extra></extra>",
-    )
-    h, w = np.shape(z)
-    layout = dict(
-        height=height,
-        margin=dict(l=2, r=2, t=30 if title else 2, b=2),
-        plot_bgcolor=GAP,
-        title=dict(text=title, x=0.5, xanchor="center"),  # its size follows chart()'s font (projector mode)
-        # Fixed ranges, row 0 at the top: markers added later must not widen them.
-        xaxis=dict(range=[-0.5, w - 0.5], visible=False, constrain="domain"),
-        yaxis=dict(range=[h - 0.5, -0.5], scaleanchor="x" if square else None, constrain="domain", visible=False),
-    )
-    return go.Figure(data=[heatmap], layout=layout, _validate=False)
 
 
 def channel_mosaic(maps: np.ndarray, cols: int) -> tuple[np.ndarray, np.ndarray]:
@@ -170,7 +132,7 @@ def overlay_figure(image28: np.ndarray, heat: np.ndarray, title: str) -> go.Figu
 def bars_figure(
     values, labels, title: str, highlight: int | None = None, height: int = 240, percent: bool = False
 ) -> go.Figure:
-    colours = ["#1f6feb" if i != highlight else "#d62728" for i in range(len(values))]
+    colours = [ACCENT if i != highlight else HIGHLIGHT for i in range(len(values))]
     fig = go.Figure(go.Bar(x=labels, y=values, marker_color=colours, hovertemplate="%{x}: %{y:.3f}<extra></extra>"))
     fig.update_layout(
         title=dict(text=title), height=height, margin=dict(l=48, r=8, t=36, b=30), bargap=0.15, plot_bgcolor="white"

@@ -7,7 +7,7 @@ from cnn_demo.data import DataError
 from cnn_demo.device import available_devices
 from cnn_demo.live import RunBusy, RunView
 from cnn_demo.mosaic import mosaic
-from cnn_demo.pixels import activations_rgb, magnify, png, weights_rgb
+from cnn_demo.pixels import activations_rgb, magnify, weights_rgb
 from cnn_demo.train import LIMITS, RECIPES, TrainConfig
 from views.common import (
     MODEL_PICK,
@@ -17,6 +17,7 @@ from views.common import (
     projector,
     run_manager,
 )
+from views.figures import ACCENT, HIGHLIGHT, faded, picture
 from views.i18n import t
 
 # The page redraws every second while a run trains, in a browser that often shares the
@@ -113,9 +114,9 @@ def loss_figure(v: RunView) -> go.Figure:
     steps, raw, smooth = v.loss_curve(max_points=600)
     data = [
         go.Scatter(
-            x=steps, y=raw, name=t("train.loss_step"), mode="lines", line=dict(color="rgba(31,111,235,0.3)", width=1)
+            x=steps, y=raw, name=t("train.loss_step"), mode="lines", line=dict(color=faded(ACCENT, 0.3), width=1)
         ),
-        go.Scatter(x=steps, y=smooth, name=t("train.loss_smooth"), mode="lines", line=dict(color="#1f6feb", width=3)),
+        go.Scatter(x=steps, y=smooth, name=t("train.loss_smooth"), mode="lines", line=dict(color=ACCENT, width=3)),
     ]
     if v.test_accuracy:
         data.append(
@@ -124,7 +125,7 @@ def loss_figure(v: RunView) -> go.Figure:
                 y=[100 * a for a in v.test_accuracy],
                 name=t("train.accuracy_line"),
                 mode="lines+markers",
-                line=dict(color="#d62728", width=2),
+                line=dict(color=HIGHLIGHT, width=2),
                 marker=dict(size=9),
                 yaxis="y2",
                 cliponaxis=False,  # the last epoch's marker sits on the right edge
@@ -204,12 +205,6 @@ def live_progress() -> None:
         show_result(v)
 
 
-def picture(title: str, rgb, key: str) -> None:
-    with st.container(key=key):
-        st.markdown(f"**{title}**")
-        st.image(png(rgb), width="stretch", output_format="PNG")  # auto would be a blurry JPEG
-
-
 @st.fragment(run_every=3.0 if running else None)
 def live_filters() -> None:
     v = manager.run.view()
@@ -217,9 +212,9 @@ def live_filters() -> None:
         # Pictures, not interactive heatmaps: redrawn while the run trains, they must be cheap
         # for the browser, which shares the teacher's cores with the run.
         filters = mosaic(v.conv1_filters, cols=8)  # (16, 5, 5) -> (11, 47)
-        picture(t("train.filters_title"), magnify(weights_rgb(filters), 12), key="live_filters")
+        picture(magnify(weights_rgb(filters), 12), "live_filters", title=t("train.filters_title"))
         maps = mosaic(v.watch_maps, cols=8, normalise=True)  # (16, 24, 24) -> (49, 199)
-        picture(t("train.maps_title"), magnify(activations_rgb(maps), 3), key="live_maps")
+        picture(magnify(activations_rgb(maps), 3), "live_maps", title=t("train.maps_title"))
         st.caption(t("train.watch_caption"))
 
 
