@@ -6,6 +6,7 @@ Modules, one idea each:
     device        which device to use, and how many CPU threads each kind of work gets
     train         the training loop (a generator) and `python -m cnn_demo.train`
     live          the app's background training run: start, pause, resume, stop, watch
+    curves        loss curves for a chart: smoothed, and thinned to a few hundred points
     evaluate      test accuracy, confusion matrix, mistakes, learning curves; `python -m cnn_demo.evaluate`
     checkpoint    the one checkpoint format: save, load, DEFAULT
     store         the saved models of a server, the active one, uploads and deletes

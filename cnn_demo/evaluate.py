@@ -13,6 +13,7 @@ import numpy as np
 import torch
 
 from cnn_demo import checkpoint
+from cnn_demo.curves import smooth, thin
 from cnn_demo.data import DataError, load_mnist
 from cnn_demo.device import pick_device
 
@@ -112,16 +113,6 @@ class Curves:
     accuracy: np.ndarray  # (E,): test accuracy after each epoch, in [0, 1]
 
 
-def smooth(values: np.ndarray, weight: float = 0.95) -> np.ndarray:
-    """Exponential moving average, bias-corrected so it starts at the first values rather
-    than at zero (TensorBoard's smoothing)."""
-    out, avg = np.empty(len(values)), 0.0
-    for i, x in enumerate(values):
-        avg = weight * avg + (1 - weight) * x
-        out[i] = avg / (1 - weight ** (i + 1))
-    return out
-
-
 def training_curves(meta: dict, max_points: int = 1500) -> Curves | None:
     """The loss and accuracy curves a checkpoint recorded, or None if it has none (an import)."""
     losses = np.asarray(meta.get("loss_history") or [], dtype=np.float64)
@@ -133,11 +124,7 @@ def training_curves(meta: dict, max_points: int = 1500) -> Curves | None:
         steps_per_epoch = math.ceil(config["train_images"] / config["batch_size"])
     else:  # an older file without its config: spread the steps evenly over the epochs done
         steps_per_epoch = max(1, len(losses) // max(1, len(accuracy)))
-    keep = (
-        np.unique(np.linspace(0, len(losses) - 1, min(len(losses), max_points)).astype(int))
-        if len(losses)
-        else np.arange(0)
-    )
+    keep = thin(len(losses), max_points)
     return Curves(
         loss_epochs=(keep + 1) / steps_per_epoch,
         loss=smooth(losses)[keep],

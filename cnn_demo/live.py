@@ -24,6 +24,7 @@ import torch
 
 from cnn_demo import checkpoint
 from cnn_demo.checkpoint import RUNS_DIR
+from cnn_demo.curves import smooth, thin
 from cnn_demo.data import load_mnist
 from cnn_demo.device import CPU_CORES, autocast_dtype, pick_device, use_threads
 from cnn_demo.evaluate import accuracy
@@ -88,19 +89,10 @@ class RunView:
         return [steps_per_epoch * (i + 1) for i in range(len(self.test_accuracy))]
 
     def loss_curve(self, max_points: int = 1500, weight: float = 0.95) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """(steps, raw loss, smoothed loss), thinned to at most max_points for the chart.
-
-        The smoothed line is an exponential moving average, bias-corrected so it starts at
-        the first losses rather than at zero (as TensorBoard's smoothing does)."""
+        """(steps, raw loss, smoothed loss), thinned to at most max_points for the chart."""
         raw = np.asarray(self.losses, dtype=np.float64)
-        smooth, avg = np.empty_like(raw), 0.0
-        for i, x in enumerate(raw):
-            avg = weight * avg + (1 - weight) * x
-            smooth[i] = avg / (1 - weight ** (i + 1))
-        keep = (
-            np.unique(np.linspace(0, len(raw) - 1, min(len(raw), max_points)).astype(int)) if len(raw) else np.arange(0)
-        )
-        return keep + 1, raw[keep], smooth[keep]
+        keep = thin(len(raw), max_points)
+        return keep + 1, raw[keep], smooth(raw, weight)[keep]
 
 
 class TrainingRun:
