@@ -84,15 +84,21 @@ def projector() -> bool:
     return bool(st.session_state.get(PROJECTOR, False))
 
 
-def chart(fig: go.Figure, key: str, height: int | None = None, **kwargs) -> None:
-    """Draw a Plotly figure the same way on every page: larger fonts in projector mode, and the
-    mode bar's camera button saves a 2x PNG for slides."""
+def prepare(fig: go.Figure, key: str, height: int | None = None) -> dict:
+    """Size a Plotly figure for this browser, in place: larger fonts (and fixed margins, and the
+    height) in projector mode. Returns the config every chart uses: no logo, and the mode bar's
+    camera button saves a 2x PNG for slides. Shared by chart() and views/live_chart.py."""
     scale = 1.4 if projector() else 1.0
     fig.update_layout(font_size=round(13 * scale), **({"height": round(height * scale)} if height else {}))
     margin = fig.layout.margin
     if margin.autoexpand is False:  # fixed margins (see the Train page's loss chart) grow with the type
         fig.update_layout(margin={side: round((margin[side] or 0) * scale) for side in "lrtb"})
-    config = {"displaylogo": False, "toImageButtonOptions": {"format": "png", "scale": 2, "filename": key}}
+    return {"displaylogo": False, "toImageButtonOptions": {"format": "png", "scale": 2, "filename": key}}
+
+
+def chart(fig: go.Figure, key: str, height: int | None = None, **kwargs) -> None:
+    """Draw a Plotly figure the same way on every page (see prepare)."""
+    config = prepare(fig, key, height)
     st.plotly_chart(fig, key=key, config=config, **kwargs)
 
 

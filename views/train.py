@@ -12,13 +12,13 @@ from cnn_demo.train import LIMITS, RECIPES, TrainConfig
 from views.common import (
     MODEL_PICK,
     accuracy_text,
-    chart,
     model_store,
     projector,
     run_manager,
 )
 from views.figures import ACCENT, HIGHLIGHT, faded, picture
 from views.i18n import t
+from views.live_chart import live_chart
 
 # The page redraws every second while a run trains, in a browser that often shares the
 # teacher's cores with the run. Streamlit eases those redraws (the progress bar slides, elements
@@ -176,7 +176,7 @@ def show_progress(v: RunView) -> None:
     for row in range(0, len(metrics), per_row):
         for column, (label, value) in zip(st.columns(per_row), metrics[row : row + per_row]):
             column.metric(label, value)
-    chart(loss_figure(v), key="loss_chart", height=380)
+    live_chart(loss_figure(v), key="loss_chart", height=380)
 
 
 def show_result(v: RunView) -> None:
