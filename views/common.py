@@ -6,7 +6,6 @@ Not a page itself: app.py lists the pages (views/*.py), and this module is only 
 
 import numpy as np
 import pandas  # noqa: F401 -- see below
-import plotly.graph_objects as go
 import streamlit as st
 
 from cnn_demo import checkpoint
@@ -82,24 +81,6 @@ html, body, [data-testid="stAppViewContainer"] { font-size: 21px; }
 
 def projector() -> bool:
     return bool(st.session_state.get(PROJECTOR, False))
-
-
-def prepare(fig: go.Figure, key: str, height: int | None = None) -> dict:
-    """Size a Plotly figure for this browser, in place: larger fonts (and fixed margins, and the
-    height) in projector mode. Returns the config every chart uses: no logo, and the mode bar's
-    camera button saves a 2x PNG for slides. Shared by chart() and views/live_chart.py."""
-    scale = 1.4 if projector() else 1.0
-    fig.update_layout(font_size=round(13 * scale), **({"height": round(height * scale)} if height else {}))
-    margin = fig.layout.margin
-    if margin.autoexpand is False:  # fixed margins (see the Train page's loss chart) grow with the type
-        fig.update_layout(margin={side: round((margin[side] or 0) * scale) for side in "lrtb"})
-    return {"displaylogo": False, "toImageButtonOptions": {"format": "png", "scale": 2, "filename": key}}
-
-
-def chart(fig: go.Figure, key: str, height: int | None = None, **kwargs) -> None:
-    """Draw a Plotly figure the same way on every page (see prepare)."""
-    config = prepare(fig, key, height)
-    st.plotly_chart(fig, key=key, config=config, **kwargs)
 
 
 def sidebar() -> None:

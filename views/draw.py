@@ -15,8 +15,8 @@ from cnn_demo.pixels import enlarge, with_box
 from cnn_demo.predict import predict_proba, runner_up
 from cnn_demo.preprocess import CANVAS, CENTRE, FIT, ImageError, Steps, decode_image, preprocess_steps
 from cnn_demo.probe import ERASE_REGIONS, MAX_THICKNESS, probe
-from views.common import active, chart, remember_drawing, send_to_inspect
-from views.figures import ACCENT, PALE, picture
+from views.common import active, remember_drawing, send_to_inspect
+from views.figures import ACCENT, PALE, chart, picture
 from views.i18n import t
 
 UNSURE = 0.6  # below this probability the page says "unsure" instead of presenting a guess

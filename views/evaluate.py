@@ -19,12 +19,11 @@ from cnn_demo.similar import embed, most_alike
 from views.common import (
     accuracy_text,
     active,
-    chart,
     drawing_for_inspect,
     model_store,
     projector,
 )
-from views.figures import ACCENT, HIGHLIGHT, INK, PALETTE, image_figure
+from views.figures import ACCENT, HIGHLIGHT, INK, PALETTE, chart, image_figure
 from views.i18n import LANGUAGES, strings, t
 
 TABS = ["confusion", "mistakes", "curves", "alike"]  # named by the locales' evaluate.tab_* strings

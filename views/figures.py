@@ -11,6 +11,7 @@ import streamlit as st
 from plotly.colors import get_colorscale
 
 from cnn_demo.pixels import png
+from views.common import projector
 
 # The theme's primary colour (.streamlit/config.toml) is the app's accent: the model's answer,
 # the loss, the bars that matter. The second colour marks what stands out against it.
@@ -83,3 +84,21 @@ def picture(rgb: np.ndarray, key: str, caption: str | None = None, title: str | 
         if title:
             st.markdown(f"**{title}**")
         st.image(png(rgb), caption=caption, width="stretch", output_format="PNG")
+
+
+def prepare(fig: go.Figure, key: str, height: int | None = None) -> dict:
+    """Size a Plotly figure for this browser, in place: larger fonts (and fixed margins, and the
+    height) in projector mode. Returns the config every chart uses: no logo, and the mode bar's
+    camera button saves a 2x PNG for slides. Shared by chart() and views/live_chart.py."""
+    scale = 1.4 if projector() else 1.0
+    fig.update_layout(font_size=round(13 * scale), **({"height": round(height * scale)} if height else {}))
+    margin = fig.layout.margin
+    if margin.autoexpand is False:  # fixed margins (see the Train page's loss chart) grow with the type
+        fig.update_layout(margin={side: round((margin[side] or 0) * scale) for side in "lrtb"})
+    return {"displaylogo": False, "toImageButtonOptions": {"format": "png", "scale": 2, "filename": key}}
+
+
+def chart(fig: go.Figure, key: str, height: int | None = None, **kwargs) -> None:
+    """Draw a Plotly figure the same way on every page (see prepare)."""
+    config = prepare(fig, key, height)
+    st.plotly_chart(fig, key=key, config=config, **kwargs)

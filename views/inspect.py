@@ -19,8 +19,8 @@ from cnn_demo.features import feature_maps, kernels, pool_winners, probabilities
 from cnn_demo.mosaic import mosaic
 from cnn_demo.pixels import scale_each, signed_limit
 from cnn_demo.predict import runner_up
-from views.common import active, chart, drawing_for_inspect
-from views.figures import ACCENT, GAP, HIGHLIGHT, INK, SIGNED, image_figure
+from views.common import active, drawing_for_inspect
+from views.figures import ACCENT, GAP, HIGHLIGHT, INK, SIGNED, chart, image_figure
 from views.i18n import LANGUAGES, strings, t
 
 TEST, DRAWING = "test", "drawing"  # the Input radio's values; its labels come from the locales

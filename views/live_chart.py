@@ -36,7 +36,7 @@ import plotly.io as pio
 import streamlit as st
 from plotly.offline import get_plotlyjs_version
 
-from views.common import chart, prepare
+from views.figures import chart, prepare
 
 STATIC = Path(__file__).resolve().parents[1] / "static"  # Streamlit serves the folder beside app.py
 PLOTLY_JS = Path(plotly.__file__).resolve().parent / "package_data" / "plotly.min.js"
