@@ -88,6 +88,24 @@ class Server:
         self.log.flush()
         return self.log_path.read_text(errors="replace")[start:]
 
+    def training_workers(self) -> list[int]:
+        """The pids of the training worker processes this server has running now (Linux).
+
+        A run's worker is spawned by multiprocessing (cnn_demo.live) and stays in the server's
+        process group; each run has its own, so this counts the runs that are training."""
+        pids = []
+        for entry in Path("/proc").iterdir():
+            if not entry.name.isdigit():
+                continue
+            try:
+                cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ")
+                group = os.getpgid(int(entry.name))
+            except (OSError, ProcessLookupError):
+                continue  # ended while we looked
+            if group == self.proc.pid and b"spawn_main" in cmdline:
+                pids.append(int(entry.name))
+        return pids
+
     def stop(self) -> None:
         if self.proc.poll() is None:
             os.killpg(self.proc.pid, signal.SIGTERM)  # the pid we started, and its children
