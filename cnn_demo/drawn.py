@@ -228,8 +228,10 @@ def _smooth_noise(points: np.ndarray, amplitude: float, rng: np.random.Generator
     return (weight * np.sin(2 * np.pi * freq * along + phase)).sum(1)
 
 
-def evaluate(model, items: list[Drawing], fit: bool = True) -> tuple[float, list[float], np.ndarray]:
-    """(accuracy, per-class accuracy, predictions) of `model` on drawings, through the Draw page's path."""
+def accuracy_on_drawings(model, items: list[Drawing], fit: bool = True) -> tuple[float, list[float], np.ndarray]:
+    """(accuracy, per-class accuracy, predictions) of `model` on drawings, read through the Draw
+    page's path: canvas_to_mnist, then predict_proba. A drawing that preprocesses to nothing
+    counts as wrong (prediction -1)."""
     from cnn_demo.predict import predict_proba
     from cnn_demo.preprocess import canvas_to_mnist
 
@@ -264,7 +266,7 @@ def main(argv: list[str] | None = None) -> int:
     items = drawings(args.n, args.seed, background=args.background)
     results = {}
     for fit in (True, False):
-        acc, per_class, predictions = evaluate(model, items, fit)
+        acc, per_class, predictions = accuracy_on_drawings(model, items, fit)
         results[fit] = (acc, per_class)
         label = "MNIST-style fitting" if fit else "plain resize (fit=False)"
         print(f"{args.checkpoint}: {100 * acc:.2f}% of {args.n} drawn digits, {label}")

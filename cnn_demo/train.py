@@ -14,6 +14,7 @@ run channels_last, under bf16 autocast where the hardware has native bf16.
 """
 
 import argparse
+import importlib.metadata
 import math
 import sys
 import time
@@ -110,8 +111,6 @@ class History:
     samples: int = 0  # images seen
 
     def meta(self, config: TrainConfig, device: torch.device, stopped: str | None = None) -> dict:
-        import torchvision
-
         return {
             "model": "SeedCNN",
             "recipe": config.recipe,
@@ -127,11 +126,20 @@ class History:
             "stopped": stopped,
             "versions": {
                 "torch": torch.__version__,
-                "torchvision": torchvision.__version__,
+                "torchvision": installed_version("torchvision"),
                 "python": sys.version.split()[0],
             },
             "date": datetime.now(UTC).isoformat(timespec="seconds"),
         }
+
+
+def installed_version(package: str) -> str | None:
+    """A package's version as installed (its metadata; no local tag such as "+cu130"), without
+    importing it: importing torchvision takes seconds, and every run's first save waited for it."""
+    try:
+        return importlib.metadata.version(package)
+    except importlib.metadata.PackageNotFoundError:
+        return None
 
 
 def augment(x: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:

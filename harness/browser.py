@@ -13,7 +13,7 @@ import time
 import urllib.request
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[1]  # the repository: app.py is there
 CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
 CHROMIUM_ARGS = [
     "--no-sandbox",
@@ -87,6 +87,24 @@ class Server:
     def log_text(self, start: int = 0) -> str:
         self.log.flush()
         return self.log_path.read_text(errors="replace")[start:]
+
+    def training_workers(self) -> list[int]:
+        """The pids of the training worker processes this server has running now (Linux).
+
+        A run's worker is spawned by multiprocessing (cnn_demo.live) and stays in the server's
+        process group; each run has its own, so this counts the runs that are training."""
+        pids = []
+        for entry in Path("/proc").iterdir():
+            if not entry.name.isdigit():
+                continue
+            try:
+                cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ")
+                group = os.getpgid(int(entry.name))
+            except (OSError, ProcessLookupError):
+                continue  # ended while we looked
+            if group == self.proc.pid and b"spawn_main" in cmdline:
+                pids.append(int(entry.name))
+        return pids
 
     def stop(self) -> None:
         if self.proc.poll() is None:

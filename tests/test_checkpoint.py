@@ -144,3 +144,97 @@ def test_checkpoint_cli(tmp_path, capsys):
     (tmp_path / "bad").write_bytes(b"\x80\x04junk")
     assert checkpoint.main([str(tmp_path / "bad")]) == 1
     assert "pickle" in capsys.readouterr().err
+
+
+# A writer for the kill test, in an interpreter of its own. It imports torch once, runs no
+# parallel work (one thread), and for each version number it reads forks a child that saves
+# that checkpoint with checkpoint.save over and over, a version more each time, until the test
+# kills it; then it reaps the child and says so. About 10 MB a file, as after a long run.
+WRITER = """
+import os, sys
+import torch
+torch.set_num_threads(1)
+from cnn_demo import checkpoint
+from cnn_demo.model import SeedCNN, conv_weights
+target = sys.argv[1]
+torch.manual_seed(0)
+model = SeedCNN()
+filters = [conv_weights(model)] * 80
+print("ready", flush=True)
+for line in sys.stdin:
+    pid = os.fork()
+    if pid == 0:
+        version = int(line)
+        while True:
+            checkpoint.save(model, target, {"version": version}, filters)
+            version += 1
+    print(pid, flush=True)
+    os.waitpid(pid, 0)
+    print("reaped", flush=True)
+"""
+
+
+def test_a_save_killed_at_any_moment_leaves_the_old_file_or_the_new_one_never_a_part(tmp_path):
+    """SIGKILL, as when the server is killed mid-run, while checkpoint.save writes: the file
+    under the real name is always absent (before the first save ends) or a whole checkpoint,
+    never older than one seen before, and what a cut write leaves is never listed as a model."""
+    import random
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from cnn_demo.model import conv_weights
+    from cnn_demo.store import ModelStore
+
+    # How long one save takes here, to spread the kills over it.
+    model = SeedCNN()
+    t0 = time.perf_counter()
+    checkpoint.save(model, tmp_path / "timing.safetensors", {"version": 0}, [conv_weights(model)] * 80)
+    save_s = time.perf_counter() - t0
+    (tmp_path / "timing.safetensors").unlink()
+
+    target = tmp_path / "run.safetensors"
+    writer = subprocess.Popen(
+        [sys.executable, "-c", WRITER, str(target)],
+        cwd=checkpoint.ROOT,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    store = ModelStore(default=tmp_path / "absent.safetensors", runs_dir=tmp_path)
+    rng = random.Random(0)
+    cut_writes, last_version = 0, -1
+    try:
+        assert writer.stdout.readline().strip() == "ready"
+        for round_ in range(12):
+            writer.stdin.write(f"{1000 * round_}\n")
+            writer.stdin.flush()
+            pid = int(writer.stdout.readline())
+            # Kill it once a write is under way (its temp file is there; a save begins at once,
+            # so after 5 s whatever is happening), at once or a random moment later: in the data,
+            # in fsync, at the rename, in a later save or between two.
+            deadline = time.time() + 5
+            while not list(tmp_path.glob(".run.safetensors.*.tmp")) and time.time() < deadline:
+                time.sleep(0.0005)
+            time.sleep(rng.choice([0.0, rng.uniform(0, 3 * save_s)]))
+            os.kill(pid, signal.SIGKILL)
+            assert writer.stdout.readline().strip() == "reaped"
+
+            leftovers = sorted(p.name for p in tmp_path.iterdir() if p != target)
+            cut_writes += bool(leftovers)
+            assert all(n.startswith(".run.safetensors.") and n.endswith(".tmp") for n in leftovers), leftovers
+            if target.exists():
+                _, meta = checkpoint.load(target)  # whole: a part of one is refused
+                assert meta["version"] >= last_version  # a cut write never takes the file back
+                last_version = meta["version"]
+                assert store.saved() == [target]
+            else:
+                assert last_version == -1 and store.saved() == []  # no save has ended yet
+            for name in leftovers:  # as the app's next save would find the folder, more or less
+                (tmp_path / name).unlink()
+    finally:
+        writer.kill()
+        writer.wait()
+    assert cut_writes >= 4, f"only {cut_writes} of 12 kills cut a write short"
+    assert last_version >= 1000, "no save ever ended"

@@ -7,8 +7,9 @@ import pytest
 import torch
 
 from cnn_demo import checkpoint
-from cnn_demo.drawn import CANVAS, TEMPLATES, draw_digit, drawings, evaluate, main, render
+from cnn_demo.drawn import CANVAS, TEMPLATES, accuracy_on_drawings, draw_digit, drawings, main, render
 from cnn_demo.model import SeedCNN
+from cnn_demo.predict import predict_proba
 from cnn_demo.preprocess import canvas_to_mnist
 
 
@@ -54,19 +55,63 @@ def test_every_style_draws_something_mnist_sized():
     assert 52 < np.median(ink) < 164
 
 
-def test_evaluate_and_cli(tmp_path, capsys):
-    torch.manual_seed(0)
-    path = checkpoint.save(SeedCNN(), tmp_path / "untrained.safetensors", {"recipe": "test"})
-    acc, per_class, predictions = evaluate(checkpoint.load(path)[0], drawings(20, seed=0))
-    assert 0 <= acc <= 1 and len(per_class) == 10 and predictions.shape == (20,)
-    assert main(["--n", "20", "--checkpoint", str(path), "--json"]) == 0
+def always_three() -> SeedCNN:
+    """A SeedCNN whose answer is known whatever it is shown: its last layer ignores its
+    input and always gives digit 3 the highest logit."""
+    model = SeedCNN()
+    with torch.no_grad():
+        model.fc_layer[2].weight.zero_()
+        model.fc_layer[2].bias.copy_(torch.eye(10)[3] * 5)
+    return model.eval()
+
+
+def test_accuracy_on_drawings_scores_what_the_model_answers():
+    items = drawings(20, seed=0)  # 0..9 twice
+    acc, per_class, predictions = accuracy_on_drawings(always_three(), items)
+    assert predictions.tolist() == [3] * 20
+    assert acc == 0.1  # the two 3s of twenty
+    assert per_class == [0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0]
+
+
+needs_default = pytest.mark.skipif(not checkpoint.DEFAULT.exists(), reason="the shipped default model is not there")
+
+
+def read_directly(model, items, fit):
+    """The Draw page's path worked out here: canvas_to_mnist, predict_proba, argmax."""
+    return predict_proba(model, np.stack([canvas_to_mnist(d.canvas, fit=fit) for d in items])).argmax(1)
+
+
+@needs_default
+def test_accuracy_on_drawings_and_the_cli_read_them_as_the_draw_page_does(capsys):
+    model, items = checkpoint.load(checkpoint.DEFAULT)[0], drawings(30, seed=5)
+    labels = np.array([d.label for d in items])
+    answers = {fit: read_directly(model, items, fit) for fit in (True, False)}
+    assert not np.array_equal(answers[True], answers[False])  # so that mixing them up shows
+    for fit, expected in answers.items():
+        acc, per_class, predictions = accuracy_on_drawings(model, items, fit=fit)
+        np.testing.assert_array_equal(predictions, expected)
+        assert acc == pytest.approx((expected == labels).mean())
+        assert per_class == pytest.approx([(expected[labels == c] == c).mean() for c in range(10)])
+    assert main(["--n", "30", "--seed", "5", "--json"]) == 0  # the same drawings, the default checkpoint
     result = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
-    assert result["n"] == 20 and len(result["per_class"]) == 10 and 0 <= result["accuracy_no_fit"] <= 1
+    assert result["accuracy"] == round((answers[True] == labels).mean(), 4)
+    assert result["accuracy_no_fit"] == round((answers[False] == labels).mean(), 4)
+
+
+def test_cli_reports_the_checkpoint_it_is_given(tmp_path, capsys):
+    path = checkpoint.save(always_three(), tmp_path / "threes.safetensors", {"recipe": "test"})
+    assert main(["--n", "20", "--checkpoint", str(path), "--json"]) == 0
+    out = capsys.readouterr().out
+    result = json.loads(out.strip().splitlines()[-1])
+    assert result["n"] == 20 and result["accuracy"] == 0.1 and result["accuracy_no_fit"] == 0.1
+    assert result["per_class"] == result["per_class_no_fit"] == [0, 0, 0, 1, 0, 0, 0, 0, 0, 0]
+    assert "10.00% of 20 drawn digits" in out and ") read as 3" in out
     assert main(["--n", "5", "--checkpoint", str(tmp_path / "missing.safetensors")]) == 1
+    assert "error: missing.safetensors" in capsys.readouterr().err
 
 
-@pytest.mark.skipif(not checkpoint.DEFAULT.exists(), reason="the shipped default model is not there")
+@needs_default
 def test_default_model_reads_drawn_digits():
     model, _ = checkpoint.load(checkpoint.DEFAULT)
-    acc, per_class, _ = evaluate(model, drawings(200, seed=123))
+    acc, per_class, _ = accuracy_on_drawings(model, drawings(200, seed=123))
     assert acc >= 0.98, f"{100 * acc:.1f}% of 200 drawn digits, per class {per_class}"

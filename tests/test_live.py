@@ -23,34 +23,72 @@ def make_manager(tmp_path, separate_process: bool):
         m.run.thread.join(30)
 
 
+@pytest.fixture
+def process_manager(tmp_path):
+    """The app's way: the run in a worker process. Each start spawns an interpreter that
+    imports torch (seconds), so only what crosses the process boundary is tested with it:
+    a run that finishes and saves, a stop that reaches the worker, a worker that dies."""
+    yield from make_manager(tmp_path, separate_process=True)
+
+
 @pytest.fixture(params=["process", "thread"])
 def manager(request, tmp_path):
-    """The app's way (a worker process) and a notebook's (a thread)."""
+    """The app's way (a worker process) and a notebook's (a thread), for what starts nothing."""
     yield from make_manager(tmp_path, separate_process=request.param == "process")
 
 
 @pytest.fixture
 def thread_manager(tmp_path):
-    """For tests that patch this module: a worker thread sees the patches, a process would not."""
+    """A notebook's way: the same worker function in a thread (and it sees this module's
+    patches, a process would not)."""
     yield from make_manager(tmp_path, separate_process=False)
 
 
-def wait_for(run, states, timeout=180):
+def wait_until(condition, timeout=120, what="the condition"):
+    """Poll until condition() is true; its last true value is returned."""
     deadline = time.time() + timeout
     while time.time() < deadline:
-        view = run.view()
-        if view.state in states:
-            return view
+        value = condition()
+        if value:
+            return value
         time.sleep(0.02)
-    raise AssertionError(f"run still {run.view().state} after {timeout}s")
+    raise AssertionError(f"{what} did not happen within {timeout}s")
+
+
+def wait_for(run, states, timeout=180):
+    view = wait_until(lambda: (v := run.view()).state in states and v, timeout, f"a state in {states}")
+    return view
+
+
+def step_seconds(run, steps=20) -> float:
+    """How long one step of this run takes now, over the next `steps` steps."""
+    first, t0 = run.view().step, time.perf_counter()
+    wait_until(lambda: run.view().step >= first + steps, what=f"{steps} more steps")
+    return (time.perf_counter() - t0) / (run.view().step - first)
+
+
+def settled_step(run, step_s: float, timeout=120) -> int:
+    """The step count once it has stopped growing: unchanged for 50 steps' time (and at least
+    a second, ten of the worker's reports), so that a slow step is not taken for a halt."""
+    window = max(1.0, 50 * step_s)
+    deadline = time.time() + timeout
+    last, since = run.view().step, time.time()
+    while time.time() < deadline:
+        time.sleep(0.05)
+        now = run.view().step
+        if now != last:
+            last, since = now, time.time()
+        elif time.time() - since >= window:
+            return now
+    raise AssertionError(f"the run was still stepping after {timeout}s")
 
 
 def config(**kw):
     return TrainConfig.from_recipe("seed", **{"device": "cpu", "lr": 2e-3, "batch_size": 64, **kw})
 
 
-def test_a_run_finishes_saves_and_can_become_active(manager, tmp_path):
-    run = manager.start(config(epochs=2))
+def test_a_run_finishes_saves_and_can_become_active(process_manager, tmp_path):
+    run = process_manager.start(config(epochs=2))
     view = wait_for(run, {"finished"})
     assert view.step == view.total_steps == 2 * 32 and len(view.losses) == 64
     assert len(view.test_accuracy) == 2 and view.final_accuracy > 0.5
@@ -63,37 +101,37 @@ def test_a_run_finishes_saves_and_can_become_active(manager, tmp_path):
     assert store.active().meta["epochs_done"] == 2
 
 
-def test_stop_ends_the_run_quickly_and_keeps_what_was_learned(manager):
-    run = manager.start(config(epochs=50, batch_size=8))
-    wait_for(run, {"running"})
-    while run.view().step < 5:
-        time.sleep(0.01)
-    t0 = time.perf_counter()
+def test_stop_reaches_the_worker_process_and_keeps_what_was_learned(process_manager):
+    """How fast it stops is measured by `python -m benchmarks.stop_latency`; here only that
+    it does, long before the run's 12,800 steps, and saves."""
+    run = process_manager.start(config(epochs=50, batch_size=8))
+    wait_until(lambda: run.view().step >= 5, what="5 steps")
     run.stop()
-    view = wait_for(run, {"saving", "stopped"})
-    assert time.perf_counter() - t0 < 1.0  # out of the loop between two steps
-    view = wait_for(run, {"stopped"})
+    view = wait_for(run, {"stopped"}, timeout=60)
+    assert view.step < view.total_steps == 50 * 256
     assert view.saved_path.exists() and view.final_accuracy is not None
-    assert checkpoint.load(view.saved_path)[1]["stopped"] == "stopped by the user"
+    meta = checkpoint.load(view.saved_path)[1]
+    assert meta["stopped"] == "stopped by the user" and len(meta["loss_history"]) == view.step
 
 
-def test_pause_holds_and_resume_goes_on(manager):
-    run = manager.start(config(epochs=50, batch_size=8))
-    while run.view().step < 3:
-        time.sleep(0.01)
+def test_pause_holds_and_resume_goes_on(thread_manager):
+    run = thread_manager.start(config(epochs=50, batch_size=8))
+    wait_until(lambda: run.view().step >= 20, what="20 steps")  # past the slow first steps
+    step_s = step_seconds(run)
     run.pause()
-    time.sleep(0.2)
-    held = run.view().step
-    time.sleep(0.4)
+    held = settled_step(run, step_s)  # the step in flight when Pause was pressed still ends
+    time.sleep(max(1.0, 50 * step_s))  # a window in which a running run takes 50 steps or more
     assert run.view().state == "paused" and run.view().step == held
     run.resume()
-    time.sleep(0.5)
-    assert run.view().step > held
+    wait_until(lambda: run.view().step > held, what="a step after Resume")
+    assert run.view().state == "running"
+    run.pause()
     run.stop()  # a stop also ends a paused run
-    wait_for(run, {"stopped"})
+    wait_for(run, {"stopped"}, timeout=60)
 
 
-def test_one_run_at_a_time_even_when_two_press_start_together(manager):
+def test_one_run_at_a_time_even_when_two_press_start_together(thread_manager):
+    manager = thread_manager
     results = []
     barrier = threading.Barrier(4)
 
@@ -129,10 +167,10 @@ def test_bad_config_never_starts(manager):
     assert manager.run is None
 
 
-def test_watch_image_is_used(manager):
+def test_watch_image_is_used(thread_manager):
     digit = np.zeros((28, 28), np.float32)
     digit[4:24, 12:16] = 1
-    run = manager.start(config(epochs=1), watch_image=digit)
+    run = thread_manager.start(config(epochs=1), watch_image=digit)
     view = wait_for(run, {"finished"})
     assert np.array_equal(view.watch_image, digit)
 
@@ -188,13 +226,10 @@ def test_each_epochs_accuracy_sits_at_its_last_step():
     assert replace(view, total_steps=0, test_accuracy=[0.5]).accuracy_steps() == [1]  # before the first report
 
 
-def test_each_finished_epoch_is_saved_while_the_run_goes_on(manager):
+def test_each_finished_epoch_is_saved_while_the_run_goes_on(thread_manager):
     """If the server dies mid-run, the run is kept up to its last finished epoch."""
-    run = manager.start(config(epochs=50))
-    deadline = time.time() + 120
-    while not run.view().test_accuracy and time.time() < deadline:
-        time.sleep(0.02)
-    time.sleep(0.3)  # the save follows the epoch's evaluation
+    run = thread_manager.start(config(epochs=50))
+    wait_until(run.out.exists, what="the first epoch's save")  # written whole, under its name, at once
     model, meta = checkpoint.load(run.out)
     assert meta["stopped"] == "interrupted" and meta["epochs_done"] >= 1
     assert len(checkpoint.filter_history(run.out)) == meta["epochs_done"] + 1
@@ -229,8 +264,7 @@ def test_a_worker_process_that_dies_is_a_clear_failure(tmp_path):
     """Killed by the system (say, out of memory): the page says so instead of waiting forever."""
     m = next(make_manager(tmp_path, separate_process=True))
     run = m.start(config(epochs=50))
-    while run.view().step < 5:
-        time.sleep(0.01)
+    wait_until(lambda: run.view().step >= 5, what="5 steps")
     run.worker.kill()
     view = wait_for(run, {"failed"}, timeout=30)
     assert "ended unexpectedly" in view.message and "-9" in view.message

@@ -8,6 +8,7 @@ import streamlit as st
 from streamlit.testing.v1 import AppTest
 
 from cnn_demo import data
+from cnn_demo.train import LIMITS, TrainConfig
 
 APP = str(Path(__file__).resolve().parents[1] / "app.py")
 
@@ -53,11 +54,35 @@ def test_missing_data_is_a_clear_message_and_starts_nothing(app, tmp_path, monke
     assert not app.exception
 
 
-def test_hyper_parameters_stay_in_range(app):
-    """The widgets keep what a user types inside the trainer's limits."""
+# Each hyper-parameter box of the Train page and the trainer's name for it.
+BOXES = {"train_epochs": "epochs", "train_batch": "batch_size", "train_lr": "lr", "train_images": "train_images"}
+
+
+def test_hyper_parameter_boxes_hold_the_trainers_limits(app):
+    """The page offers exactly what the trainer accepts (cnn_demo.train.LIMITS, which
+    tests/test_train.py checks the trainer enforces): no value a box lets through is refused."""
     app.switch_page("views/train.py").run()
-    app.number_input(key="train_lr").set_value(5.0).run()
-    app.number_input(key="train_epochs").set_value(0).run()
-    values = {n.label: n.value for n in app.number_input}
-    assert 0 < values["Learning rate"] <= 1.0 and values["Epochs"] >= 1
+    for key, name in BOXES.items():
+        box = app.number_input(key=key)
+        assert (box.min, box.max) == LIMITS[name], key
+
+
+def test_a_setting_the_trainer_refuses_is_a_clear_error_and_starts_nothing(app, monkeypatch):
+    """Whatever reaches the Start button goes through the trainer's check, and its refusal is
+    shown, not raised, and starts no run. (Streamlit itself swaps a value outside a box's
+    range for the box's minimum before the page reads it, so the refusal is provoked here.)"""
+    checked = []
+
+    def refuse(config):
+        checked.append(config)
+        raise ValueError("lr must be between 1e-06 and 1, not 5")
+
+    monkeypatch.setattr(TrainConfig, "validated", refuse)
+    app.switch_page("views/train.py").run()
+    app.button[0].click().run()  # "Start training"
+    (error,) = app.error
+    assert error.value == "Training did not start: lr must be between 1e-06 and 1, not 5"
+    assert checked and checked[0].lr == 0.0002 and checked[0].epochs == 10  # what the boxes held
+    assert app.button[0].label == "Start training" and not app.button[0].disabled
+    assert any(i.value.startswith("No run yet") for i in app.info)
     assert not app.exception

@@ -27,6 +27,8 @@ STILL_CSS = (
     "<style>[data-testid='stProgress'] *, [data-testid='stElementContainer'] { transition: none !important; }</style>"
 )
 
+BUSY_NOTICE = "train_busy_notice"  # session_state: this browser's Start lost to another's
+
 manager = run_manager()
 st.html(STILL_CSS)
 st.title(t("train.title"))
@@ -78,6 +80,8 @@ with st.container(border=True):
 view: RunView | None = manager.run.view() if manager.run else None
 running = view is not None and view.active
 
+if st.session_state.pop(BUSY_NOTICE, False):
+    st.warning(t("train.busy"))
 b1, b2, b3, _ = st.columns([1.3, 1, 1, 3])
 if b1.button(t("train.start"), type="primary", disabled=running, width="stretch"):
     try:
@@ -92,7 +96,10 @@ if b1.button(t("train.start"), type="primary", disabled=running, width="stretch"
         manager.start(config, watch_image=model_store().last_drawing())
         st.rerun()
     except RunBusy:
-        st.warning(t("train.busy"))
+        # Said after a rerun: this run of the page would be replaced at once by the one that
+        # picks up the other browser's run (watch_for_a_run), and the warning with it.
+        st.session_state[BUSY_NOTICE] = True
+        st.rerun()
     except (ValueError, DataError) as e:
         st.error(t("train.not_started", error=e))
 if view is not None and view.state == "paused":

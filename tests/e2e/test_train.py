@@ -41,6 +41,40 @@ def start_run(app, images: int, epochs: int, batch: int) -> None:
     app.page.get_by_text(re.compile(r"epoch \d+/\d+ · step .* · (starting|running)")).wait_for(timeout=30_000)
 
 
+def progress(app) -> str:
+    return app.page.get_by_text(re.compile(r"epoch \d+/\d+ · step")).inner_text()
+
+
+def step(app) -> int:
+    """The step the page shows now: the server's run as of the page's last redraw (every second)."""
+    return int(re.search(r"step (\d+)/", progress(app)).group(1))
+
+
+def wait_until(condition, timeout: float = 60, what: str = "the condition"):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        value = condition()
+        if value:
+            return value
+        time.sleep(0.25)
+    raise AssertionError(f"{what} did not happen within {timeout}s")
+
+
+def settled_step(app, window: float = 3.0, timeout: float = 60) -> int:
+    """The step the page shows once it has stopped growing: unchanged over three of the page's
+    redraws (a step takes milliseconds; the page redraws every second)."""
+    deadline = time.time() + timeout
+    last, since = step(app), time.time()
+    while time.time() < deadline:
+        time.sleep(0.25)
+        now = step(app)
+        if now != last:
+            last, since = now, time.time()
+        elif time.time() - since >= window:
+            return now
+    raise AssertionError(f"the page still showed new steps after {timeout}s: {progress(app)}")
+
+
 def stop_if_running(app) -> None:
     """Stop the server's run if one is going, and wait until it has been saved."""
     app.wait_idle()
@@ -81,40 +115,57 @@ def test_short_run_grows_live_and_ends_with_accuracy(app):
     )
 
 
-def test_stop_ends_the_run_within_a_second(app):
+def test_stop_ends_the_run_and_keeps_it(app):
+    """That Stop stops; how fast is measured by `python -m benchmarks.stop_latency`."""
     start_run(app, images=60000, epochs=3, batch=64)
-    app.page.wait_for_timeout(2500)
+    app.page.get_by_text(re.compile(r"· running")).wait_for(timeout=60_000)
+    wait_until(lambda: step(app) >= 20, what="20 steps on the page")
     app.screenshot("train-running")
-    t0 = time.perf_counter()
     app.button("Stop").click()
     # The worker leaves the loop between two steps, then measures and saves the model.
-    app.page.get_by_text(re.compile(r"· (saving|stopped)")).wait_for(timeout=10_000)
-    assert (
-        time.perf_counter() - t0 < 4
-    )  # the worker stops within a second (tests/test_live.py); the page shows it at its next redraw
+    app.page.get_by_text(re.compile(r"· (saving|stopped)")).wait_for(timeout=30_000)
     app.page.get_by_text("Training stopped.").wait_for(timeout=60_000)
     app.wait_idle()
+    assert step(app) < 3 * 938  # long before the run's end
     assert app.button("Start training").is_enabled()
 
 
-def test_second_browser_sees_the_run_and_cannot_start_another(new_app):
+# Set when the page has shown the "already going" warning, however briefly.
+SAW_REFUSAL = """() => {
+  window.sawRefusal = false;
+  const look = () => { if (document.body.textContent.includes('already going')) window.sawRefusal = true; };
+  new MutationObserver(look).observe(document.body, {subtree: true, childList: true, characterData: true});
+}"""
+
+
+def test_second_browser_sees_the_run_and_cannot_start_another(new_app, server):
     teacher, student = new_app(), new_app()
     for a in (teacher, student):
         a.goto("train")
         set_number(a, "Training images", 60000)
         set_number(a, "Epochs", 3)
-    # Both press "Start training" at the same moment: exactly one run starts, the other is told.
+        expect(a.button("Start training")).to_be_enabled(timeout=60_000)  # an earlier run has been saved
+        a.page.evaluate(SAW_REFUSAL)
+    # Both press "Start training" at the same moment, milliseconds apart, long before either
+    # page could redraw: both clicks reach the server, and exactly one run may start.
     teacher.button("Start training").click(no_wait_after=True)
     student.button("Start training").click(no_wait_after=True)
     for a in (teacher, student):
-        a.page.get_by_text(re.compile(r"epoch \d+/3 · step")).wait_for(timeout=30_000)  # both watch it live
-    refused = [a for a in (teacher, student) if a.page.get_by_text("already going").count()]
-    assert len(refused) <= 1
+        a.page.get_by_text(re.compile(r"epoch \d+/3 · step")).wait_for(timeout=60_000)  # both watch it live
+        a.wait_idle()
+        expect(a.button("Start training")).to_be_disabled()
+    # One run on the server is one training process: a second run would have its own (the same
+    # pages would show only the later one). An earlier test's worker may take a moment to exit.
+    wait_until(lambda: len(server.training_workers()) == 1, timeout=30, what="exactly one training process")
+    time.sleep(2)
+    assert len(server.training_workers()) == 1, server.training_workers()
+    refused = [a.page.evaluate("window.sawRefusal") for a in (teacher, student)]
     late = new_app()  # a browser opened during the run sees it, and Start is disabled
     late.goto("train")
     assert late.button("Start training").is_disabled()
     assert late.page.get_by_text(re.compile(r"epoch \d+/3 · step")).is_visible()
     stop_if_running(teacher)
+    assert refused.count(True) == 1, refused  # the browser whose Start lost the race is told so
 
 
 def test_a_page_opened_before_the_run_picks_it_up(new_app):
@@ -132,19 +183,14 @@ def test_pause_and_resume(app):
     # Pause acts between two steps: wait for the run to be past its first (the training
     # process needs a few seconds to start), then a little more.
     app.page.get_by_text(re.compile(r"· running")).wait_for(timeout=60_000)
-    app.page.wait_for_timeout(1000)
+    wait_until(lambda: step(app) >= 20, what="20 steps on the page")
     app.button("Pause").click()
     app.page.get_by_text(re.compile(r"· paused")).wait_for(timeout=10_000)
-    step = lambda: int(
-        re.search(r"step (\d+)/", app.page.get_by_text(re.compile(r"epoch \d+/3 · step")).inner_text()).group(1)
-    )
-    app.page.wait_for_timeout(1500)  # the step in flight when Pause was pressed still ends
-    paused_at = step()
-    app.page.wait_for_timeout(2000)
-    assert step() == paused_at  # nothing trains while paused
+    paused_at = settled_step(app)  # the step in flight when Pause was pressed still ends
+    time.sleep(3)  # three redraws, in which a running run takes hundreds of steps
+    assert step(app) == paused_at and "· paused" in progress(app)  # nothing trains while paused
     app.button("Resume").click()
-    app.page.wait_for_timeout(2500)
-    assert step() > paused_at
+    wait_until(lambda: step(app) > paused_at, timeout=30, what="a step after Resume")
     stop_if_running(app)
 
 
