@@ -1,6 +1,13 @@
 """Shared fixtures for the fast suite: small data made here, a few shipped MNIST test digits,
 an untrained SeedCNN; never a pass over the full MNIST."""
 
+# First, before torch loads in this process (test modules import torch before cnn_demo):
+# cnn_demo makes OpenMP's threads wait passively, without which every in-process training
+# step here ran several times slower while anything else used the cores.
+import cnn_demo  # noqa: F401
+
+# isort: split
+
 import numpy as np
 import pytest
 import torch
