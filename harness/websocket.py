@@ -14,6 +14,7 @@ browsers, which in a classroom run on the students' own devices, cost this machi
 """
 
 import asyncio
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import websockets
@@ -86,3 +87,11 @@ class Session:
                 elif kind == "script_finished":
                     run.finished = FINISHED[forward.script_finished]
         return run
+
+
+def run_sync(coroutine):
+    """Run a coroutine to its end from plain code, on a thread of its own: in a test process
+    Playwright's sync API may already hold an event loop on this thread, and asyncio.run
+    refuses to start a second one there."""
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, coroutine).result()

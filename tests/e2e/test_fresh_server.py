@@ -8,7 +8,7 @@ app.py, with no second run and no navigation of Streamlit's older pages/ folder 
 import asyncio
 
 from harness.browser import Server
-from harness.websocket import Session
+from harness.websocket import Session, run_sync
 
 PAGES = ["", "train", "draw", "inspect", "evaluate", "models"]  # app.py's URL paths, home first
 STUDENTS = 6
@@ -25,7 +25,7 @@ async def first_runs(url: str, page: str, n: int):
 def test_first_run_of_draw_on_a_fresh_server_draws_the_canvas(tmp_path):
     fresh = Server(tmp_path / "runs", tmp_path / "fresh.log")
     try:
-        runs = asyncio.run(first_runs(fresh.url, "draw", STUDENTS))
+        runs = run_sync(first_runs(fresh.url, "draw", STUDENTS))
     finally:
         fresh.stop()
     for run in runs:
