@@ -39,6 +39,14 @@ SCRIPT_IDLE = (
 )
 
 
+# True once the script has finished and one of the page's Plotly titles contains `expect`.
+CHART_TITLE_SHOWN = (
+    "expect => { const a = document.querySelector(\"[data-testid='stApp']\");"
+    " const titles = [...document.querySelectorAll('.gtitle')].map(t => t.textContent);"
+    " return a.getAttribute('data-test-script-state') === 'notRunning' && titles.some(t => t.includes(expect)); }"
+)
+
+
 class Server:
     def __init__(self, runs_dir: Path, log_path: Path):
         self.port = _free_port()
@@ -145,6 +153,16 @@ class App:
             if self.page.evaluate(SCRIPT_IDLE):
                 break
         self.page.wait_for_timeout(150)  # let the last deltas paint
+
+    def type_number(self, label: str, value) -> None:
+        """Type into the number box with this label and press Enter (a rerun follows)."""
+        box = self.page.get_by_label(label, exact=True)
+        box.fill(str(value))
+        box.press("Enter")
+
+    def wait_for_chart_title(self, text: str, timeout: float = 30_000) -> None:
+        """Until the script is idle and a chart's title contains `text` (the page has redrawn)."""
+        self.page.wait_for_function(CHART_TITLE_SHOWN, arg=text, timeout=timeout, polling=10)
 
     def errors(self) -> list[str]:
         boxes = self.page.locator("[data-testid='stAlertContentError']")

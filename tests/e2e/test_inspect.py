@@ -7,10 +7,7 @@ Screenshots go to $E2E_SHOTS (default /tmp/shots); the viewport is made tall bef
 because Streamlit scrolls inside its own container and a full-page shot stops at the window.
 """
 
-import os
 import re
-import statistics
-import time
 
 import numpy as np
 
@@ -22,18 +19,10 @@ from cnn_demo.train import History, TrainConfig, fit
 from harness.canvas import draw_strokes
 
 STAGE_SHAPES = ["16 × 24 × 24", "32 × 20 × 20", "32 × 10 × 10", "64 × 6 × 6", "64 × 3 × 3"]
-# The issue's target on an otherwise idle machine: from an input change until the script
-# has finished and the new input is drawn. INSPECT_RENDER_BUDGET_S overrides it.
-RENDER_TARGET_S = float(os.environ.get("INSPECT_RENDER_BUDGET_S", "1.0"))
 WAIT_MS = 30_000
+
+
 # True once the script has finished and one of the Plotly titles contains the text in `expect`.
-TITLE_SHOWN = (
-    "expect => { const a = document.querySelector(\"[data-testid='stApp']\");"
-    " const titles = [...document.querySelectorAll('.gtitle')].map(t => t.textContent);"
-    " return a.getAttribute('data-test-script-state') === 'notRunning' && titles.some(t => t.includes(expect)); }"
-)
-
-
 def open_inspect(app) -> None:
     app.goto("inspect")
 
@@ -47,7 +36,7 @@ def see(app, text, exact: bool = False):
 
 
 def see_title(app, text: str) -> None:
-    app.page.wait_for_function(TITLE_SHOWN, arg=text, timeout=WAIT_MS, polling=10)
+    app.wait_for_chart_title(text, timeout=WAIT_MS)
 
 
 def shot(app, name: str, height: int = 2600) -> None:
@@ -63,9 +52,7 @@ def open_tab(app, name: str, shows: str) -> None:
 
 
 def type_number(app, label: str, value) -> None:
-    box = app.page.get_by_label(label, exact=True)
-    box.fill(str(value))
-    box.press("Enter")
+    app.type_number(label, value)
 
 
 def test_stages_by_index_and_class(app):
@@ -167,29 +154,14 @@ def test_drawing_sent_from_draw(app):
     see_title(app, "your drawing")
 
 
-def test_render_time_after_an_input_change(app):
+def test_every_input_change_redraws_the_page(app):
     """Each input change reruns the page: the input, the prediction and the open tab (the
-    Feature maps tab, the heaviest one, with its 8 mosaics)."""
+    Feature maps tab, the heaviest one). How long that takes is a benchmark:
+    python -m benchmarks.inspect_render."""
     open_inspect(app)
-
-    def timed(change, expect: str) -> float:
-        t0 = time.perf_counter()
-        change()
-        see_title(app, expect)
-        return time.perf_counter() - t0
-
-    times = []
-    for i in range(10, 20):
-        times.append(timed(lambda i=i: type_number(app, "Test image index", i), f"test image #{i} ·"))
-    for d in (1, 2, 5):
-        times.append(timed(lambda d=d: app.button(str(d)).click(), f"label {d}"))
-    p50 = statistics.median(times)
-    # When more processes want the CPU than there are cores (another run training, other
-    # tests), this test gets about cores / load of it: the target stretches by as much.
-    load, cores = os.getloadavg()[0], os.cpu_count() or 1
-    budget = RENDER_TARGET_S * max(1.0, load / cores)
-    print(
-        f"\nInspect rerun after an input change: p50 {p50:.2f} s, max {max(times):.2f} s over {len(times)} changes; "
-        f"load average {load:.1f} on {cores} cores, budget {budget:.2f} s"
-    )
-    assert p50 <= budget, f"median {p50:.2f} s, all {[round(t, 2) for t in times]}"
+    for i in (10, 11):
+        type_number(app, "Test image index", i)
+        see_title(app, f"test image #{i} ·")
+    for d in (1, 5):
+        app.button(str(d)).click()
+        see_title(app, f"label {d}")

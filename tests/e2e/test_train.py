@@ -165,7 +165,10 @@ def test_second_browser_sees_the_run_and_cannot_start_another(new_app, server):
     assert late.button("Start training").is_disabled()
     assert late.page.get_by_text(re.compile(r"epoch \d+/3 · step")).is_visible()
     stop_if_running(teacher)
-    assert refused.count(True) == 1, refused  # the browser whose Start lost the race is told so
+    # The one training process above is what tells one run from two. The losing click is told
+    # "already going" when the server takes it; under load it can instead land in the rerun that
+    # picks up the other run, where Start is already disabled and the click does nothing.
+    assert refused.count(True) <= 1, refused
 
 
 def test_a_page_opened_before_the_run_picks_it_up(new_app):
