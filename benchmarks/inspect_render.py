@@ -13,11 +13,9 @@ import json
 import os
 import statistics
 import sys
-import tempfile
 import time
-from pathlib import Path
 
-from harness.browser import CHROMIUM, CHROMIUM_ARGS, App, Server
+from harness.browser import App, app_in_browser
 
 
 def measure(app: App, rounds: int) -> list[float]:
@@ -41,26 +39,12 @@ def measure(app: App, rounds: int) -> list[float]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from playwright.sync_api import sync_playwright
-
     p = argparse.ArgumentParser(prog="python -m benchmarks.inspect_render", description=__doc__.split("\n")[0])
     p.add_argument("--rounds", type=int, default=13, help="input changes to time")
     p.add_argument("--json", action="store_true", help="end with one JSON line of the results")
     args = p.parse_args(argv)
-    if not Path(CHROMIUM).exists():
-        print(f"error: no Chromium at {CHROMIUM}; set CHROMIUM_PATH", file=sys.stderr)
-        return 1
-    with tempfile.TemporaryDirectory() as tmp:
-        server = Server(Path(tmp) / "runs", Path(tmp) / "streamlit.log")
-        try:
-            with sync_playwright() as pw:
-                browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-                app = App(server, browser)
-                times = measure(app, args.rounds)
-                app.check()
-                browser.close()
-        finally:
-            server.stop()
+    with app_in_browser() as app:
+        times = measure(app, args.rounds)
     load, cores = os.getloadavg()[0], os.cpu_count() or 1
     result = {
         "p50_s": round(statistics.median(times), 3),

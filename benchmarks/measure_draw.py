@@ -14,6 +14,7 @@ import sys
 
 import numpy as np
 
+from harness.browser import app_in_browser
 from harness.canvas import clear_canvas, draw_strokes, prediction
 
 
@@ -45,33 +46,14 @@ def measure(app, n: int, seed: int = 0, every: int = 2) -> dict:
 
 
 def main(argv: list[str] | None = None) -> int:
-    import tempfile
-    from pathlib import Path
-
-    from playwright.sync_api import sync_playwright
-
-    from harness.browser import CHROMIUM, CHROMIUM_ARGS, App, Server
-
     p = argparse.ArgumentParser(prog="python -m benchmarks.measure_draw", description=__doc__.split("\n")[0])
     p.add_argument("--n", type=int, default=50, help="digits to draw (0..9 in turn)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--every", type=int, default=2, help="replay every k-th stroke point (1: all)")
     p.add_argument("--json", action="store_true", help="end with one JSON line of the results")
     args = p.parse_args(argv)
-    if not Path(CHROMIUM).exists():
-        print(f"error: no Chromium at {CHROMIUM}; set CHROMIUM_PATH", file=sys.stderr)
-        return 1
-    with tempfile.TemporaryDirectory() as tmp:
-        server = Server(Path(tmp) / "runs", Path(tmp) / "streamlit.log")
-        try:
-            with sync_playwright() as pw:
-                browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-                app = App(server, browser)
-                result = measure(app, args.n, args.seed, args.every)
-                app.check()
-                browser.close()
-        finally:
-            server.stop()
+    with app_in_browser() as app:
+        result = measure(app, args.n, args.seed, args.every)
     print(f"{100 * result['accuracy']:.1f}% of {result['n']} digits drawn with the mouse read right")
     print(
         f"stroke to answer: p50 {result['latency_ms_p50']:.0f} ms, p95 {result['latency_ms_p95']:.0f} ms over {result['strokes']} strokes"

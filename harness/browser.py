@@ -9,8 +9,11 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]  # the repository: app.py is there
@@ -212,3 +215,24 @@ class App:
 
     def close(self) -> None:
         self.context.close()
+
+
+@contextmanager
+def app_in_browser() -> Iterator[App]:
+    """For a benchmark's command: a fresh server (its runs in a temporary folder) and one
+    Chromium session on it, checked for errors and closed at the end."""
+    from playwright.sync_api import sync_playwright
+
+    if not Path(CHROMIUM).exists():
+        raise SystemExit(f"error: no Chromium at {CHROMIUM}; set CHROMIUM_PATH")
+    with tempfile.TemporaryDirectory() as tmp:
+        server = Server(Path(tmp) / "runs", Path(tmp) / "streamlit.log")
+        try:
+            with sync_playwright() as pw:
+                browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+                app = App(server, browser)
+                yield app
+                app.check()
+                browser.close()
+        finally:
+            server.stop()
