@@ -60,24 +60,9 @@ def pick_device(name: str = "auto") -> torch.device:
 
 
 def autocast_dtype(device: torch.device) -> torch.dtype | None:
-    """bf16 where the hardware runs it natively (CUDA with bf16, CPUs with AMX or AVX-512 BF16), else None."""
-    if device.type == "cuda":
-        return torch.bfloat16 if torch.cuda.is_bf16_supported() else None
-    if device.type == "cpu":
-        # oneDNN reports the ISA it will use; bf16 convolutions are only fast with native bf16.
-        isa = str(torch.backends.cpu.get_cpu_capability()).lower()
-        flags = _cpu_flags()
-        if "amx_bf16" in flags or "avx512_bf16" in flags or "amx" in isa:
-            return torch.bfloat16
-    return None
+    """bf16 where this machine's calibration measured it faster and as accurate as fp32
+    (`cnn_demo.calibrate`), else None: fp32. Never from CPU flags alone: a CPU that lists
+    avx512_bf16 ran bf16 13x slower when oneDNN was capped at AVX2."""
+    from cnn_demo.calibrate import settings  # calibrate imports this module
 
-
-def _cpu_flags() -> set[str]:
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("flags"):
-                    return set(line.split(":", 1)[1].split())
-    except OSError:
-        pass
-    return set()
+    return settings(device).autocast

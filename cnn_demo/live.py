@@ -4,6 +4,11 @@ The run belongs to the server, not to a browser tab. A worker process drives `tr
 and reports what it sees; a listener thread writes that into a lock-protected state; any
 number of pages read `view()` and draw it. No UI call is ever made from the worker.
 
+The worker is started once per server, before anyone presses Start: a fresh interpreter
+spends seconds importing torch, loading MNIST and building its first kernels, and the class
+would watch "starting" for all of them. It then waits for runs, one at a time. If it dies
+(killed, out of memory), the run it had is reported failed and the next run gets a new one.
+
     manager = RunManager()
     run = manager.start(TrainConfig.from_recipe("seed", epochs=1, train_images=3000))
     run.view().losses  # ... later
@@ -23,13 +28,14 @@ import numpy as np
 import torch
 
 from cnn_demo import checkpoint
+from cnn_demo.calibrate import kept, settings, worker_env
 from cnn_demo.checkpoint import RUNS_DIR
 from cnn_demo.curves import smooth, thin
 from cnn_demo.data import load_mnist
-from cnn_demo.device import CPU_CORES, autocast_dtype, pick_device, use_threads
+from cnn_demo.device import autocast_dtype, pick_device, use_threads
 from cnn_demo.evaluate import accuracy
 from cnn_demo.model import SeedCNN
-from cnn_demo.train import History, Step, TrainConfig, default_out, fit
+from cnn_demo.train import History, Probe, Step, TrainConfig, default_out, fit
 
 ACTIVE = ("starting", "running", "paused", "saving")
 # How a run ended, in English, for the command line and notebooks: the [run] table of the
@@ -57,7 +63,9 @@ class RunView:
     total_steps: int
     epoch: int  # the epoch being trained, 1-based
     losses: list[float]  # every step's loss so far
-    test_accuracy: list[float]  # after each finished epoch
+    test_accuracy: list[float]  # after each finished epoch, the whole test set
+    epoch_steps: list[int]  # the step each of those epochs ended on
+    probes: list[tuple[int, float]]  # (step, accuracy on train.PROBE_IMAGES test images) while it trains
     samples_per_s: float
     elapsed_s: float
     conv1_filters: np.ndarray | None  # (16, 5, 5), latest
@@ -82,11 +90,20 @@ class RunView:
             return None
         return (self.total_steps - self.step) * self.elapsed_s / self.step
 
-    def accuracy_steps(self) -> list[int]:
-        """The step each test accuracy belongs to, to plot it on the loss's step axis: the
-        end of its epoch (total steps shared evenly over the epochs)."""
-        steps_per_epoch = max(1, self.total_steps // max(1, self.config.epochs))
-        return [steps_per_epoch * (i + 1) for i in range(len(self.test_accuracy))]
+    def accuracy_points(self) -> tuple[list[int], list[float], list[bool]]:
+        """Every test accuracy so far in step order, to plot on the loss's step axis:
+        (steps, accuracies, whole test set or not)."""
+        points = [(s, a, False) for s, a in self.probes] + [
+            (s, a, True) for s, a in zip(self.epoch_steps, self.test_accuracy)
+        ]
+        points.sort()
+        return [p[0] for p in points], [p[1] for p in points], [p[2] for p in points]
+
+    @property
+    def latest_accuracy(self) -> tuple[float, bool] | None:
+        """The newest test accuracy and whether it is of the whole test set."""
+        steps, accuracies, whole = self.accuracy_points()
+        return (accuracies[-1], whole[-1]) if steps else None
 
     def loss_curve(self, max_points: int = 1500, weight: float = 0.95) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(steps, raw loss, smoothed loss), thinned to at most max_points for the chart."""
@@ -95,12 +112,82 @@ class RunView:
         return keep + 1, raw[keep], smooth(raw, weight)[keep]
 
 
-class TrainingRun:
-    """One run: a worker trains, a listener thread turns its reports into the state `view()` reads.
+class Worker:
+    """The training process a server starts once: torch imported, MNIST loaded, the first
+    kernels built, waiting on `jobs` for runs. Its reports, go and stop are shared by the runs
+    it trains, one after another."""
 
-    The worker is a separate process by default, so that training neither holds the
-    server's GIL (pages answering students stay quick) nor loses its own speed to them;
-    `separate_process=False` runs it in a thread instead (a notebook, tests that patch it).
+    def __init__(self, own_data: bool = True):
+        ctx = torch.multiprocessing.get_context("spawn")  # not fork: a forked threaded server can deadlock
+        self.jobs, self.reports = ctx.Queue(), ctx.Queue()
+        self.go, self.stop, self.ready = ctx.Event(), ctx.Event(), ctx.Event()
+        args = (self.jobs, self.reports, self.go, self.stop, self.ready, own_data, os.getpid())
+        self.process = ctx.Process(target=worker_main, name="cnn-demo-training", daemon=True, args=args)
+        # OpenMP reads its wait policy when torch loads in the new process: give it the measured one.
+        with _ENVIRON_LOCK:
+            before = dict(os.environ)
+            os.environ.update(worker_env(settings("cpu")))
+            try:
+                self.process.start()
+            finally:
+                os.environ.clear()
+                os.environ.update(before)
+
+    def alive(self) -> bool:
+        return self.process.is_alive()
+
+    def close(self) -> None:
+        if self.alive():
+            self.jobs.put(None)
+            self.process.join(5)
+            if self.alive():
+                self.process.kill()
+
+
+_ENVIRON_LOCK = threading.Lock()
+
+
+def worker_main(jobs, reports, go, stop, ready, own_data: bool, parent_pid: int) -> None:
+    """The worker process: get ready once, then train each job that comes, until told to end
+    (None) or until the server is gone."""
+    data = None
+    if own_data:
+        try:
+            data = (load_mnist("train"), load_mnist("test"))
+        except Exception:  # the server read it, and will say so if it cannot; a job brings its own then
+            data = None
+    warm_up()
+    ready.set()
+    while True:
+        try:
+            job = jobs.get(timeout=1.0)
+        except queue.Empty:
+            if os.getppid() != parent_pid:
+                return  # the server died: nobody is left to send runs
+            continue
+        if job is None:
+            return
+        config, device, sets, watch_image, out = job
+        train_set, test_set = sets if sets is not None else data
+        train_worker(config, device, *train_set, *test_set, watch_image, out, reports, go, stop, parent_pid)
+
+
+def warm_up() -> None:
+    """A few steps on noise, so that the first real run finds the optimiser's imports done
+    (torch._dynamo: seconds in torch 2.14) and oneDNN's kernels built."""
+    tiny = TrainConfig(epochs=1, batch_size=64, train_images=128, device="auto")
+    fake = (torch.randint(0, 256, (128, 28, 28), dtype=torch.uint8), torch.randint(0, 10, (128,)))
+    for _ in fit(SeedCNN(), tiny, fake, fake):
+        pass
+
+
+class TrainingRun:
+    """One run: a worker trains it, a listener thread turns its reports into the state `view()` reads.
+
+    The worker is the server's training process (`Worker`) by default, so that training
+    neither holds the server's GIL (pages answering students stay quick) nor loses its own
+    speed to them; `separate_process=False` runs it in a thread instead (a notebook, tests
+    that patch it).
     """
 
     def __init__(
@@ -110,13 +197,18 @@ class TrainingRun:
         test_set,
         watch_image: np.ndarray,
         out: Path,
-        separate_process: bool = True,
+        worker=None,
+        send_data: bool = True,
     ):
+        """worker: a callable that returns the server's `Worker` (called on the listener thread,
+        as it may wait for the worker's start), or None to train on a thread of this process."""
         self.config, self.watch_image, self.out = config, watch_image, out
         self.device = pick_device(config.device)
         self.device_failed = False  # set when the GPU ran out of memory or disappeared
         self.losses: list[float] = []
         self.test_accuracy: list[float] = []
+        self.epoch_steps: list[int] = []
+        self.probes: list[tuple[int, float]] = []
         self._lock = threading.Lock()
         self._state, self._reason, self._reason_values = "starting", "", {}
         self._step, self._epoch, self._total_steps, self._samples_per_s = 0, 1, 0, 0.0
@@ -125,22 +217,25 @@ class TrainingRun:
         self._saved: Path | None = None
         self._final: float | None = None
         self._start = time.perf_counter()
-        if separate_process:
-            # spawn, not fork: a forked copy of a threaded server (and of its OpenMP pool) can deadlock.
-            ctx = torch.multiprocessing.get_context("spawn")
-            self._reports, self._go, self._stop = ctx.Queue(), ctx.Event(), ctx.Event()
-            # numpy arrays travel through the pipe; tensors would need /dev/shm, small in containers
-            data, worker, parent_pid = [t.numpy() for t in (*train_set, *test_set)], ctx.Process, os.getpid()
+        self._get_worker = worker
+        self._stop_asked = False
+        if worker is not None:  # the worker's own queue and events, once the listener has it
+            self._reports = self._go = self._stop = self.worker = None
+            # numpy arrays travel through the pipe (tensors would need /dev/shm, small in
+            # containers); none at all when the worker has MNIST loaded itself.
+            sets = ((train_set[0].numpy(), train_set[1].numpy()), (test_set[0].numpy(), test_set[1].numpy()))
+            self._job = (config, str(self.device), sets if send_data else None, watch_image, out)
         else:
             self._reports, self._go, self._stop = queue.Queue(), threading.Event(), threading.Event()
-            data, worker, parent_pid = [*train_set, *test_set], threading.Thread, None
-        args = (config, str(self.device), *data, watch_image, out, self._reports, self._go, self._stop, parent_pid)
-        self.worker = worker(target=train_worker, name="cnn-demo-training", daemon=True, args=args)
-        self._go.set()
+            args = (config, str(self.device), *train_set, *test_set, watch_image, out)
+            args += (self._reports, self._go, self._stop, None)
+            self.worker = threading.Thread(target=train_worker, name="cnn-demo-training", daemon=True, args=args)
+            self._go.set()
         self.thread = threading.Thread(target=self._listen, name="cnn-demo-training-reports", daemon=True)
 
     def start(self) -> None:
-        self.worker.start()
+        if self._get_worker is None:
+            self.worker.start()
         self.thread.start()
 
     # --- control, from any thread -------------------------------------------------------
@@ -157,8 +252,10 @@ class TrainingRun:
                 self._go.set()
 
     def stop(self) -> None:
-        self._stop.set()
-        self._go.set()  # wake a paused worker so that it can stop
+        self._stop_asked = True  # seen by the listener if the worker is not handed the run yet
+        if self._stop is not None:
+            self._stop.set()
+            self._go.set()  # wake a paused worker so that it can stop
 
     def view(self) -> RunView:
         with self._lock:
@@ -171,6 +268,8 @@ class TrainingRun:
                 epoch=self._epoch,
                 losses=list(self.losses),
                 test_accuracy=list(self.test_accuracy),
+                epoch_steps=list(self.epoch_steps),
+                probes=list(self.probes),
                 samples_per_s=self._samples_per_s,
                 elapsed_s=time.perf_counter() - self._start,
                 conv1_filters=self._conv1,
@@ -183,7 +282,27 @@ class TrainingRun:
             )
 
     # --- the listener: the worker's reports into the state ----------------------------------
+    def _fail(self, detail: str) -> None:
+        with self._lock:
+            self._state, self._reason, self._reason_values = "failed", "error", {"detail": detail}
+
     def _listen(self) -> None:
+        if self._get_worker is not None:  # the server's worker: wait until it is ready, hand it the run
+            try:
+                pool = self._get_worker()
+            except Exception as e:  # it could not be started (calibration or spawn failed)
+                return self._fail(f"the training process could not start: {type(e).__name__}: {e}")
+            self.worker = pool.process
+            while not pool.ready.wait(0.2):
+                if not pool.alive():
+                    return self._fail(f"the training process ended unexpectedly (exit code {self.worker.exitcode})")
+            self._reports, self._go = pool.reports, pool.go
+            pool.go.set()
+            pool.stop.clear()  # a stop asked of an earlier run
+            self._stop = pool.stop
+            if self._stop_asked:  # Stop pressed while the worker was starting
+                pool.stop.set()
+            pool.jobs.put(self._job)
         while True:
             try:
                 kind, *values = self._reports.get(timeout=0.5)
@@ -194,10 +313,7 @@ class TrainingRun:
                     kind, *values = self._reports.get(timeout=0.5)
                 except queue.Empty:
                     code = getattr(self.worker, "exitcode", None)
-                    detail = f"the training process ended unexpectedly (exit code {code})"
-                    with self._lock:
-                        self._state, self._reason, self._reason_values = "failed", "error", {"detail": detail}
-                    return
+                    return self._fail(f"the training process ended unexpectedly (exit code {code})")
             with self._lock:
                 if kind == "steps":
                     losses, self._epoch, self._total_steps, self._samples_per_s = values
@@ -205,8 +321,11 @@ class TrainingRun:
                     self._step = len(self.losses)
                 elif kind == "watch":
                     self._conv1, self._maps = values
+                elif kind == "probe":
+                    self.probes.append(tuple(values))
                 elif kind == "epoch":
                     self.test_accuracy.append(values[0])
+                    self.epoch_steps.append(values[1])
                 elif kind == "state":
                     if not (values[0] == "running" and self._state == "paused"):
                         self._state = values[0]
@@ -231,16 +350,18 @@ def train_worker(
     parent_pid: int | None,
 ) -> None:
     """Train, save after every epoch, and report to the listener: ("steps", losses, epoch,
-    total_steps, samples/s), ("watch", filters, maps), ("epoch", accuracy), ("state", s),
-    and last ("end", state, reason, values, saved path, final accuracy)."""
-    use_threads(CPU_CORES)  # page threads use one; training takes every core
+    total_steps, samples/s), ("watch", filters, maps), ("probe", step, accuracy), ("epoch",
+    accuracy, step), ("state", s), and last ("end", state, reason, values, saved path, final
+    accuracy)."""
     device = torch.device(device)
+    tuned = settings(device)  # this machine's measured layout, dtype and threads
+    use_threads(tuned.threads)  # page threads use one; training takes what was measured fastest
     train_set = (torch.as_tensor(train_images), torch.as_tensor(train_labels))
     test_set = (torch.as_tensor(test_images), torch.as_tensor(test_labels))
     torch.manual_seed(config.seed)
     model = SeedCNN()  # built here so that the seed gives the same weights as the CLI
     history = History()
-    events = fit(model, config, train_set, test_set, history)
+    events = fit(model, config, train_set, test_set, history, tuned)
     reason, diverged, last_watch, last_report, sent, last = None, {}, 0.0, time.perf_counter(), 0, None
 
     def send_losses() -> None:  # the losses not sent yet, with where the run stands
@@ -274,9 +395,12 @@ def train_worker(
                 if now - last_watch >= WATCH_EVERY_S:
                     reports.put(("watch", *_watch(model, watch_image, device)))
                     last_watch = now
+            elif isinstance(event, Probe):
+                send_losses()
+                reports.put(("probe", event.step, event.test_accuracy))
             else:  # Epoch
                 send_losses()
-                reports.put(("epoch", event.test_accuracy))
+                reports.put(("epoch", event.test_accuracy, history.epoch_steps[-1]))
                 reports.put(("watch", *_watch(model, watch_image, device)))
                 # Saved after every epoch, atomically: if the server dies, the run is
                 # kept up to its last finished epoch and no half-written file is left.
@@ -339,15 +463,47 @@ def _failure(error: Exception, device: torch.device) -> tuple:
 
 
 class RunManager:
-    """At most one training run per server. Shared by every session: thread-safe."""
+    """At most one training run per server. Shared by every session: thread-safe.
 
-    def __init__(self, runs_dir: Path = RUNS_DIR, load=load_mnist, separate_process: bool = True):
+    With separate_process (the app's way) the training worker is started at once, in the
+    background, so that it is ready before anyone presses Start; measure=True first measures
+    this machine's training settings if none are kept (cnn_demo.calibrate, once per machine).
+    """
+
+    def __init__(self, runs_dir: Path = RUNS_DIR, load=load_mnist, separate_process: bool = True, measure: bool = True):
         self.runs_dir = Path(runs_dir)
         self._load = load
         self.separate_process = separate_process
+        self.measure = measure
         self._lock = threading.Lock()
         self._data: dict[str, tuple[torch.Tensor, torch.Tensor]] = {}
         self.run: TrainingRun | None = None
+        self.worker: Worker | None = None
+        self._worker_lock = threading.Lock()
+        self.measuring = False  # this machine's training settings are being measured (the first time)
+        if separate_process:
+            threading.Thread(target=self._worker, name="cnn-demo-training-start", daemon=True).start()
+
+    def _worker(self) -> Worker:
+        """The server's training worker, started again if it died."""
+        with self._worker_lock:
+            if self.worker is None or not self.worker.alive():
+                try:
+                    if self.measure and kept(torch.device("cpu")) is None:
+                        self.measuring = True
+                        settings("cpu", measure=True)
+                finally:
+                    self.measuring = False
+                self.worker = Worker(own_data=self._load is load_mnist)
+            return self.worker
+
+    def worker_state(self) -> str:
+        """For the page: "measuring" this machine (once), "starting" the worker, "ready", or "none"."""
+        if self.measuring:
+            return "measuring"
+        if self.worker is None or not self.worker.alive():
+            return "starting" if self.separate_process else "none"
+        return "ready" if self.worker.ready.is_set() else "starting"
 
     def start(self, config: TrainConfig, watch_image: np.ndarray | None = None) -> TrainingRun:
         """Start a run, or raise RunBusy if one is going (ValueError for a bad config,
@@ -363,11 +519,25 @@ class RunManager:
             if watch_image is None:
                 watch_image = test_set[0][0].float().div(255).numpy()  # the first test digit, a 7
             out = self.runs_dir / default_out(config).name
+            worker = self._worker if self.separate_process else None
             self.run = TrainingRun(
-                config, train_set, test_set, np.asarray(watch_image, np.float32), out, self.separate_process
+                config,
+                train_set,
+                test_set,
+                np.asarray(watch_image, np.float32),
+                out,
+                worker,
+                send_data=self._load is not load_mnist,
             )
             self.run.start()
             return self.run
+
+    def close(self) -> None:
+        """Stop the run and the worker (the server is going; tests)."""
+        if self.run is not None:
+            self.run.stop()
+        if self.worker is not None:
+            self.worker.close()
 
     def _dataset(self, split: str) -> tuple[torch.Tensor, torch.Tensor]:
         if split not in self._data:

@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 import torch
 
+from cnn_demo import calibrate
 from cnn_demo.data import load_mnist
 from cnn_demo.model import SeedCNN
 
@@ -26,6 +27,17 @@ def pytest_collection_modifyitems(config, items):
     if len(keep) < len(items):
         config.hook.pytest_deselected(items=[item for item in items if item not in keep])
         items[:] = keep
+
+
+@pytest.fixture(autouse=True)
+def no_kept_calibration(request, tmp_path_factory, monkeypatch):
+    """In-process tests train with the safe defaults (channels_last, fp32, every core), kept as
+    if measured, not with what this machine measured: the same numbers on every machine. Browser tests keep the app's
+    real settings (tests/e2e/conftest.py measures them once)."""
+    if request.node.get_closest_marker("e2e") is None:
+        monkeypatch.setenv("CNN_DEMO_CACHE", str(tmp_path_factory.getbasetemp() / "defaults"))
+        if calibrate.kept(torch.device("cpu")) is None:
+            calibrate.keep(torch.device("cpu"), calibrate.Settings())  # kept, so that nothing measures
 
 
 def synthetic_digits(n: int, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:

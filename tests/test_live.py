@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from cnn_demo import checkpoint, live
+from cnn_demo import train as live_train
 from cnn_demo.live import RunBusy, RunManager
 from cnn_demo.store import ModelStore
 from cnn_demo.train import TrainConfig
@@ -16,11 +17,12 @@ from tests.conftest import synthetic_digits
 
 def make_manager(tmp_path, separate_process: bool):
     sets = {"train": synthetic_digits(2048, 0), "test": synthetic_digits(256, 1)}
-    m = RunManager(runs_dir=tmp_path, load=sets.__getitem__, separate_process=separate_process)
+    m = RunManager(runs_dir=tmp_path, load=sets.__getitem__, separate_process=separate_process, measure=False)
     yield m
     if m.run is not None:
         m.run.stop()
         m.run.thread.join(30)
+    m.close()
 
 
 @pytest.fixture
@@ -185,6 +187,8 @@ def test_loss_curve_is_thinned_and_smoothed():
         epoch=1,
         losses=list(np.linspace(2.3, 0.1, 5000)),
         test_accuracy=[],
+        epoch_steps=[],
+        probes=[],
         samples_per_s=1.0,
         elapsed_s=1.0,
         conv1_filters=None,
@@ -201,7 +205,7 @@ def test_loss_curve_is_thinned_and_smoothed():
     assert np.all(np.diff(smooth) <= 1e-9)
 
 
-def test_each_epochs_accuracy_sits_at_its_last_step():
+def test_accuracy_points_are_in_step_order_and_say_which_are_the_whole_test_set():
     view = live.RunView(
         state="running",
         config=TrainConfig(epochs=3),
@@ -211,6 +215,8 @@ def test_each_epochs_accuracy_sits_at_its_last_step():
         epoch=3,
         losses=[1.0] * 700,
         test_accuracy=[0.9, 0.95],
+        epoch_steps=[300, 600],
+        probes=[(120, 0.5), (450, 0.93), (690, 0.96)],
         samples_per_s=1.0,
         elapsed_s=1.0,
         conv1_filters=None,
@@ -221,9 +227,25 @@ def test_each_epochs_accuracy_sits_at_its_last_step():
         saved_path=None,
         final_accuracy=None,
     )
-    assert view.accuracy_steps() == [300, 600]
-    assert replace(view, test_accuracy=[]).accuracy_steps() == []
-    assert replace(view, total_steps=0, test_accuracy=[0.5]).accuracy_steps() == [1]  # before the first report
+    assert view.accuracy_points() == (
+        [120, 300, 450, 600, 690],
+        [0.5, 0.9, 0.93, 0.95, 0.96],
+        [False, True, False, True, False],
+    )
+    assert view.latest_accuracy == (0.96, False)
+    empty = replace(view, test_accuracy=[], epoch_steps=[], probes=[])
+    assert empty.accuracy_points() == ([], [], []) and empty.latest_accuracy is None
+
+
+def test_a_short_run_reports_test_accuracy_while_it_trains(thread_manager, monkeypatch):
+    """A point at least every PROBE_EVERY_S of training, before the epoch's end."""
+    monkeypatch.setattr(live_train, "PROBE_EVERY_S", 0.05)
+    run = thread_manager.start(config(epochs=1, train_images=2048, batch_size=32))
+    view = wait_for(run, {"finished"})
+    assert len(view.probes) >= 2 and len(view.test_accuracy) == 1
+    steps = [s for s, _ in view.probes]
+    assert steps == sorted(steps) and steps[-1] < view.epoch_steps[0] == view.total_steps
+    assert all(0.0 <= a <= 1.0 for _, a in view.probes)
 
 
 def test_each_finished_epoch_is_saved_while_the_run_goes_on(thread_manager):

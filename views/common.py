@@ -4,6 +4,8 @@ the sidebar. Written once here, never pasted into a page; figure code is in view
 Not a page itself: app.py lists the pages (views/*.py), and this module is only imported.
 """
 
+import os
+
 import numpy as np
 import pandas  # noqa: F401 -- see below
 import streamlit as st
@@ -30,10 +32,12 @@ def model_store() -> ModelStore:
     return ModelStore()
 
 
-@st.cache_resource
+@st.cache_resource(on_release=RunManager.close)
 def run_manager() -> RunManager:
-    """One per server: at most one training run, seen by every browser."""
-    return RunManager()
+    """One per server: at most one training run, seen by every browser. Made on the first page
+    anyone opens, so that the training worker is ready before a teacher presses Start.
+    CNN_DEMO_TRAINING=thread trains on a thread of the server instead (page tests)."""
+    return RunManager(separate_process=os.environ.get("CNN_DEMO_TRAINING", "process") != "thread")
 
 
 def active() -> LoadedModel:

@@ -8,7 +8,7 @@ from cnn_demo.device import available_devices
 from cnn_demo.live import RunBusy, RunView
 from cnn_demo.mosaic import mosaic
 from cnn_demo.pixels import activations_rgb, magnify, weights_rgb
-from cnn_demo.train import LIMITS, RECIPES, TrainConfig
+from cnn_demo.train import LIMITS, PROBE_IMAGES, RECIPES, TrainConfig
 from views.common import (
     MODEL_PICK,
     accuracy_text,
@@ -41,10 +41,11 @@ def use_recipe() -> None:
     st.session_state.train_epochs = recipe["epochs"]
     st.session_state.train_batch = recipe["batch_size"]
     st.session_state.train_lr = recipe["lr"]
+    st.session_state.train_images = recipe.get("train_images", LIMITS["train_images"][1])
 
 
 if "train_recipe" not in st.session_state:
-    st.session_state.train_recipe = "seed"
+    st.session_state.train_recipe = next(iter(RECIPES))  # "quick": a good model within a lesson's minutes
     use_recipe()
 
 with st.container(border=True):
@@ -70,7 +71,6 @@ with st.container(border=True):
     c4.number_input(
         t("train.training_images"),
         *LIMITS["train_images"],
-        value=60_000,
         key="train_images",
         step=1000,
         help=t("train.training_images_help"),
@@ -82,7 +82,10 @@ running = view is not None and view.active
 
 if st.session_state.pop(BUSY_NOTICE, False):
     st.warning(t("train.busy"))
-b1, b2, b3, _ = st.columns([1.3, 1, 1, 3])
+b1, b2, b3, worker_note = st.columns([1.3, 1, 1, 3], vertical_alignment="center")
+if not running and manager.worker_state() in ("measuring", "starting"):
+    # The worker is made when the server starts; a Start pressed now waits for it.
+    worker_note.caption(t(f"train.worker_{manager.worker_state()}"))
 if b1.button(t("train.start"), type="primary", disabled=running, width="stretch"):
     try:
         config = TrainConfig.from_recipe(
@@ -125,15 +128,17 @@ def loss_figure(v: RunView) -> go.Figure:
         ),
         go.Scatter(x=steps, y=smooth, name=t("train.loss_smooth"), mode="lines", line=dict(color=ACCENT, width=3)),
     ]
-    if v.test_accuracy:
+    steps_at, accuracies, whole = v.accuracy_points()
+    if steps_at:
         data.append(
             go.Scatter(
-                x=v.accuracy_steps(),  # each epoch's accuracy at its last step
-                y=[100 * a for a in v.test_accuracy],
+                x=steps_at,  # each accuracy at the step it was measured after
+                y=[100 * a for a in accuracies],
                 name=t("train.accuracy_line"),
                 mode="lines+markers",
                 line=dict(color=HIGHLIGHT, width=2),
-                marker=dict(size=9),
+                # Big markers: the whole test set (each epoch's end); small: the held-out slice.
+                marker=dict(size=[10 if w else 6 for w in whole]),
                 yaxis="y2",
                 cliponaxis=False,  # the last epoch's marker sits on the right edge
             )
@@ -161,6 +166,15 @@ def loss_figure(v: RunView) -> go.Figure:
     )
 
 
+def accuracy_metric(v: RunView) -> tuple[str, str]:
+    """The newest test accuracy, saying when it is of the held-out slice, not all 10,000."""
+    if v.latest_accuracy is None:
+        return t("train.test_accuracy"), "–"
+    value, whole = v.latest_accuracy
+    label = t("train.test_accuracy") if whole else t("train.test_accuracy_slice", images=f"{PROBE_IMAGES:,}")
+    return label, accuracy_text(value)
+
+
 def show_progress(v: RunView) -> None:
     fraction = v.step / v.total_steps if v.total_steps else 0.0
     left = "" if v.seconds_left is None or not v.active else t("train.time_left", seconds=f"{v.seconds_left:.0f}")
@@ -176,7 +190,7 @@ def show_progress(v: RunView) -> None:
     metrics = [
         (t("train.images_per_s"), f"{v.samples_per_s:,.0f}"),
         (t("train.last_loss"), f"{v.losses[-1]:.4f}" if v.losses else "–"),
-        (t("train.test_accuracy"), accuracy_text(v.test_accuracy[-1]) if v.test_accuracy else "–"),  # after each epoch
+        accuracy_metric(v),
         (t("train.device_metric"), v.device),
     ]
     per_row = 2 if projector() else 4  # the projector's big type needs the room
