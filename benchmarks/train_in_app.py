@@ -58,6 +58,10 @@ def app_run(images: int, epochs: int, tmp: Path, page_closed: bool = False) -> d
             browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
             app = App(server, browser)
             app.goto("train")
+            # The command line's recipe (the page's first choice is Quick)
+            app.page.get_by_text("The tutorial's (Adam 0.0002, 10 epochs)", exact=True).click()
+            app.wait_idle()
+            app.page.get_by_text("Training process ready").wait_for(timeout=180_000)
             for label, value in (("Training images", images), ("Epochs", epochs)):
                 box = app.page.get_by_label(label, exact=True)
                 box.fill(str(value))

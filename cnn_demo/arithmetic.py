@@ -5,11 +5,13 @@ model's modules rather than typed in.
     layer_arithmetic(model)   # each conv/pool layer's shapes, K S P, worked formula, receptive field
     param_counts(model)       # each conv layer's parameters beside a fully connected layer's
     dense_layers(model)       # fc1 576 -> 100, fc2 100 -> 10
+    multiply_adds(model)      # each layer's multiply-adds per image; training_flop_per_image
 """
 
 from dataclasses import dataclass
 
 import numpy as np
+import torch
 from torch import nn
 
 from cnn_demo.model import SPATIAL, SeedCNN, stage_module
@@ -141,3 +143,41 @@ def dense_layers(model: SeedCNN) -> list[DenseLayer]:
         DenseLayer(f"fc{i + 1}", m.in_features, m.out_features, sum(p.numel() for p in m.parameters()))
         for i, m in enumerate(linear)
     ]
+
+
+def multiply_adds(model: torch.nn.Module, size: int = 28) -> dict[str, int]:
+    """Multiply-adds of one image's forward pass through each Conv2d and Linear layer, by the
+    layer's name in the model ("layer.0", "fc_layer.2", ...), measured on a real pass."""
+    found: dict[str, int] = {}
+    hooks = []
+    for name, module in model.named_modules():
+        if isinstance(module, torch.nn.Conv2d):
+            k = module.kernel_size[0] * module.kernel_size[1] * module.in_channels // module.groups
+
+            def hook(m, inputs, out, name=name, k=k):
+                found[name] = out[0].numel() * k  # each output value: k products summed
+
+            hooks.append(module.register_forward_hook(hook))
+        elif isinstance(module, torch.nn.Linear):
+            hooks.append(
+                module.register_forward_hook(
+                    lambda m, i, o, name=name: found.__setitem__(name, m.in_features * m.out_features)
+                )
+            )
+    try:
+        with torch.no_grad():
+            param = next(model.parameters())
+            model(torch.zeros(1, 1, size, size, device=param.device, dtype=param.dtype))
+    finally:
+        for h in hooks:
+            h.remove()
+    return found
+
+
+def training_flop_per_image(model: torch.nn.Module) -> int:
+    """Floating-point operations of one image's training step: the forward pass, and a backward
+    pass twice its size (the gradients of the weights and of each layer's input), less the first
+    layer's input gradient, which nothing needs. A multiply-add is two operations."""
+    macs = multiply_adds(model)
+    first = next(iter(macs.values()))
+    return 2 * (3 * sum(macs.values()) - first)

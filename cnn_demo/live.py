@@ -354,7 +354,11 @@ def train_worker(
     accuracy, step), ("state", s), and last ("end", state, reason, values, saved path, final
     accuracy)."""
     device = torch.device(device)
-    tuned = settings(device)  # this machine's measured layout, dtype and threads
+    try:
+        tuned = settings(device)  # this machine's measured layout, dtype and threads
+    except Exception as e:  # a GPU that cannot even be named
+        reports.put(("end", *_failure(e, device)))
+        return
     use_threads(tuned.threads)  # page threads use one; training takes what was measured fastest
     train_set = (torch.as_tensor(train_images), torch.as_tensor(train_labels))
     test_set = (torch.as_tensor(test_images), torch.as_tensor(test_labels))

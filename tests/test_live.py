@@ -272,6 +272,8 @@ def test_a_failing_gpu_stops_the_run_with_a_message_and_the_next_auto_run_uses_t
 
     monkeypatch.setattr(live, "fit", fit_that_runs_out_of_memory)
     monkeypatch.setattr(live, "pick_device", lambda name: torch.device("cuda"))  # as if placed on a GPU
+    real_settings = live.settings
+    monkeypatch.setattr(live, "settings", lambda device: real_settings("cpu"))  # a GPU nobody asks the name of
     run = thread_manager.start(config(epochs=5))
     view = wait_for(run, {"failed"})
     assert "CUDA device failed (CUDA out of memory" in view.message and "trains on the CPU" in view.message

@@ -145,3 +145,17 @@ def test_evaluate_cli_refuses_a_bad_file(tmp_path, capsys):
     bad.write_bytes(b"not a model")
     assert evaluate.main([str(bad)]) == 1
     assert "error: bad.safetensors" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_the_quick_recipe_passes_97_percent_on_mnist(tmp_path):
+    """The Train page's first choice works: one epoch of 30,000 images, the whole test set after.
+    (Full MNIST: run with -m slow. benchmarks/time_to_accuracy.py times it from the click.)"""
+    from cnn_demo.data import load_mnist
+
+    config = train.TrainConfig.from_recipe("quick", device="cpu")
+    model, history = train.SeedCNN(), train.History()
+    torch.manual_seed(config.seed)
+    events = list(train.fit(model, config, load_mnist("train"), load_mnist("test"), history))
+    assert isinstance(events[-1], train.Epoch) and events[-1].test_accuracy >= 0.97, events[-1]
+    assert history.probes and all(step < history.epoch_steps[0] for step, _ in history.probes)

@@ -3,6 +3,7 @@
 import plotly.graph_objects as go
 import streamlit as st
 
+from cnn_demo.calibrate import settings
 from cnn_demo.data import DataError
 from cnn_demo.device import available_devices
 from cnn_demo.live import RunBusy, RunView
@@ -82,10 +83,22 @@ running = view is not None and view.active
 
 if st.session_state.pop(BUSY_NOTICE, False):
     st.warning(t("train.busy"))
-b1, b2, b3, worker_note = st.columns([1.3, 1, 1, 3], vertical_alignment="center")
-if not running and manager.worker_state() in ("measuring", "starting"):
-    # The worker is made when the server starts; a Start pressed now waits for it.
-    worker_note.caption(t(f"train.worker_{manager.worker_state()}"))
+b1, b2, b3, note_col = st.columns([1.3, 1, 1, 3], vertical_alignment="center")
+
+
+@st.fragment(run_every=1.0 if manager.worker_state() in ("measuring", "starting") else None)
+def worker_note() -> None:
+    """The training process is made when the server starts; a Start pressed before it is ready waits."""
+    state = manager.worker_state()
+    if state == "ready":
+        tuned = settings("cpu")
+        st.caption(t("train.worker_ready", settings=tuned.describe() if tuned.measured else t("train.unmeasured")))
+    elif state != "none":
+        st.caption(t(f"train.worker_{state}"))
+
+
+with note_col:
+    worker_note()
 if b1.button(t("train.start"), type="primary", disabled=running, width="stretch"):
     try:
         config = TrainConfig.from_recipe(

@@ -8,11 +8,13 @@ any error box the test did not expect (list them in `app.expected_errors`), and 
 traceback in the server's log. See harness.py for the App helper's methods.
 """
 
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
-from harness.browser import CHROMIUM, CHROMIUM_ARGS, App, Server
+from harness.browser import CHROMIUM, CHROMIUM_ARGS, ROOT, App, Server
 
 
 @pytest.hookimpl(tryfirst=True)  # before pytest's own -m filter, so that -m "not e2e" leaves these out
@@ -20,6 +22,14 @@ def pytest_collection_modifyitems(items):
     for item in items:
         if "tests/e2e/" in str(item.fspath).replace("\\", "/"):
             item.add_marker(pytest.mark.e2e)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def measured_machine():
+    """This machine's training settings, measured once (about 20 s, the first time only) before
+    any server starts: as the README's start command does, so no test's server measures them
+    while the test waits, and every server's worker trains with them."""
+    subprocess.run([sys.executable, "-m", "cnn_demo.calibrate"], cwd=ROOT, check=True, capture_output=True)
 
 
 @pytest.fixture(scope="session")

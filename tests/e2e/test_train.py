@@ -4,6 +4,7 @@ import re
 import time
 
 import pytest
+import torch
 from playwright.sync_api import expect
 
 PAGES = {
@@ -30,7 +31,10 @@ def set_number(app, label: str, value) -> None:
 
 
 def start_run(app, images: int, epochs: int, batch: int) -> None:
+    """A run of the tutorial's recipe, this short."""
     app.goto("train")
+    app.page.get_by_text("The tutorial's (Adam 0.0002, 10 epochs)", exact=True).click()
+    app.wait_idle()
     set_number(app, "Training images", images)
     set_number(app, "Epochs", epochs)
     set_number(app, "Batch size", batch)
@@ -113,6 +117,45 @@ def test_short_run_grows_live_and_ends_with_accuracy(app):
     expect(app.page.locator("[data-testid='stSidebar']")).to_contain_text(
         re.compile(r"\d{8}-\d{6}-seed"), timeout=20_000
     )
+
+
+# The test-accuracy points on the live chart: [steps, accuracies in %].
+ACCURACY_POINTS = (
+    "() => { const g = document.querySelector('.st-key-loss_chart .js-plotly-plot');"
+    " const a = g?.data?.find(t => t.yaxis === 'y2'); return a ? [[...a.x], [...a.y]] : [[], []]; }"
+)
+
+
+def quick_run(app, device: str = "auto") -> float:
+    """The Quick recipe, as a teacher starts it: the page's first choice. Returns the saved accuracy (%)."""
+    app.goto("train")
+    if device != "auto":
+        app.page.get_by_label("Device").click()
+        app.page.get_by_role("option", name=device, exact=True).click()
+        app.wait_idle()
+    app.page.get_by_text("Training process ready").wait_for(timeout=120_000)
+    expect(app.button("Start training")).to_be_enabled(timeout=60_000)
+    app.button("Start training").click()
+    # While it trains, test accuracy moves on the chart (the held-out slice), before the epoch ends.
+    app.page.wait_for_function(f"({ACCURACY_POINTS})()[0].length > 0", timeout=60_000, polling=100)
+    done = app.page.get_by_text(re.compile(r"Training finished\. Test accuracy [\d.]+%"))
+    done.wait_for(timeout=180_000)
+    return float(re.search(r"Test accuracy ([\d.]+)%", done.inner_text()).group(1))
+
+
+def test_the_quick_recipe_charts_accuracy_as_it_trains_and_passes_97(app):
+    accuracy = quick_run(app)
+    steps, accuracies = app.page.evaluate(ACCURACY_POINTS)
+    assert len(steps) >= 2 and steps == sorted(steps), steps  # the slice's points, then the whole test set
+    assert accuracy >= 97, f"the Quick recipe should pass 97%, got {accuracy}%"
+    assert accuracies[-1] == pytest.approx(accuracy, abs=0.01)  # the last point is the figure saved
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA GPU here (benchmarks/gpu_check.sh runs this on one)")
+def test_a_run_on_the_gpu(app):
+    accuracy = quick_run(app, device="cuda")
+    assert app.metric("Device").startswith("cuda")
+    assert accuracy >= 97
 
 
 def test_stop_ends_the_run_and_keeps_it(app):
