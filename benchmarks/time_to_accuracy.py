@@ -34,23 +34,35 @@ LABELS = {  # the recipe's label on the page (locales/en.toml)
 WATCH = """
 (thresholds) => {
   const start = performance.now();
-  const seen = (window.__timeToAccuracy = { first_loss_s: null, reached: {}, finished_s: null });
+  const seen = (window.__timeToAccuracy = {
+    live: false, first_loss_s: null, first_accuracy_s: null, reached: {}, finished_s: null,
+  });
   const poll = setInterval(() => {
-    const chart = document.querySelector('.st-key-loss_chart .js-plotly-plot');
-    if (!chart || !chart.data) return;
     const now = (performance.now() - start) / 1000;
-    const loss = chart.data[0];
-    if (seen.first_loss_s === null && loss && loss.x && loss.x.length > 0) seen.first_loss_s = now;
-    const accuracy = chart.data.find((trace) => trace.yaxis === 'y2');
-    const best = accuracy && accuracy.y && accuracy.y.length ? Math.max(...accuracy.y) : 0;
-    for (const t of thresholds) if (best >= t && !(t in seen.reached)) seen.reached[t] = now;
-    // The run's end: the success box (cheap to look for, unlike the page's text).
-    if (seen.finished_s === null && document.querySelector("[data-testid='stAlertContentSuccess']")) {
+    // The page shows the last run until this one's first redraw: its chart and its result box.
+    // This run is on the page once the progress line says it is starting or running.
+    const progress = document.querySelector("[data-testid='stProgress']");
+    if (!seen.live) {
+      if (!progress || !/· (starting|running)/.test(progress.innerText)) return;
+      seen.live = true;
+    }
+    // _fullData: the traces as drawn, their arrays decoded (plotly.py sends them packed)
+    const chart = document.querySelector('.st-key-loss_chart .js-plotly-plot');
+    if (chart && chart._fullData) {
+      const loss = chart._fullData[0];
+      if (seen.first_loss_s === null && loss && loss.x && loss.x.length > 0) seen.first_loss_s = now;
+      const accuracy = chart._fullData.find((trace) => trace.yaxis === 'y2');
+      const ys = accuracy && accuracy.y ? [...accuracy.y] : [];
+      if (seen.first_accuracy_s === null && ys.length) seen.first_accuracy_s = now;
+      const best = ys.length ? Math.max(...ys) : 0;
+      for (const t of thresholds) if (best >= t && !(t in seen.reached)) seen.reached[t] = now;
+    }
+    // The run's end: its result box (cheap to look for, unlike the page's whole text).
+    if (document.querySelector("[data-testid='stAlertContentSuccess']")) {
       seen.finished_s = now;
       clearInterval(poll);
     }
   }, 20);
-  seen.stop = () => clearInterval(poll);
   [...document.querySelectorAll('button')].find((b) => b.innerText.trim() === 'Start training').click();
 }
 """
@@ -68,12 +80,13 @@ def one_run(app, recipe: str, device: str) -> dict:
         app.wait_idle()
     page.get_by_text("Training process ready").wait_for(timeout=180_000)  # measured once per machine
     page.evaluate(WATCH, list(THRESHOLDS))
+    page.wait_for_function("() => window.__timeToAccuracy.finished_s !== null", timeout=15 * 60_000, polling=200)
+    seen = page.evaluate("() => window.__timeToAccuracy")
     done = page.get_by_text(FINISHED)
-    done.wait_for(timeout=15 * 60_000)
-    seen = page.evaluate("() => { window.__timeToAccuracy.stop(); return window.__timeToAccuracy; }")
     final = float(FINISHED.search(done.inner_text()).group(1))
     return {
         "first_loss_s": seen["first_loss_s"],
+        "first_accuracy_s": seen["first_accuracy_s"],
         **{f"to_{t}_s": seen["reached"].get(str(t)) for t in THRESHOLDS},
         "finished_s": seen["finished_s"],
         "final_accuracy": final,

@@ -238,6 +238,18 @@ class TrainingRun:
             self.worker.start()
         self.thread.start()
 
+    def wait_started(self, timeout: float = 1.0) -> bool:
+        """Wait until the first loss is in (a warm worker takes ~0.1 s), at most `timeout`:
+        a page redrawn after that shows a running run with a point on its chart at once,
+        not "starting" and then, a redraw later, the chart."""
+        deadline = time.perf_counter() + timeout
+        while time.perf_counter() < deadline:
+            with self._lock:
+                if self.losses or self._state not in ("starting", "running"):
+                    return True
+            time.sleep(0.01)
+        return False
+
     # --- control, from any thread -------------------------------------------------------
     def pause(self) -> None:
         with self._lock:
@@ -486,7 +498,16 @@ class RunManager:
         self._worker_lock = threading.Lock()
         self.measuring = False  # this machine's training settings are being measured (the first time)
         if separate_process:
-            threading.Thread(target=self._worker, name="cnn-demo-training-start", daemon=True).start()
+            threading.Thread(target=self._prepare, name="cnn-demo-training-start", daemon=True).start()
+
+    def _prepare(self) -> None:
+        """Before anyone presses Start: the worker started, and MNIST read here too (a second)."""
+        self._worker()
+        try:
+            with self._lock:
+                self._dataset("train"), self._dataset("test")
+        except Exception:  # missing or damaged: Start says so, with the reason
+            pass
 
     def _worker(self) -> Worker:
         """The server's training worker, started again if it died."""

@@ -99,6 +99,11 @@ function dispose(root, chart) {
 }
 
 export default function ({ data, parentElement }) {
+  // live_chart.preload(): fetch and run plotly.js now, and draw nothing
+  if (data && data.preload) {
+    loadPlotly(data.src).catch(() => {});
+    return;
+  }
   let chart = charts.get(parentElement);
   if (!chart) {
     const el = document.createElement("div");

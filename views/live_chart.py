@@ -95,3 +95,11 @@ def live_chart(fig: go.Figure, key: str, height: int | None = None) -> None:
     config = prepare(fig, key, height)
     # The element's container gets the class st-key-<key>, as st.plotly_chart's does.
     _component(key=key, data={"figure": figure_spec(fig, key), "config": config, "src": src})
+
+
+def preload(key: str = "plotly_preload") -> None:
+    """Have the browser fetch and run plotly.js now, before a live chart needs it: parsing its
+    4.6 MB took a busy 2-core laptop seconds, which the first loss point of a run waited for."""
+    src = plotly_js_url()
+    if src is not None:
+        _component(key=key, data={"preload": True, "src": src})

@@ -20,6 +20,7 @@ from views.common import (
 from views.figures import ACCENT, HIGHLIGHT, faded, picture
 from views.i18n import t
 from views.live_chart import live_chart
+from views.live_chart import preload as live_chart_preload
 
 # The page redraws every second while a run trains, in a browser that often shares the
 # teacher's cores with the run. Streamlit eases those redraws (the progress bar slides, elements
@@ -109,7 +110,7 @@ if b1.button(t("train.start"), type="primary", disabled=running, width="stretch"
             train_images=st.session_state.train_images,
             device=st.session_state.train_device,
         )
-        manager.start(config, watch_image=model_store().last_drawing())
+        manager.start(config, watch_image=model_store().last_drawing()).wait_started(timeout=1.0)
         st.rerun()
     except RunBusy:
         # Said after a rerun: this run of the page would be replaced at once by the one that
@@ -260,6 +261,8 @@ def watch_for_a_run() -> None:
 
 
 watch_for_a_run()
+if not running:
+    live_chart_preload()  # the next run's chart then draws its first point at once
 if manager.run is None:
     st.info(t("train.no_run"))
 else:

@@ -122,7 +122,7 @@ def test_short_run_grows_live_and_ends_with_accuracy(app):
 # The test-accuracy points on the live chart: [steps, accuracies in %].
 ACCURACY_POINTS = (
     "() => { const g = document.querySelector('.st-key-loss_chart .js-plotly-plot');"
-    " const a = g?.data?.find(t => t.yaxis === 'y2'); return a ? [[...a.x], [...a.y]] : [[], []]; }"
+    " const a = g?._fullData?.find(t => t.yaxis === 'y2'); return a ? [[...a.x], [...a.y]] : [[], []]; }"
 )
 
 
