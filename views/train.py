@@ -1,5 +1,7 @@
 """Train: start a run on the server and watch it learn, live, from any browser."""
 
+import math
+
 import plotly.graph_objects as go
 import streamlit as st
 
@@ -14,7 +16,6 @@ from views.common import (
     MODEL_PICK,
     accuracy_text,
     model_store,
-    projector,
     run_manager,
 )
 from views.figures import ACCENT, HIGHLIGHT, faded, picture
@@ -84,7 +85,7 @@ running = view is not None and view.active
 
 if st.session_state.pop(BUSY_NOTICE, False):
     st.warning(t("train.busy"))
-b1, b2, b3, note_col = st.columns([1.3, 1, 1, 3], vertical_alignment="center")
+b1, b2, b3, note_col = st.columns([1.2, 1.2, 1, 1.6], vertical_alignment="center")
 
 
 @st.fragment(run_every=1.0 if manager.worker_state() in ("measuring", "starting") else None)
@@ -131,6 +132,15 @@ if b3.button(t("train.stop"), disabled=not running, width="stretch"):
     st.rerun()
 
 
+def accuracy_range(accuracies: list[float]) -> tuple[float, float]:
+    """The accuracy axis's bottom and tick step: down to 10 points below the lowest accuracy, so
+    that a short run's 96% -> 99% climbs visibly instead of along the top of a 0-100 axis."""
+    if not accuracies:
+        return 0.0, 20.0
+    low = max(0.0, math.floor((100 * min(accuracies) - 2) / 10) * 10)
+    return low, 2.0 if low >= 90 else (5.0 if low >= 70 else 20.0)
+
+
 def loss_figure(v: RunView) -> go.Figure:
     """Loss of every step (thin), its moving average (thick), and test accuracy per epoch on a
     second axis. Built in one call and thinned to 600 points: it is redrawn every second, on the
@@ -157,6 +167,7 @@ def loss_figure(v: RunView) -> go.Figure:
                 cliponaxis=False,  # the last epoch's marker sits on the right edge
             )
         )
+    low, dtick = accuracy_range(accuracies)
     return go.Figure(
         data=data,
         layout=dict(
@@ -164,8 +175,8 @@ def loss_figure(v: RunView) -> go.Figure:
             yaxis=dict(title=t("train.axis_loss"), rangemode="tozero", automargin=False),
             yaxis2=dict(
                 title=t("train.axis_accuracy"),
-                range=[0, 100],
-                dtick=20,
+                range=[low, 100],
+                dtick=dtick,
                 overlaying="y",
                 side="right",
                 showgrid=False,
@@ -180,13 +191,13 @@ def loss_figure(v: RunView) -> go.Figure:
     )
 
 
-def accuracy_metric(v: RunView) -> tuple[str, str]:
-    """The newest test accuracy, saying when it is of the held-out slice, not all 10,000."""
+def accuracy_metric(v: RunView) -> tuple[str, str, str | None]:
+    """The newest test accuracy, and (as its help) whether it is of the held-out slice or all 10,000."""
     if v.latest_accuracy is None:
-        return t("train.test_accuracy"), "–"
+        return t("train.test_accuracy"), "–", None
     value, whole = v.latest_accuracy
-    label = t("train.test_accuracy") if whole else t("train.test_accuracy_slice", images=f"{PROBE_IMAGES:,}")
-    return label, accuracy_text(value)
+    note = t("train.test_accuracy_whole") if whole else t("train.test_accuracy_slice", images=f"{PROBE_IMAGES:,}")
+    return t("train.test_accuracy"), accuracy_text(value), note
 
 
 def show_progress(v: RunView) -> None:
@@ -202,15 +213,15 @@ def show_progress(v: RunView) -> None:
     )
     st.progress(fraction, text=progress + left)
     metrics = [
-        (t("train.images_per_s"), f"{v.samples_per_s:,.0f}"),
-        (t("train.last_loss"), f"{v.losses[-1]:.4f}" if v.losses else "–"),
+        (t("train.images_per_s"), f"{v.samples_per_s:,.0f}", None),
+        (t("train.last_loss"), f"{v.losses[-1]:.4f}" if v.losses else "–", None),
         accuracy_metric(v),
-        (t("train.device_metric"), v.device),
+        (t("train.device_metric"), v.device, None),
     ]
-    per_row = 2 if projector() else 4  # the projector's big type needs the room
-    for row in range(0, len(metrics), per_row):
-        for column, (label, value) in zip(st.columns(per_row), metrics[row : row + per_row]):
-            column.metric(label, value)
+    # Two to a row: four squeezed "Images per second" and "98.78%" to "…" beside the filters.
+    for row in range(0, len(metrics), 2):
+        for column, (label, value, note) in zip(st.columns(2), metrics[row : row + 2]):
+            column.metric(label, value, help=note)
     live_chart(loss_figure(v), key="loss_chart", height=380)
 
 
