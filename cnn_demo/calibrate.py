@@ -61,6 +61,10 @@ class Settings:
     def memory_format(self) -> torch.memory_format:
         return torch.channels_last if self.channels_last else torch.contiguous_format
 
+    def short(self) -> str:
+        """For a page: "channels_last · bfloat16 · 2 threads"."""
+        return f"{'channels_last' if self.channels_last else 'contiguous'} · {self.dtype} · {self.threads} threads"
+
     def describe(self) -> str:
         layout = "channels_last" if self.channels_last else "contiguous"
         return f"{layout}, {self.dtype}, {self.threads} threads, OMP_WAIT_POLICY={self.wait_policy}"

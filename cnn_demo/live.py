@@ -124,14 +124,19 @@ class Worker:
         args = (self.jobs, self.reports, self.go, self.stop, self.ready, own_data, os.getpid())
         self.process = ctx.Process(target=worker_main, name="cnn-demo-training", daemon=True, args=args)
         # OpenMP reads its wait policy when torch loads in the new process: give it the measured one.
+        # (Only those keys are touched, and put back at once: other threads read the environment too.)
         with _ENVIRON_LOCK:
-            before = dict(os.environ)
-            os.environ.update(worker_env(settings("cpu")))
+            env = worker_env(settings("cpu"))
+            before = {key: os.environ.get(key) for key in env}
+            os.environ.update(env)
             try:
                 self.process.start()
             finally:
-                os.environ.clear()
-                os.environ.update(before)
+                for key, value in before.items():
+                    if value is None:
+                        os.environ.pop(key, None)
+                    else:
+                        os.environ[key] = value
 
     def alive(self) -> bool:
         return self.process.is_alive()
@@ -150,12 +155,14 @@ _ENVIRON_LOCK = threading.Lock()
 def worker_main(jobs, reports, go, stop, ready, own_data: bool, parent_pid: int) -> None:
     """The worker process: get ready once, then train each job that comes, until told to end
     (None) or until the server is gone."""
-    data = None
-    if own_data:
+
+    def own_mnist():
         try:
-            data = (load_mnist("train"), load_mnist("test"))
-        except Exception:  # the server read it, and will say so if it cannot; a job brings its own then
-            data = None
+            return load_mnist("train"), load_mnist("test")
+        except Exception:  # the server reads it too, and Start says why when it cannot
+            return None
+
+    data = own_mnist() if own_data else None
     warm_up()
     ready.set()
     while True:
@@ -168,6 +175,12 @@ def worker_main(jobs, reports, go, stop, ready, own_data: bool, parent_pid: int)
         if job is None:
             return
         config, device, sets, watch_image, out = job
+        if sets is None:
+            data = data or own_mnist()
+            if data is None:
+                detail = {"detail": "the training process could not read MNIST (data/mnist.npz)"}
+                reports.put(("end", "failed", "error", detail, None, None))
+                continue
         train_set, test_set = sets if sets is not None else data
         train_worker(config, device, *train_set, *test_set, watch_image, out, reports, go, stop, parent_pid)
 

@@ -101,6 +101,10 @@ def test_a_run_finishes_saves_and_can_become_active(process_manager, tmp_path):
     store = ModelStore(default=tmp_path / "absent.safetensors", runs_dir=tmp_path)
     assert store.activate(view.saved_path).name == view.saved_path.stem
     assert store.active().meta["epochs_done"] == 2
+    # The server's worker stays for the next run: the same process, torch already loaded
+    worker = run.worker.pid
+    again = process_manager.start(config(epochs=1))
+    assert wait_for(again, {"finished"}).final_accuracy > 0.5 and again.worker.pid == worker
 
 
 def test_stop_reaches_the_worker_process_and_keeps_what_was_learned(process_manager):
@@ -293,3 +297,7 @@ def test_a_worker_process_that_dies_is_a_clear_failure(tmp_path):
     view = wait_for(run, {"failed"}, timeout=30)
     assert "ended unexpectedly" in view.message and "-9" in view.message
     assert view.losses  # what was seen stays on the chart
+    # The next run gets a new worker
+    again = m.start(config(epochs=1))
+    assert wait_for(again, {"finished"}).final_accuracy > 0.5 and again.worker.pid != run.worker.pid
+    m.close()

@@ -94,7 +94,7 @@ def worker_note() -> None:
     state = manager.worker_state()
     if state == "ready":
         tuned = settings("cpu")
-        st.caption(t("train.worker_ready", settings=tuned.describe() if tuned.measured else t("train.unmeasured")))
+        st.caption(t("train.worker_ready", settings=tuned.short() if tuned.measured else t("train.unmeasured")))
     elif state != "none":
         st.caption(t(f"train.worker_{state}"))
 
@@ -184,7 +184,7 @@ def loss_figure(v: RunView) -> go.Figure:
             ),
             # Fixed margins: with automatic ones Plotly measures the labels on every redraw and then
             # draws the whole chart a second time.
-            margin=dict(l=70, r=70, t=50, b=60, autoexpand=False),
+            margin=dict(l=70, r=70, t=72, b=60, autoexpand=False),  # top: room for a legend of three rows (a tablet)
             legend=dict(orientation="h", x=0, y=1.02, yanchor="bottom"),
             uirevision="loss",
         ),
