@@ -55,6 +55,7 @@ from harness.websocket import Session, json_widget, trigger_widget
 PREDICTION = "Prediction"  # the answer's metric label (locales/en.toml)
 STEP = re.compile(r"step (\d+)/(\d+)")  # the Train page's progress text
 TIMEOUT_S = 20.0  # an answer later than this is a timeout
+SESSION_KEPT_S = 120  # Streamlit keeps a closed session this long (MemorySessionStorage's ttl)
 
 
 # ---------------------------------------------------------------- the drawings
@@ -113,6 +114,7 @@ class Tally:
     """What a phase's simulated students got."""
 
     latencies_s: list[float] = field(default_factory=list)  # stroke sent -> its answer
+    sent_at: list[float] = field(default_factory=list)  # perf_counter() when each answered stroke was sent
     wrong: list[str] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
     timeouts: int = 0
@@ -126,8 +128,8 @@ async def open_draw(url: str) -> tuple[Session, str, str]:
     run = await session.open("draw")
     if run.errors():
         raise RuntimeError(f"/draw opened with errors: {run.errors()}")
-    canvas = run.elements("bidi_component")[0].bidi_component
-    return session, run.fragment_of("bidi_component"), canvas.id
+    fragment, canvas = run.component("drawable_canvas")
+    return session, fragment, canvas.id
 
 
 async def student(url: str, book: list[Digit], rate: float, until: float, tally: Tally, seed: int) -> int:
@@ -157,6 +159,7 @@ async def student(url: str, book: list[Digit], rate: float, until: float, tally:
                 if shown is not None:
                     answered += 1
                     tally.latencies_s.append(run.seconds_to("metric"))
+                    tally.sent_at.append(run.sent)
                 last = k == len(digit.strokes) - 1
                 if shown != stroke.expected or (last and shown != digit.label):
                     tally.wrong.append(f"stroke {k + 1} of a {digit.label}: page {shown}, engine {stroke.expected}")
@@ -426,6 +429,7 @@ async def measure(
     solo: int = 0,
     alone_s: float = 10,
     settle_s: float = 20,
+    memory_wait_s: float = SESSION_KEPT_S + 10,
     log=print,
 ) -> dict:
     from playwright.async_api import async_playwright
@@ -487,7 +491,12 @@ async def measure(
             for c in contexts:
                 await c.close()
             await chromium.close()
-        await asyncio.sleep(settle_s)  # Streamlit drops a closed session's state shortly after
+        # Streamlit keeps a closed session for two minutes, for a browser that reconnects, and
+        # drops the expired ones when it next stores one: wait, then one more visit closes.
+        await asyncio.sleep(memory_wait_s)
+        async with Session(server.url) as late:
+            await late.open("draw")
+        await asyncio.sleep(5)
         out["predictions"] = predictions
         out["rss_mb_end"] = round(rss_mb(server.proc.pid), 1)
         out["rss_mb_growth"] = round(out["rss_mb_end"] - out["rss_mb_warm"], 1)
@@ -523,10 +532,25 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--browsers", type=int, default=1, help="real Chromium students drawing in every phase (0-2)")
     p.add_argument("--solo", type=int, default=0, help="first, one Chromium student alone draws this many digits")
     p.add_argument("--alone", type=float, default=10, help="seconds the run's speed is measured before students")
+    p.add_argument(
+        "--memory-wait",
+        type=float,
+        default=SESSION_KEPT_S + 10,
+        help="seconds after the last session closed before the memory is read (Streamlit keeps closed sessions 120 s)",
+    )
     p.add_argument("--json", action="store_true", help="end with one JSON line of the results")
     args = p.parse_args(argv)
     r = asyncio.run(
-        measure(args.students, args.rate, args.duration, args.training, args.browsers, args.solo, args.alone)
+        measure(
+            args.students,
+            args.rate,
+            args.duration,
+            args.training,
+            args.browsers,
+            args.solo,
+            args.alone,
+            memory_wait_s=args.memory_wait,
+        )
     )
     print(
         f"server memory: {r['rss_mb_warm']} MB after warm-up, {r['rss_mb_end']} MB at the end with every session "

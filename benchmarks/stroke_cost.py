@@ -14,6 +14,7 @@ page's steps was on the stack.
 import argparse
 import asyncio
 import json
+import re
 import shutil
 import signal
 import subprocess
@@ -28,50 +29,45 @@ from benchmarks.class_load import PREDICTION, drawing_book, open_draw, process_c
 from harness.browser import Server
 from harness.websocket import json_widget
 
-# Steps of a Draw fragment rerun, by a function (file:name) that only that step calls.
+# Steps of a stroke in the server, each by a function and its file as py-spy names them
+# ("function (file:line)"; the views' files as "draw.py"). "" matches any function of the file.
 STEPS = {
-    "the canvas's PNG decoded (image_data)": "streamlit_drawable_canvas/__init__.py:image_data",
-    "preprocess_steps": "cnn_demo/preprocess.py:preprocess_steps",
-    "probe": "cnn_demo/probe.py:probe",
-    "predict_proba": "cnn_demo/predict.py:predict_proba",
-    "the probabilities chart built (Plotly figure)": "views/draw.py:probability_chart",
-    "the chart sent (st.plotly_chart)": "streamlit/elements/plotly_chart.py:plotly_chart",
-    "the chart sent (probabilities)": "views/draw.py:probabilities",
-    "pictures made (enlarge, with_box)": "cnn_demo/pixels.py:",
-    "PNG encoding (pixels.png)": "cnn_demo/pixels.py:png",
-    "st.image": "streamlit/elements/image.py:image",
-    "st.metric": "streamlit/elements/metric.py:metric",
-    "sliders and other widgets": "streamlit/elements/widgets/",
-    "the canvas component (st_canvas)": "streamlit_drawable_canvas/__init__.py:st_canvas",
-    "translations (t)": "views/i18n.py:t",
-    "the fragment's script run": "views/draw.py:workbench",
-    "sending ForwardMsgs (serialise, websocket)": "streamlit/runtime/forward_msg_queue.py",
+    "the whole fragment run (workbench)": ("workbench", "draw.py"),
+    "the canvas component (st_canvas)": ("st_canvas", "streamlit_drawable_canvas/__init__.py"),
+    "the canvas's PNG decoded (image_data)": ("image_data", "streamlit_drawable_canvas/__init__.py"),
+    "preprocess_steps": ("preprocess_steps", "cnn_demo/preprocess.py"),
+    "probe": ("probe", "cnn_demo/probe.py"),
+    "predict_proba": ("predict_proba", "cnn_demo/predict.py"),
+    "the probabilities, as a Plotly chart": ("chart", "figures.py"),
+    "the probabilities, as HTML bars": ("probability_bars", "draw.py"),
+    "the pictures (views.figures.picture)": ("picture", "figures.py"),
+    "  of which PNG encoding (pixels.png)": ("png", "cnn_demo/pixels.py"),
+    "the step-by-step pictures (show_steps)": ("show_steps", "draw.py"),
+    "the probe's sliders (st.slider)": ("slider", "streamlit/elements/widgets/slider.py"),
+    "st.metric": ("metric", "streamlit/elements/metric.py"),
+    "the pictures served (HTTP GET /media)": ("run_asgi", "uvicorn/protocols/http/h11_impl.py"),
+    "the websocket's messages sent": ("_sender", "streamlit/web/server/starlette/starlette_websocket.py"),
+    "the training run's listener thread (cnn_demo.live)": ("_listen", "cnn_demo/live.py"),
 }
+FRAME = re.compile(r"(?P<function>.*) \((?P<file>.*?)(:\d+)?\)$")
 
 
 def step_shares(raw: str) -> dict[str, float]:
-    """py-spy's raw output (one "frame;frame;... count" per stack) -> share of all samples in
-    which each step's function was on the stack."""
+    """py-spy's raw output (one "frame;frame;... count" line per stack) -> the share of all
+    samples in which each step's function was on the stack."""
     total, hits = 0, Counter()
     for line in raw.splitlines():
         stack, _, count = line.rpartition(" ")
         if not count.isdigit():
             continue
         total += int(count)
-        for step, marker in STEPS.items():
-            if _on_stack(stack, marker):
+        frames = [m.groups()[:2] for f in stack.split(";") if (m := FRAME.match(f))]
+        for step, (function, file) in STEPS.items():
+            if any(
+                where.endswith(file) and (not function or name.split(".")[-1] == function) for name, where in frames
+            ):
                 hits[step] += int(count)
     return {step: round(hits[step] / total, 3) for step in STEPS} if total else {}
-
-
-def _on_stack(stack: str, marker: str) -> bool:
-    """Whether a frame of this function is on the stack ("file.py:name", or a file/folder)."""
-    path, _, function = marker.partition(":")
-    for frame in stack.split(";"):  # py-spy frames read "function (path/file.py:line)"
-        name, _, where = frame.partition(" (")
-        if path in where and (not function or name.strip() == function or name.strip().startswith(function)):
-            return True
-    return False
 
 
 async def strokes(url: str, n: int) -> dict:
@@ -139,7 +135,6 @@ def measure(n: int = 200, profile: bool = False) -> dict:
             spy.wait(30)
             if not (tmp / "spy.txt").exists():
                 raise RuntimeError(f"py-spy wrote nothing: {(tmp / 'spy.log').read_text()[-1000:]}")
-            shutil.copy(tmp / "spy.txt", "/tmp/probe/spy.txt")
             result["profile"] = step_shares((tmp / "spy.txt").read_text())
         return result
     finally:
@@ -159,7 +154,7 @@ def main(argv: list[str] | None = None) -> int:
         f"{r['forward_msgs_per_stroke']} ForwardMsgs / {r['forward_kb_per_stroke']} kB and "
         f"{r['picture_kb_per_stroke']} kB of pictures a stroke"
     )
-    for step, share in sorted(r.get("profile", {}).items(), key=lambda kv: -kv[1]):
+    for step, share in r.get("profile", {}).items():
         print(f"  {share:6.1%}  {step}")
     if args.json:
         print(json.dumps(r))

@@ -11,9 +11,9 @@ browsers, which in a classroom run on the students' own devices, cost this machi
         run = await s.open("draw")
         run.finished          # how the run ended: "FINISHED_SUCCESSFULLY", ...
         run.headings()        # ["Draw a digit", ...]
-        canvas = run.elements("bidi_component")[0].bidi_component
+        fragment, canvas = run.component("drawable_canvas")
         stroke = [json_widget(canvas.id, canvas_value(strokes, brush))]  # harness.canvas
-        run = await s.rerun_fragment(run.fragment_of("bidi_component"), stroke)
+        run = await s.rerun_fragment(fragment, stroke)
         run.metrics()         # {"Prediction": ("7", "93% sure")}
         await s.fetch_images(run)  # what a browser loads after the run: the new pictures
 
@@ -73,6 +73,16 @@ class Run:
             if d.WhichOneof("type") == "new_element" and d.new_element.WhichOneof("type") == kind:
                 return d.fragment_id
         raise ValueError(f"no {kind} element in this run")
+
+    def component(self, name: str) -> tuple[str, object]:
+        """(fragment id, BidiComponent proto) of the run's first components-v2 element whose
+        component name contains `name` ("drawable_canvas": the canvas)."""
+        for d in self.of("delta"):
+            element = d.new_element
+            if d.WhichOneof("type") == "new_element" and element.WhichOneof("type") == "bidi_component":
+                if name in element.bidi_component.component_name:
+                    return d.fragment_id, element.bidi_component
+        raise LookupError(f"no component {name!r} in this run")
 
     def headings(self) -> list[str]:
         return [e.heading.body for e in self.elements("heading")]
