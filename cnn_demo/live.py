@@ -44,7 +44,7 @@ REPORT_EVERY_S = 0.1  # how often the worker sends the losses of its latest step
 
 # The training process's nice value: on a teacher's laptop the run shares the cores with the
 # server, and a student waiting for an answer comes first; the run takes what the pages leave
-# (on this 2-core machine, 60 students' p95 went from ~0.95 s to SEE_README).
+# (on this 2-core machine, 60 students drawing under a run: p50 97 ms at nice 0, 39 ms at nice 10).
 TRAINING_NICENESS = 10
 
 

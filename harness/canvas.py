@@ -98,6 +98,44 @@ def draw_strokes(page, strokes: list[np.ndarray], every: int = 2, timeout: float
     return latencies
 
 
+def finger_path(stroke: np.ndarray, spacing: float = 6.0) -> np.ndarray:
+    """A stroke (K, 2) -> points `spacing` pixels apart along it, its ends kept: a finger on a
+    touch screen reports a move every few pixels (sparse moves lose a stroke's last segment)."""
+    stroke = np.asarray(stroke, float)
+    along = np.concatenate([[0], np.cumsum(np.linalg.norm(np.diff(stroke, axis=0), axis=1))])
+    t = np.linspace(0, along[-1], max(2, int(np.ceil(along[-1] / spacing)) + 1))
+    return np.stack([np.interp(t, along, stroke[:, 0]), np.interp(t, along, stroke[:, 1])], 1)
+
+
+def touch_strokes(page, strokes: list[np.ndarray], spacing: float = 6.0, timeout: float = 20_000) -> list[float]:
+    """Replay strokes with a finger: touch events through the DevTools protocol
+    (Input.dispatchTouchEvent), a move every `spacing` pixels; after each stroke, wait for the
+    page's new answer. No pointer rests on the canvas first: a finger does not hover. Needs a
+    context with has_touch. Returns one latency per stroke, in ms: finger up to the answer."""
+    canvas = page.locator(CANVAS)
+    canvas.wait_for(timeout=30_000)
+    box = canvas.bounding_box()
+    cdp = page.context.new_cdp_session(page)
+    latencies = []
+    try:
+        for stroke in strokes:
+            points = finger_path(stroke, spacing) + (box["x"], box["y"])
+            touch = lambda kind, pts: cdp.send(  # noqa: E731
+                "Input.dispatchTouchEvent", {"type": kind, "touchPoints": [{"x": x, "y": y} for x, y in pts]}
+            )
+            touch("touchStart", points[:1])
+            for point in points[1:]:
+                touch("touchMove", [point])
+            before = seen_src(page)
+            start = time.perf_counter()
+            touch("touchEnd", [])
+            page.evaluate(UNTIL_NEW_ANSWER, [before, timeout])
+            latencies.append((time.perf_counter() - start) * 1000)
+    finally:
+        cdp.detach()
+    return latencies
+
+
 def clear_canvas(page) -> None:
     """The canvas toolbar's bin button, then wait for the page to go back to its prompt."""
     rest_on_canvas(page)

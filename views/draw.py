@@ -24,7 +24,7 @@ UNSURE = 0.6  # below this probability the page says "unsure" instead of present
 # column leaves room above the canvas for its toolbar, pinned there (views/touch.py).
 LAYOUT_CSS = """<style>
 div:has(> .st-key-answer_col) { min-width: 13rem; flex: 1 1 13rem; }  /* the row's flex item wraps it */
-.st-key-canvas_col { padding-top: 2.9rem; }
+.st-key-canvas_col { padding-top: 3.1rem; }
 </style>"""
 PROBE_DEFAULTS = {"probe_dx": 0, "probe_dy": 0, "probe_turn": 0, "probe_thickness": 0, "probe_erase": "nothing"}
 

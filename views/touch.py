@@ -5,7 +5,8 @@ canvas's top-right corner and slides it above the canvas when the pointer hovers
 A finger does not hover: a stroke that starts in that corner lands on the invisible toolbar
 and draws nothing. The canvas lives in a shadow root, out of reach of the page's CSS, so this
 small components-v2 element (in the page's DOM, no iframe) adds one rule to that shadow root:
-the toolbar always sits above the canvas, as the component itself pins it in edit mode.
+the toolbar always shows, wholly above the canvas (the component's own pinned place, -2.65rem,
+still covers the canvas's top 4 pixels).
 """
 
 import streamlit as st
@@ -13,7 +14,7 @@ import streamlit as st
 # Runs in the browser: finds the canvas's shadow root (now, and whenever the page changes, as
 # the canvas mounts after this element) and pins the toolbar there once.
 PIN_JS = """
-const RULE = ".dc-toolbar { top: -2.65rem !important; opacity: 1 !important; }";
+const RULE = ".dc-toolbar { top: -3rem !important; opacity: 1 !important; }";  // its 46 px clear of the canvas
 const watched = new WeakSet();  // shadow roots observed: their toolbar is made after they are
 function pin() {
   for (const host of document.querySelectorAll(".st-key-draw_canvas *")) {
