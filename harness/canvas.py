@@ -1,7 +1,8 @@
-"""Draw on the Draw page's real canvas with the mouse, and read the page's answer.
+"""Draw on the Draw page's real canvas with the mouse or a finger, and read the page's answer;
+and the canvas's value as the component sends it, for sessions without a browser.
 
-Used by the end-to-end tests and by the browser benchmarks (benchmarks/measure_draw.py,
-benchmarks/classroom_load.py).
+Used by the end-to-end tests and by the benchmarks (benchmarks/measure_draw.py,
+benchmarks/classroom_load.py, benchmarks/class_load.py).
 """
 
 import io
