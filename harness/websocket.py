@@ -66,14 +66,6 @@ class Run:
                 return at - self.sent
         return None
 
-    def fragment_of(self, kind: str) -> str:
-        """The id of the fragment that drew the run's first element of this kind ("" for the
-        page itself): the canvas's fragment is the one a stroke reruns."""
-        for d in self.of("delta"):
-            if d.WhichOneof("type") == "new_element" and d.new_element.WhichOneof("type") == kind:
-                return d.fragment_id
-        raise ValueError(f"no {kind} element in this run")
-
     def component(self, name: str) -> tuple[str, object]:
         """(fragment id, BidiComponent proto) of the run's first components-v2 element whose
         component name contains `name` ("drawable_canvas": the canvas)."""
