@@ -131,9 +131,12 @@ class Server:
 class App:
     """One browser session on the app, with the waits and checks every test needs."""
 
-    def __init__(self, server: Server, browser, viewport=(1400, 1000)):
+    def __init__(self, server: Server, browser, viewport=(1400, 1000), touch: bool = False):
+        """touch: a phone's or a tablet's browser (touch events, a mobile viewport)."""
         self.server = server
-        self.context = browser.new_context(viewport={"width": viewport[0], "height": viewport[1]})
+        self.context = browser.new_context(
+            viewport={"width": viewport[0], "height": viewport[1]}, has_touch=touch, is_mobile=touch
+        )
         self.page = self.context.new_page()
         self.expected_errors: list[str] = []  # substrings of error boxes this test provokes
         self._log_start = len(server.log_text())

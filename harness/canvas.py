@@ -1,7 +1,8 @@
-"""Draw on the Draw page's real canvas with the mouse, and read the page's answer.
+"""Draw on the Draw page's real canvas with the mouse or a finger, and read the page's answer;
+and the canvas's value as the component sends it, for sessions without a browser.
 
-Used by the end-to-end tests and by the browser benchmarks (benchmarks/measure_draw.py,
-benchmarks/classroom_load.py).
+Used by the end-to-end tests and by the benchmarks (benchmarks/measure_draw.py,
+benchmarks/classroom_load.py, benchmarks/class_load.py).
 """
 
 import io
@@ -98,6 +99,44 @@ def draw_strokes(page, strokes: list[np.ndarray], every: int = 2, timeout: float
     return latencies
 
 
+def finger_path(stroke: np.ndarray, spacing: float = 6.0) -> np.ndarray:
+    """A stroke (K, 2) -> points `spacing` pixels apart along it, its ends kept: a finger on a
+    touch screen reports a move every few pixels (sparse moves lose a stroke's last segment)."""
+    stroke = np.asarray(stroke, float)
+    along = np.concatenate([[0], np.cumsum(np.linalg.norm(np.diff(stroke, axis=0), axis=1))])
+    t = np.linspace(0, along[-1], max(2, int(np.ceil(along[-1] / spacing)) + 1))
+    return np.stack([np.interp(t, along, stroke[:, 0]), np.interp(t, along, stroke[:, 1])], 1)
+
+
+def touch_strokes(page, strokes: list[np.ndarray], spacing: float = 6.0, timeout: float = 20_000) -> list[float]:
+    """Replay strokes with a finger: touch events through the DevTools protocol
+    (Input.dispatchTouchEvent), a move every `spacing` pixels; after each stroke, wait for the
+    page's new answer. No pointer rests on the canvas first: a finger does not hover. Needs a
+    context with has_touch. Returns one latency per stroke, in ms: finger up to the answer."""
+    canvas = page.locator(CANVAS)
+    canvas.wait_for(timeout=30_000)
+    box = canvas.bounding_box()
+    cdp = page.context.new_cdp_session(page)
+    latencies = []
+    try:
+        for stroke in strokes:
+            points = finger_path(stroke, spacing) + (box["x"], box["y"])
+            touch = lambda kind, pts: cdp.send(  # noqa: E731
+                "Input.dispatchTouchEvent", {"type": kind, "touchPoints": [{"x": x, "y": y} for x, y in pts]}
+            )
+            touch("touchStart", points[:1])
+            for point in points[1:]:
+                touch("touchMove", [point])
+            before = seen_src(page)
+            start = time.perf_counter()
+            touch("touchEnd", [])
+            page.evaluate(UNTIL_NEW_ANSWER, [before, timeout])
+            latencies.append((time.perf_counter() - start) * 1000)
+    finally:
+        cdp.detach()
+    return latencies
+
+
 def clear_canvas(page) -> None:
     """The canvas toolbar's bin button, then wait for the page to go back to its prompt."""
     rest_on_canvas(page)
@@ -112,3 +151,92 @@ def prediction(app) -> tuple[int, float, bool]:
     delta = metric.locator("[data-testid='stMetricDelta']").inner_text()  # "93% sure", "only 41% sure"
     confidence = float(re.search(r"(\d+)%", delta).group(1)) / 100
     return int(value.strip()[0]), confidence, value.strip().endswith("?")
+
+
+# One fabric.js Path object as streamlit-drawable-canvas 0.13 (fabric 7.4) reports a freehand
+# stroke: every property fabric serialises, in its order; left/top/width/height and the path
+# are filled in per stroke.
+_FABRIC_PATH = {
+    "lockMovementX": False,
+    "lockMovementY": False,
+    "lockRotation": False,
+    "lockScalingX": False,
+    "lockScalingY": False,
+    "lockSkewingX": False,
+    "lockSkewingY": False,
+    "lockScalingFlip": False,
+    "type": "Path",
+    "version": "7.4.0",
+    "originX": "center",
+    "originY": "center",
+    "left": 0,
+    "top": 0,
+    "width": 0,
+    "height": 0,
+    "fill": None,
+    "stroke": "#FFFFFF",
+    "strokeWidth": 20,
+    "strokeDashArray": None,
+    "strokeLineCap": "round",
+    "strokeDashOffset": 0,
+    "strokeLineJoin": "round",
+    "strokeUniform": False,
+    "strokeMiterLimit": 10,
+    "scaleX": 1,
+    "scaleY": 1,
+    "angle": 0,
+    "flipX": False,
+    "flipY": False,
+    "opacity": 1,
+    "shadow": None,
+    "visible": True,
+    "backgroundColor": "",
+    "fillRule": "nonzero",
+    "paintFirst": "fill",
+    "globalCompositeOperation": "source-over",
+    "skewX": 0,
+    "skewY": 0,
+}
+
+
+def fabric_path(stroke: np.ndarray, brush: int) -> dict:
+    """A stroke (K, 2) in canvas pixels -> the Path object fabric's pencil brush makes of it:
+    a move to the first point, a quadratic curve through each point to the midpoint of the
+    next, a line to the last."""
+    points = np.round(np.asarray(stroke, float), 4)
+    path = [["M", *points[0].tolist()]]
+    for here, after in zip(points[:-1], points[1:]):
+        path.append(["Q", *here.tolist(), *((here + after) / 2).round(4).tolist()])
+    path.append(["L", *points[-1].tolist()])
+    low, high = points.min(0), points.max(0)
+    centre, size = (low + high) / 2, high - low
+    return {
+        **_FABRIC_PATH,
+        "left": round(float(centre[0]), 4),
+        "top": round(float(centre[1]), 4),
+        "width": round(float(size[0]), 4),
+        "height": round(float(size[1]), 4),
+        "strokeWidth": brush,
+        "path": path,
+    }
+
+
+def canvas_value(strokes: list[np.ndarray], brush: int, image: np.ndarray | None = None) -> str:
+    """The canvas widget's value after these strokes, as streamlit-drawable-canvas 0.13 sends
+    it from a black canvas with return_image_data=True: the fabric JSON of the paths and a PNG
+    data URL of the whole canvas (opaque RGBA). `image`: the (H, W, 4) canvas, drawn here from
+    the strokes when not given (cnn_demo.drawn.render)."""
+    import base64
+    import json
+
+    from PIL import Image
+
+    if image is None:
+        from cnn_demo.drawn import render
+
+        image = render(strokes, brush)
+    png = io.BytesIO()
+    Image.fromarray(image, "RGBA").save(png, format="PNG")
+    raw = {"version": "7.4.0", "objects": [fabric_path(s, brush) for s in strokes], "background": "#000000"}
+    data = "data:image/png;base64," + base64.b64encode(png.getvalue()).decode("ascii")
+    return json.dumps({"drawing": {"raw": raw, "data": data}}, separators=(",", ":"))

@@ -2,13 +2,12 @@
 
 Thin on purpose: the preprocessing, the probe and the prediction live in cnn_demo; this
 page lays out widgets and pictures. The canvas and everything that depends on it sit in
-one fragment, so a stroke reruns the fragment, not the page. A stroke redraws one Plotly
-chart (the probabilities) and four still pictures: a class draws at once, and an
-interactive heatmap costs the server and every browser many times what a PNG does.
+one fragment, so a stroke reruns the fragment, not the page. A stroke redraws ten HTML bars
+(the probabilities) and four still pictures: a class draws at once, and a Plotly chart or an
+interactive heatmap costs the server and every browser many times what these do.
 """
 
 import numpy as np
-import plotly.graph_objects as go
 import streamlit as st
 
 from cnn_demo.pixels import enlarge, with_box
@@ -16,12 +15,21 @@ from cnn_demo.predict import predict_proba, runner_up
 from cnn_demo.preprocess import CANVAS, CENTRE, FIT, ImageError, Steps, decode_image, preprocess_steps
 from cnn_demo.probe import ERASE_REGIONS, MAX_THICKNESS, probe
 from views.common import active, remember_drawing, send_to_inspect
-from views.figures import ACCENT, PALE, chart, picture
+from views.figures import ACCENT, PALE, picture
 from views.i18n import t
+from views.touch import pin_canvas_toolbar
 
 UNSURE = 0.6  # below this probability the page says "unsure" instead of presenting a guess
+# The answer's column: never narrower than this (it wraps below the canvas instead). The canvas's
+# column leaves room above the canvas for its toolbar, pinned there (views/touch.py).
+LAYOUT_CSS = """<style>
+div:has(> .st-key-answer_col) { min-width: 13rem; flex: 1 1 13rem; }  /* the row's flex item wraps it */
+.st-key-canvas_col { padding-top: 3.1rem; }
+</style>"""
 PROBE_DEFAULTS = {"probe_dx": 0, "probe_dy": 0, "probe_turn": 0, "probe_thickness": 0, "probe_erase": "nothing"}
 
+st.html(LAYOUT_CSS)
+pin_canvas_toolbar()
 st.title(t("draw.title"))
 st.write(t("draw.intro"))
 
@@ -31,27 +39,38 @@ def reset_probe() -> None:
         st.session_state[key] = value
 
 
-def probability_chart(probs: np.ndarray) -> go.Figure:
+# The probabilities as ten plain HTML bars, not a Plotly chart: after every stroke of every
+# student a Plotly figure cost the server ~3.5 ms of its ~30 ms (built, deep-copied, turned
+# to JSON) and each browser a remount of a plot, most of its time to show the answer. Heights
+# in % of the plot area; type in em, so projector mode enlarges it. Our own markup, no user text.
+BARS_CSS = """<style>
+.probs { display: flex; gap: 0.25rem; height: 11rem; align-items: flex-end; padding-top: 1.4rem; }
+.probs .col { flex: 1; height: 100%; display: flex; flex-direction: column; justify-content: flex-end; align-items: center; }
+.probs .pct { font-size: 0.8rem; line-height: 1.2rem; white-space: nowrap; }
+.probs .bar { width: 100%; min-height: 1px; border-radius: 3px 3px 0 0; }
+.probs-digits { display: flex; gap: 0.25rem; border-top: 1px solid #9aa1ab; }
+.probs-digits span { flex: 1; text-align: center; font-size: 0.9rem; }
+.probs-axis { font-size: 0.8rem; opacity: 0.7; text-align: center; }
+</style>"""
+
+
+def probability_bars(probs: np.ndarray) -> str:
+    """(10,) probabilities -> the HTML of a bar per digit, the answer in the accent colour."""
     best = int(probs.argmax())
-    bars = go.Bar(
-        x=list(range(10)),
-        y=probs,
-        text=[f"{p:.0%}" if p >= 0.005 else "" for p in probs],
-        textposition="outside",
-        cliponaxis=False,
-        constraintext="none",
-        textfont=dict(size=13),
-        marker_color=[ACCENT if d == best else PALE for d in range(10)],
-        hovertemplate=t("draw.hover_probability", digit="%{x}", probability="%{y:.1%}") + "<extra></extra>",
-    )
-    return go.Figure(
-        bars,
-        dict(
-            xaxis=dict(tickmode="linear", title=t("draw.axis_digit"), fixedrange=True),
-            yaxis=dict(range=[0, 1.15], tickformat=".0%", title=t("draw.axis_probability"), fixedrange=True),
-            height=280,
-            margin=dict(l=4, r=4, t=8, b=4),
-        ),
+    columns, digits = [], []
+    for d, p in enumerate(probs):
+        label = f"{p:.0%}" if p >= 0.005 else ""
+        colour = ACCENT if d == best else PALE
+        hover = t("draw.hover_probability", digit=d, probability=f"{p:.1%}")
+        columns.append(
+            f'<div class="col" title="{hover}"><span class="pct">{label}</span>'
+            f'<div class="bar" style="height: calc((100% - 1.2rem) * {p:.4f}); background: {colour};"></div></div>'
+        )
+        digits.append(f"<span>{d}</span>")
+    return (
+        f'{BARS_CSS}<div class="probs-axis">{t("draw.axis_probability")}</div>'
+        f'<div class="probs">{"".join(columns)}</div><div class="probs-digits">{"".join(digits)}</div>'
+        f'<div class="probs-axis">{t("draw.axis_digit")}</div>'
     )
 
 
@@ -80,12 +99,21 @@ def workbench() -> None:
     from streamlit_drawable_canvas import st_canvas  # a Streamlit component: importable only inside the app
 
     loaded = active()
-    # The canvas keeps its 280 pixels whatever the window: a fixed-width box, the others flex and wrap.
-    row = st.container(horizontal=True, gap="medium")
-    canvas_col, answer_col, seen_col = row.container(width=CANVAS + 16), row.container(), row.container(width=300)
+    # Three columns that wrap: the canvas keeps its 280 pixels, the answer takes what is left (at
+    # least LAYOUT_CSS's minimum, else it goes below the canvas, full width, as on a tablet or a
+    # phone), and the side column holds what the model sees, then the canvas's settings. So on
+    # a narrow screen the answer comes straight after the canvas, not after its settings.
+    row = st.container(horizontal=True, gap="small")
+    canvas_col = row.container(width=CANVAS + 16, key="canvas_col")
+    answer_col = row.container(key="answer_col")
+    side_col = row.container(width=260, key="side_col")
+    seen_box, controls = side_col.container(), side_col.container()
 
-    with canvas_col:
+    with controls:
         brush = st.slider(t("draw.stroke_width"), 6, 40, 20, key="brush")
+        fit = st.toggle(t("draw.fit"), value=True, key="fit", help=t("draw.fit_help"))
+        upload = st.file_uploader(t("draw.upload"), type=["png", "jpg", "jpeg"], key="upload")
+    with canvas_col:
         result = st_canvas(
             stroke_width=brush,
             stroke_color="#FFFFFF",
@@ -97,12 +125,11 @@ def workbench() -> None:
             key="draw_canvas",
         )
         st.caption(t("draw.toolbar"))
-        fit = st.toggle(t("draw.fit"), value=True, key="fit", help=t("draw.fit_help"))
-        upload = st.file_uploader(t("draw.upload"), type=["png", "jpg", "jpeg"], key="upload")
 
-        # The input: a readable uploaded picture while there is one, else the canvas.
-        image, source = result.image_data, "drawing"
-        if upload is not None:
+    # The input: a readable uploaded picture while there is one, else the canvas.
+    image, source = result.image_data, "drawing"
+    if upload is not None:
+        with controls:
             try:
                 image, source = decode_image(upload.getvalue()), "upload"
                 st.image(image, caption=t("draw.upload_caption", name=upload.name), width=CANVAS)
@@ -167,10 +194,11 @@ def workbench() -> None:
                     runner_up_percent=f"{probs[second]:.0%}",
                 )
             )
-        chart(probability_chart(probs), "probs")
+        with st.container(key="probs"):
+            st.html(probability_bars(probs))
         st.caption(t(f"draw.reading_{source}", name=loaded.name))
 
-    with seen_col:
+    with seen_box:
         picture(enlarge(model_input), "seen", caption=t("draw.seen"))
         if st.button(t("draw.send"), help=t("draw.send_help"), width="stretch"):
             send_to_inspect(model_input)

@@ -1,0 +1,54 @@
+"""The load generator's pieces that need no server: the canvas's value as the component sends
+it, a finger's path, the training speed read off the Train page."""
+
+import base64
+import io
+import json
+
+import numpy as np
+from PIL import Image
+
+from benchmarks.class_load import Teacher
+from cnn_demo.drawn import drawings, render
+from harness.canvas import canvas_value, fabric_path, finger_path
+
+
+def test_the_canvas_value_carries_the_paths_and_the_whole_canvas_as_png():
+    d = drawings(5, seed=3)[4]  # a 4: two strokes
+    value = json.loads(canvas_value(d.strokes, d.brush))
+    raw, data = value["drawing"]["raw"], value["drawing"]["data"]
+    assert raw["version"] == "7.4.0" and raw["background"] == "#000000"
+    assert [o["type"] for o in raw["objects"]] == ["Path", "Path"]
+    assert all(o["strokeWidth"] == d.brush and o["stroke"] == "#FFFFFF" for o in raw["objects"])
+    assert data.startswith("data:image/png;base64,")
+    picture = np.asarray(Image.open(io.BytesIO(base64.b64decode(data.split(",", 1)[1]))))
+    # What the server decodes is exactly the canvas drawn: 280 x 280, opaque RGBA.
+    assert picture.shape == (280, 280, 4) and (picture[..., 3] == 255).all()
+    np.testing.assert_array_equal(picture, render(d.strokes, d.brush))
+
+
+def test_a_fabric_path_goes_through_the_stroke_from_its_first_point_to_its_last():
+    stroke = np.array([[10.0, 20.0], [30.0, 20.0], [30.0, 60.0]])
+    path = fabric_path(stroke, 18)["path"]
+    assert path[0] == ["M", 10.0, 20.0] and path[-1] == ["L", 30.0, 60.0]
+    assert [c[0] for c in path[1:-1]] == ["Q", "Q"]
+    assert path[1][3:] == [20.0, 20.0]  # a curve to the midpoint of the next segment, as fabric's pencil draws
+
+
+def test_a_finger_reports_a_move_every_few_pixels_and_keeps_the_ends():
+    stroke = np.array([[0.0, 0.0], [100.0, 0.0], [100.0, 50.0]])
+    points = finger_path(stroke, spacing=6)
+    steps = np.linalg.norm(np.diff(points, axis=0), axis=1)
+    assert steps.max() <= 6 + 1e-9 and len(points) >= 150 / 6
+    np.testing.assert_array_equal(points[0], stroke[0])
+    np.testing.assert_array_equal(points[-1], stroke[-1])
+
+
+def test_training_speed_between_two_moments_leaves_evaluation_out():
+    teacher = Teacher("http://localhost:1")
+    batch = 100
+    # (time, step, the page's cumulative images/s): 100 steps trained in 2 s of training,
+    # then 5 s of evaluation (no steps), then 100 more steps in 4 s.
+    teacher.samples = [(0.0, 100, 100 * batch / 2), (11.0, 200, 200 * batch / 6)]
+    assert abs(teacher.images_per_s(0, 11, batch) - 100 * batch / 4) < 1e-6  # not 100 steps / 11 s
+    assert teacher.images_per_s(5, 6, batch) is None  # fewer than two readings
