@@ -7,6 +7,8 @@ one fragment, so a stroke reruns the fragment, not the page. A stroke redraws te
 interactive heatmap costs the server and every browser many times what these do.
 """
 
+from html import escape
+
 import numpy as np
 import streamlit as st
 
@@ -61,16 +63,18 @@ def probability_bars(probs: np.ndarray) -> str:
     for d, p in enumerate(probs):
         label = f"{p:.0%}" if p >= 0.005 else ""
         colour = ACCENT if d == best else PALE
-        hover = t("draw.hover_probability", digit=d, probability=f"{p:.1%}")
+        hover = escape(
+            t("draw.hover_probability", digit=d, probability=f"{p:.1%}")
+        )  # the app's words, escaped all the same
         columns.append(
             f'<div class="col" title="{hover}"><span class="pct">{label}</span>'
             f'<div class="bar" style="height: calc((100% - 1.2rem) * {p:.4f}); background: {colour};"></div></div>'
         )
         digits.append(f"<span>{d}</span>")
     return (
-        f'{BARS_CSS}<div class="probs-axis">{t("draw.axis_probability")}</div>'
+        f'{BARS_CSS}<div class="probs-axis">{escape(t("draw.axis_probability"))}</div>'
         f'<div class="probs">{"".join(columns)}</div><div class="probs-digits">{"".join(digits)}</div>'
-        f'<div class="probs-axis">{t("draw.axis_digit")}</div>'
+        f'<div class="probs-axis">{escape(t("draw.axis_digit"))}</div>'
     )
 
 
