@@ -35,30 +35,31 @@ WATCH = """
 (thresholds) => {
   const start = performance.now();
   const seen = (window.__timeToAccuracy = {
-    live: false, first_loss_s: null, first_accuracy_s: null, reached: {}, finished_s: null,
+    first_loss_s: null, first_accuracy_s: null, reached: {}, finished_s: null,
   });
+  const lossPoints = (chart) => (chart && chart._fullData && chart._fullData[0].x ? chart._fullData[0].x.length : 0);
+  const successBox = () => document.querySelector("[data-testid='stAlertContentSuccess']");
+  // The page shows the last run's chart and result box until this run's redraw replaces them
+  // (a part of the page at a time): this run's chart has fewer points than that one had, and
+  // its result box comes after that one has gone.
+  const before = lossPoints(document.querySelector('.st-key-loss_chart .js-plotly-plot'));
+  let live = false, boxGone = !successBox();
   const poll = setInterval(() => {
     const now = (performance.now() - start) / 1000;
-    // The page shows the last run until this one's first redraw: its chart and its result box.
-    // This run is on the page once the progress line says it is starting or running.
-    const progress = document.querySelector("[data-testid='stProgress']");
-    if (!seen.live) {
-      if (!progress || !/· (starting|running)/.test(progress.innerText)) return;
-      seen.live = true;
-    }
-    // _fullData: the traces as drawn, their arrays decoded (plotly.py sends them packed)
     const chart = document.querySelector('.st-key-loss_chart .js-plotly-plot');
-    if (chart && chart._fullData) {
-      const loss = chart._fullData[0];
-      if (seen.first_loss_s === null && loss && loss.x && loss.x.length > 0) seen.first_loss_s = now;
+    const points = lossPoints(chart);
+    if (!live && points > 0 && (before === 0 || points < before)) live = true;
+    if (!boxGone && !successBox()) boxGone = true;
+    if (live) {
+      // _fullData: the traces as drawn, their arrays decoded (plotly.py sends them packed)
+      if (seen.first_loss_s === null) seen.first_loss_s = now;
       const accuracy = chart._fullData.find((trace) => trace.yaxis === 'y2');
       const ys = accuracy && accuracy.y ? [...accuracy.y] : [];
       if (seen.first_accuracy_s === null && ys.length) seen.first_accuracy_s = now;
       const best = ys.length ? Math.max(...ys) : 0;
       for (const t of thresholds) if (best >= t && !(t in seen.reached)) seen.reached[t] = now;
     }
-    // The run's end: its result box (cheap to look for, unlike the page's whole text).
-    if (document.querySelector("[data-testid='stAlertContentSuccess']")) {
+    if (live && boxGone && successBox()) {  // this run's end: its result box
       seen.finished_s = now;
       clearInterval(poll);
     }
@@ -79,6 +80,9 @@ def one_run(app, recipe: str, device: str) -> dict:
         page.get_by_role("option", name=device, exact=True).click()
         app.wait_idle()
     page.get_by_text("Training process ready").wait_for(timeout=180_000)  # measured once per machine
+    # The page has loaded what it loads (plotly.js, fetched while no run goes): a teacher looks
+    # at the page before pressing Start.
+    page.wait_for_function("() => window.Plotly !== undefined", timeout=60_000)
     page.evaluate(WATCH, list(THRESHOLDS))
     page.wait_for_function("() => window.__timeToAccuracy.finished_s !== null", timeout=15 * 60_000, polling=200)
     seen = page.evaluate("() => window.__timeToAccuracy")

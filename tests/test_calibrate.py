@@ -28,6 +28,10 @@ def test_the_safe_default_stays_unless_another_choice_is_clearly_faster():
     )
     faster = {**close, (True, "bfloat16", CPU_CORES): 1500}
     assert choose([probe("PASSIVE", faster, 800)]).dtype == "bfloat16"
+    # Two bf16 layouts within noise of each other: channels_last, the nearer to the default
+    tie = {**faster, (False, "bfloat16", CPU_CORES): 1540}
+    chosen = choose([probe("PASSIVE", tie, 800)])
+    assert (chosen.channels_last, chosen.dtype) == (True, "bfloat16")
 
 
 def test_spinning_threads_are_chosen_only_when_faster_and_no_worse_beside_a_busy_core():
