@@ -59,8 +59,10 @@ WATCH = """
       const best = ys.length ? Math.max(...ys) : 0;
       for (const t of thresholds) if (best >= t && !(t in seen.reached)) seen.reached[t] = now;
     }
-    if (live && boxGone && successBox()) {  // this run's end: its result box
-      seen.finished_s = now;
+    if (seen.finished_s === null && live && boxGone && successBox()) seen.finished_s = now;  // its result box
+    // The chart draws its last point (Plotly.react, a moment later than the box): then stop.
+    if (seen.finished_s !== null && (now - seen.finished_s > 2 || Object.keys(seen.reached).length === thresholds.length)) {
+      seen.done = true;
       clearInterval(poll);
     }
   }, 20);
@@ -84,7 +86,7 @@ def one_run(app, recipe: str, device: str) -> dict:
     # at the page before pressing Start.
     page.wait_for_function("() => window.Plotly !== undefined", timeout=60_000)
     page.evaluate(WATCH, list(THRESHOLDS))
-    page.wait_for_function("() => window.__timeToAccuracy.finished_s !== null", timeout=15 * 60_000, polling=200)
+    page.wait_for_function("() => window.__timeToAccuracy.done === true", timeout=15 * 60_000, polling=200)
     seen = page.evaluate("() => window.__timeToAccuracy")
     done = page.get_by_text(FINISHED)
     final = float(FINISHED.search(done.inner_text()).group(1))
