@@ -22,6 +22,7 @@ instruction set, core count and torch version, so another machine measures its o
 """
 
 import argparse
+import functools
 import json
 import os
 import statistics
@@ -74,6 +75,7 @@ def cache_file() -> Path:
     return Path(os.environ.get("CNN_DEMO_CACHE", ROOT / ".cache")) / "calibration.json"
 
 
+@functools.cache
 def cpu_model() -> str:
     """The CPU's name, with its family and model numbers: 'AMD EPYC' alone names several generations."""
     info = {}
@@ -111,10 +113,17 @@ def _key(device: torch.device) -> str:
 
 def kept(device: torch.device) -> Settings | None:
     try:
-        entry = json.loads(cache_file().read_text())[_key(device)]
+        path = cache_file()
+        entry = _entries(str(path), path.stat().st_mtime_ns)[_key(device)]
         return Settings(**entry["settings"])
     except (OSError, ValueError, KeyError, TypeError):  # none yet, or a file from another version
         return None
+
+
+@functools.lru_cache(maxsize=4)
+def _entries(path: str, mtime_ns: int) -> dict:
+    """The kept file, read once per version of it: pages ask on every rerun."""
+    return json.loads(Path(path).read_text())
 
 
 def settings(device: torch.device | str = "cpu", measure: bool = False) -> Settings:
