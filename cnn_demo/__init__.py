@@ -1,7 +1,7 @@
 """cnn_demo: the engine of the classroom CNN app. It never imports streamlit.
 
 Modules, one idea each:
-    model         SeedCNN, the tutorial's network, and the names of its stages
+    model         NetSpec, build, PRESETS: the network as data (the tutorial's is SEED), the names of its stages
     data          load_mnist: MNIST as tensors, offline first
     device        which device to use, and how many CPU threads each kind of work gets
     train         the training loop (a generator) and `python -m cnn_demo.train`

@@ -1,4 +1,4 @@
-"""Layer arithmetic of SeedCNN: the numbers a CNN course writes on the board, read from the
+"""Layer arithmetic of a network: the numbers a CNN course writes on the board, read from the
 model's modules rather than typed in.
 
     output_size(28, 5)        # 24: floor((W - K + 2P) / S) + 1
@@ -14,25 +14,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from cnn_demo.model import SPATIAL, SeedCNN, stage_module
-
-
-def output_size(w: int, k: int, s: int = 1, p: int = 0) -> int:
-    """Width (or height) of a conv or pool output: floor((W - K + 2P) / S) + 1."""
-    if min(w, k, s) < 1 or p < 0:
-        raise ValueError("width, kernel and stride must be at least 1, padding at least 0")
-    if k > w + 2 * p:
-        raise ValueError(f"a {k}-wide kernel does not fit in {w} pixels with padding {p}")
-    return (w - k + 2 * p) // s + 1
-
-
-def formula(w: int, k: int, s: int = 1, p: int = 0) -> str:
-    """The output-size formula with these numbers, e.g. "(28 − 5 + 2·0) / 1 + 1 = 24"."""
-    out = output_size(w, k, s, p)
-    if (w - k + 2 * p) % s == 0:
-        return f"({w} − {k} + 2·{p}) / {s} + 1 = {out}"
-    # Not a whole number of steps: the last partial window is dropped (floor).
-    return f"⌊({w} − {k} + 2·{p}) / {s}⌋ + 1 = {out}"
+from cnn_demo.model import Net, formula, output_size, spatial_stages, stage_module
 
 
 @dataclass
@@ -58,7 +40,7 @@ def _square(v) -> int:
     return a
 
 
-def layer_arithmetic(model: SeedCNN, size: int = 28) -> list[LayerShape]:
+def layer_arithmetic(model: Net, size: int = 28) -> list[LayerShape]:
     """Shapes, hyper-parameters and worked formula of each conv and pool layer, in data order.
 
     Read from the model's modules. Also walks the receptive field: each unit of a layer
@@ -67,7 +49,7 @@ def layer_arithmetic(model: SeedCNN, size: int = 28) -> list[LayerShape]:
     shape = (1, size, size)
     jump, field, centre = 1, 1, 0.5
     rows = []
-    for name in SPATIAL:
+    for name in spatial_stages(model):
         m = stage_module(model, name)
         if isinstance(m, nn.Conv2d):
             kind, channels = "conv", m.out_channels
@@ -75,10 +57,10 @@ def layer_arithmetic(model: SeedCNN, size: int = 28) -> list[LayerShape]:
                 raise ValueError(f"{name} expects {m.in_channels} channels, gets {shape[0]}")
             if _square(m.dilation) != 1:
                 raise ValueError(f"{name}: dilated convolutions are not supported")
-        elif isinstance(m, nn.MaxPool2d):
+        elif isinstance(m, (nn.MaxPool2d, nn.AvgPool2d)):
             kind, channels = "pool", shape[0]  # pooling works on each channel on its own
         else:
-            continue  # ReLU: same shape, nothing to compute
+            continue  # the activation: same shape, nothing to compute
         k, s, p = _square(m.kernel_size), _square(m.stride), _square(m.padding)
         w = output_size(shape[2], k, s, p)
         out = (channels, w, w)
@@ -102,7 +84,7 @@ class ParamCount:
     uses_per_weight: int  # output positions that share each kernel weight: H_out·W_out
 
 
-def param_counts(model: SeedCNN, size: int = 28) -> list[ParamCount]:
+def param_counts(model: Net, size: int = 28) -> list[ParamCount]:
     """Each conv layer's parameter count beside a fully connected layer doing the same mapping."""
     rows = []
     for layer in layer_arithmetic(model, size):
@@ -136,7 +118,7 @@ class DenseLayer:
     params: int
 
 
-def dense_layers(model: SeedCNN) -> list[DenseLayer]:
+def dense_layers(model: Net) -> list[DenseLayer]:
     """The fully connected layers after flatten: 576 -> 100 -> 10, with their parameter counts."""
     linear = [m for m in model.fc_layer if isinstance(m, nn.Linear)]
     return [

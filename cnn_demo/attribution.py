@@ -14,10 +14,10 @@ import torch.nn.functional as F
 from cnn_demo.arithmetic import layer_arithmetic
 from cnn_demo.device import threads
 from cnn_demo.features import as_input, capture
-from cnn_demo.model import SeedCNN
+from cnn_demo.model import Net
 
 
-def saliency(model: SeedCNN, image28: np.ndarray | torch.Tensor, target: int | None = None) -> np.ndarray:
+def saliency(model: Net, image28: np.ndarray | torch.Tensor, target: int | None = None) -> np.ndarray:
     """|d logit[target] / d input|, scaled to [0, 1]: (28, 28). target None = the predicted class."""
     x = as_input(image28).requires_grad_(True)
     with threads(1), torch.enable_grad():  # one image: see device.use_threads
@@ -30,7 +30,7 @@ def saliency(model: SeedCNN, image28: np.ndarray | torch.Tensor, target: int | N
 
 
 def grad_cam(
-    model: SeedCNN, image28: np.ndarray | torch.Tensor, target: int | None = None, stage: str = "relu2"
+    model: Net, image28: np.ndarray | torch.Tensor, target: int | None = None, stage: str = "relu2"
 ) -> np.ndarray:
     """Grad-CAM on a conv stage, placed on the 28 x 28 input, scaled to [0, 1].
 

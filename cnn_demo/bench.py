@@ -33,7 +33,7 @@ from cnn_demo.arithmetic import training_flop_per_image
 from cnn_demo.calibrate import Settings, cpu_model, settings, worker_env
 from cnn_demo.data import load_mnist
 from cnn_demo.device import pick_device, threads, use_threads
-from cnn_demo.model import SeedCNN
+from cnn_demo.model import build
 from cnn_demo.train import Step, TrainConfig, fit
 
 
@@ -55,7 +55,7 @@ class TutorialMNIST(Dataset):
 
 def tutorial_samples_per_s(train_set, device: torch.device, steps: int, batch_size: int, warmup: int) -> float:
     torch.manual_seed(0)
-    model = SeedCNN().to(device)
+    model = build().to(device)
     optimizer = torch.optim.Adam(model.parameters(), lr=2e-4)
     loader = DataLoader(TutorialMNIST(*train_set), batch_size=batch_size, shuffle=True, num_workers=2, drop_last=True)
     seen, start = 0, None
@@ -87,7 +87,7 @@ def project_samples_per_s(
     config = TrainConfig.from_recipe("seed", epochs=1, batch_size=batch_size, train_images=n, device=str(device))
     seen, start = 0, None
     # A tiny test set: the benchmark times training steps, not the end-of-epoch evaluation.
-    events = fit(SeedCNN(), config, train_set, (test_set[0][:10], test_set[1][:10]), tuned=tuned)
+    events = fit(build(), config, train_set, (test_set[0][:10], test_set[1][:10]), tuned=tuned)
     for event in events:
         if isinstance(event, Step):
             if event.step == warmup:
@@ -125,7 +125,7 @@ def predict_ms(repeats: int = 200) -> tuple[float, float] | tuple[None, None]:
     from cnn_demo import checkpoint
 
     use_threads(1)  # as the app's page threads answer a drawing
-    model = checkpoint.load(checkpoint.DEFAULT)[0] if checkpoint.DEFAULT.exists() else SeedCNN().eval()
+    model = checkpoint.load(checkpoint.DEFAULT)[0] if checkpoint.DEFAULT.exists() else build().eval()
     canvas = _drawn_canvas()
     times = []
     for i in range(repeats + 10):
@@ -169,7 +169,7 @@ def main(argv: list[str] | None = None) -> int:
         )
     train_set, test_set = load_mnist("train"), load_mnist("test")
     cpu = cpu_model()
-    flop = training_flop_per_image(SeedCNN())
+    flop = training_flop_per_image(build())
     name = torch.cuda.get_device_name(device) if device.type == "cuda" else cpu
     print(
         f"{name}: device {device}, torch {torch.__version__}, batch {args.batch_size}, {args.steps} steps x {args.rounds} rounds"

@@ -4,7 +4,7 @@
     python -m cnn_demo.calibrate --again   # measure again (after a BIOS or driver change, say)
     python -m cnn_demo.calibrate --json
 
-Four choices, each timed with the real training step (SeedCNN, Adam, batch 128):
+Four choices, each timed with the real training step (the tutorial's network, Adam, batch 128):
     layout       channels_last or contiguous tensors
     dtype        float32, or bfloat16 autocast where it is measured faster *and* its gradients
                  agree with float32's (cosine similarity >= 0.99)
@@ -37,7 +37,7 @@ import torch
 import torch.nn.functional as F
 
 from cnn_demo.device import CPU_CORES, pick_device, threads
-from cnn_demo.model import SeedCNN
+from cnn_demo.model import build
 
 ROOT = Path(__file__).resolve().parent.parent
 BATCH = 128  # the recipes train with 64-128 images a step
@@ -148,10 +148,10 @@ def worker_env(chosen: Settings) -> dict[str, str]:
 def step_rate(
     device: torch.device, channels_last: bool, dtype: str, round_s: float, batch: int = BATCH, warmup: int = 3
 ) -> float:
-    """Images/s of SeedCNN's training step (forward, loss, backward, Adam) for one choice."""
+    """Images/s of the tutorial network's training step (forward, loss, backward, Adam) for one choice."""
     torch.manual_seed(0)
     memory_format = torch.channels_last if channels_last else torch.contiguous_format
-    model = SeedCNN().to(device, memory_format=memory_format)
+    model = build().to(device, memory_format=memory_format)
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
     x = torch.rand(batch, 1, 28, 28, device=device).contiguous(memory_format=memory_format)
     y = torch.randint(0, 10, (batch,), device=device)
@@ -177,7 +177,7 @@ def step_rate(
 def bf16_gradient_cosine(device: torch.device) -> float:
     """Cosine similarity of one batch's gradient under bf16 autocast and in fp32."""
     torch.manual_seed(0)
-    model = SeedCNN().to(device)
+    model = build().to(device)
     x, y = torch.rand(BATCH, 1, 28, 28, device=device), torch.randint(0, 10, (BATCH,), device=device)
     grads = []
     for enabled in (False, True):

@@ -2,15 +2,18 @@
 
 Reading a checkpoint executes nothing: safetensors holds only raw tensors and a JSON
 header. Tensors in a file:
-    model.<key>                 the SeedCNN state_dict, e.g. model.layer.0.weight (16,1,5,5)
+    model.<key>                 the network's state_dict, e.g. model.layer.0.weight (16,1,5,5)
     filters.<epoch>.<conv>      the conv kernels after each epoch (float16), for the
                                 "filters over time" view; epoch 0 is the initialisation
 The header's metadata holds {"format": FORMAT, "meta": <JSON>} with the recipe, the
-history and how the model was made.
+history and how the model was made; meta["net"] is the network's NetSpec (`to_dict`), from
+which `load` builds the module the weights go into. A file without one (older files) holds
+the tutorial's network.
 
 A state_dict saved with `torch.save` from the tutorial's notebook also loads (through
 `torch.load(weights_only=True)`, which refuses anything but tensors); any other file, a
-raw pickle, or weights of another shape are refused with a CheckpointError.
+raw pickle, a network spec that cannot work, or weights that do not fit the spec are refused with a
+CheckpointError.
 
     python -m cnn_demo.checkpoint FILE      # prints a checkpoint's metadata
 """
@@ -27,7 +30,7 @@ from safetensors import SafetensorError
 from safetensors.torch import load as st_load
 from safetensors.torch import save as st_save
 
-from cnn_demo.model import SeedCNN
+from cnn_demo.model import SEED, Net, NetSpec, SpecError, build, net_name
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT = ROOT / "checkpoints" / "default.safetensors"
@@ -43,7 +46,7 @@ class CheckpointError(ValueError):
 
 
 def save(
-    model: SeedCNN,
+    model: Net,
     path: str | Path,
     meta: dict,
     filters: list[dict[str, torch.Tensor]] | None = None,
@@ -52,6 +55,7 @@ def save(
     """Write model weights, metadata and optional per-epoch filter snapshots, atomically.
     overwrite=False raises FileExistsError rather than replace a file already at `path`."""
     path = Path(path)
+    meta = {**meta, "net": model.spec.to_dict(), "model": net_name(model.spec)}  # what `load` rebuilds
     tensors = {f"model.{k}": v.detach().float().cpu().contiguous() for k, v in model.state_dict().items()}
     for epoch, convs in enumerate(filters or []):
         for name, w in convs.items():
@@ -95,20 +99,32 @@ def _link_new(tmp: str, path: Path) -> None:
         os.replace(tmp, path)
 
 
-def load(path: str | Path) -> tuple[SeedCNN, dict]:
+def load(path: str | Path) -> tuple[Net, dict]:
     """Return (model in eval mode on the CPU, metadata) or raise CheckpointError."""
     tensors, meta = read(path)
-    model = SeedCNN()
-    model.load_state_dict(_model_state(tensors, path))
-    return model.eval(), meta
+    return _restore(tensors, meta, path), meta
 
 
-def load_bytes(blob: bytes, name: str = "upload") -> tuple[SeedCNN, dict]:
+def load_bytes(blob: bytes, name: str = "upload") -> tuple[Net, dict]:
     """Like load, for bytes that arrived in memory (an upload)."""
     tensors, meta = _parse(blob, name)
-    model = SeedCNN()
-    model.load_state_dict(_model_state(tensors, name))
-    return model.eval(), meta
+    return _restore(tensors, meta, name), meta
+
+
+def spec_of(meta: dict, name="checkpoint") -> NetSpec:
+    """The network a checkpoint's metadata describes (the tutorial's if it names none)."""
+    if "net" not in meta:
+        return SEED
+    try:
+        return NetSpec.from_dict(meta["net"]).check()
+    except (SpecError, TypeError) as e:
+        raise CheckpointError(f"{Path(str(name)).name}: the network it describes cannot be built ({e})") from None
+
+
+def _restore(tensors: dict[str, torch.Tensor], meta: dict, name) -> Net:
+    model = build(spec_of(meta, name))
+    model.load_state_dict(_model_state(tensors, name, model))
+    return model.eval()
 
 
 def filter_history(path: str | Path) -> list[dict[str, np.ndarray]]:
@@ -184,20 +200,21 @@ def _parse_torch_zip(blob: bytes, name: str) -> dict[str, torch.Tensor]:
     return {f"model.{k}": v for k, v in state.items()}
 
 
-def _model_state(tensors: dict[str, torch.Tensor], name) -> dict[str, torch.Tensor]:
-    expected = {k: v.shape for k, v in SeedCNN().state_dict().items()}
+def _model_state(tensors: dict[str, torch.Tensor], name, model: Net) -> dict[str, torch.Tensor]:
+    expected = {k: v.shape for k, v in model.state_dict().items()}
+    what = "the tutorial's network" if model.spec == SEED else f"the network it describes ({model.spec.describe()})"
     state = {k[len("model.") :]: v for k, v in tensors.items() if k.startswith("model.")}
     if set(state) != set(expected):
         missing, extra = sorted(set(expected) - set(state)), sorted(set(state) - set(expected))
         raise CheckpointError(
-            f"{Path(str(name)).name}: not the SeedCNN architecture"
+            f"{Path(str(name)).name}: its weights are not those of {what}"
             + (f"; missing {', '.join(missing[:4])}" if missing else "")
             + (f"; unexpected {', '.join(extra[:4])}" if extra else "")
         )
     for key, shape in expected.items():
         if state[key].shape != shape:
             raise CheckpointError(
-                f"{Path(str(name)).name}: {key} has shape {tuple(state[key].shape)}, SeedCNN needs {tuple(shape)}"
+                f"{Path(str(name)).name}: {key} has shape {tuple(state[key].shape)}, {what} needs {tuple(shape)}"
             )
         if not torch.isfinite(state[key].float()).all():
             raise CheckpointError(f"{Path(str(name)).name}: {key} holds NaN or infinite values")

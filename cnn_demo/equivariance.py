@@ -12,7 +12,7 @@ import numpy as np
 
 from cnn_demo.arithmetic import layer_arithmetic
 from cnn_demo.features import feature_maps
-from cnn_demo.model import SeedCNN
+from cnn_demo.model import Net
 
 
 def shift(image: np.ndarray, dx: int, dy: int) -> np.ndarray:
@@ -46,7 +46,7 @@ class Equivariance:
 
 
 def shift_equivariance(
-    model: SeedCNN, image28: np.ndarray, dx: int, dy: int, maps: dict[str, np.ndarray] | None = None
+    model: Net, image28: np.ndarray, dx: int, dy: int, maps: dict[str, np.ndarray] | None = None
 ) -> Equivariance:
     """Shift the input by (dx, dy) pixels and compare every stage's output with the original's.
 

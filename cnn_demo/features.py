@@ -1,4 +1,4 @@
-"""What SeedCNN computes at each stage for one image, read with forward hooks on the real model.
+"""What a network computes at each stage for one image, read with forward hooks on the real model.
 
     maps = feature_maps(model, image28)  # {"conv1": (16, 24, 24), ..., "logits": (10,)}
     probabilities(maps["logits"])        # (10,) softmax
@@ -17,12 +17,16 @@ import numpy as np
 import torch
 
 from cnn_demo.device import threads
-from cnn_demo.model import SPATIAL, SeedCNN, conv_weights, stage_module
+from cnn_demo.model import Net, conv_weights, spatial_stages, stage_module
 
 # One lock for every hooked forward pass on any model: hooks are registered on the
 # shared module object, so two calls overlapping in time would each see both hooks.
 _HOOK_LOCK = threading.Lock()
-ORDER = SPATIAL + ["flatten", "hidden", "logits"]  # every stage, in the order the data flows
+
+
+def order(model: Net) -> list[str]:
+    """Every stage, in the order the data flows: conv1 relu1 ... pool2 flatten hidden logits."""
+    return spatial_stages(model) + ["flatten", "hidden", "logits"]
 
 
 def as_input(image28: np.ndarray | torch.Tensor) -> torch.Tensor:
@@ -34,10 +38,10 @@ def as_input(image28: np.ndarray | torch.Tensor) -> torch.Tensor:
 
 
 @contextmanager
-def capture(model: SeedCNN, stages: list[str], keep_graph: bool = False) -> Iterator[dict[str, torch.Tensor]]:
+def capture(model: Net, stages: list[str], keep_graph: bool = False) -> Iterator[dict[str, torch.Tensor]]:
     """Hooks on `stages` for the duration of the block; fills the dict during a forward.
 
-    "flatten" is the input of the first fully connected layer: the (1, 576) vector that
+    "flatten" is the input of the first fully connected layer: the (1, 576) vector (the tutorial's) that
     `forward` makes with flatten(1). Only the calling thread's forward is recorded, so a
     prediction made meanwhile by another page (which does not take the lock) is ignored.
     keep_graph=True keeps the outputs in the autograd graph, to take gradients w.r.t. them.
@@ -70,7 +74,7 @@ def capture(model: SeedCNN, stages: list[str], keep_graph: bool = False) -> Iter
                 h.remove()
 
 
-def feature_maps(model: SeedCNN, image28: np.ndarray | torch.Tensor) -> dict[str, np.ndarray]:
+def feature_maps(model: Net, image28: np.ndarray | torch.Tensor) -> dict[str, np.ndarray]:
     """Every stage's output for one image, ordered as the data flows, batch dim dropped.
 
     conv1 relu1 (16,24,24)  conv2 relu2 (32,20,20)  pool1 (32,10,10)  conv3 relu3 (64,6,6)
@@ -78,9 +82,10 @@ def feature_maps(model: SeedCNN, image28: np.ndarray | torch.Tensor) -> dict[str
     """
     x = as_input(image28)
     # One image is too little work to share between cores: see device.use_threads.
-    with threads(1), capture(model, ORDER) as captured, torch.inference_mode():
+    stages = order(model)
+    with threads(1), capture(model, stages) as captured, torch.inference_mode():
         model(x)
-    return {name: captured[name][0].numpy() for name in ORDER}
+    return {name: captured[name][0].numpy() for name in stages}
 
 
 def probabilities(logits: np.ndarray) -> np.ndarray:
@@ -90,7 +95,7 @@ def probabilities(logits: np.ndarray) -> np.ndarray:
     return (e / e.sum()).astype(np.float32)
 
 
-def kernels(model: SeedCNN) -> dict[str, np.ndarray]:
+def kernels(model: Net) -> dict[str, np.ndarray]:
     """conv1 (16,1,5,5), conv2 (32,16,5,5), conv3 (64,32,5,5) as numpy arrays (copies)."""
     return {name: w.cpu().numpy().copy() for name, w in conv_weights(model).items()}
 

@@ -1,4 +1,4 @@
-"""python -m cnn_demo.inspect: what SeedCNN computes at each stage for one test image.
+"""python -m cnn_demo.inspect: what a network computes at each stage for one test image.
 
 Prints each stage's shape and the arithmetic that made it, the conv layers' parameter
 counts beside fully connected ones, and how each stage follows a 1-pixel shift; --bench

@@ -34,7 +34,7 @@ from cnn_demo.curves import smooth, thin
 from cnn_demo.data import load_mnist
 from cnn_demo.device import autocast_dtype, pick_device, use_threads
 from cnn_demo.evaluate import accuracy
-from cnn_demo.model import SeedCNN
+from cnn_demo.model import Net, build, first_layer_weights
 from cnn_demo.train import History, Probe, Step, TrainConfig, default_out, fit
 
 ACTIVE = ("starting", "running", "paused", "saving")
@@ -74,8 +74,8 @@ class RunView:
     probes: list[tuple[int, float]]  # (step, accuracy on train.PROBE_IMAGES test images) while it trains
     samples_per_s: float
     elapsed_s: float
-    conv1_filters: np.ndarray | None  # (16, 5, 5), latest
-    watch_maps: np.ndarray | None  # (16, 24, 24): conv1 + ReLU of the watched digit, latest
+    conv1_filters: np.ndarray | None  # (16, 5, 5), latest: the first layer's (a fully connected net: (32, 28, 28))
+    watch_maps: np.ndarray | None  # (16, 24, 24): conv1 + ReLU of the watched digit, latest (None without convs)
     watch_image: np.ndarray | None  # (28, 28): the digit being watched
     reason: str  # how it ended: a key of MESSAGES, or "" while it runs
     reason_values: dict  # the {values} of that message
@@ -199,7 +199,7 @@ def warm_up() -> None:
     (torch._dynamo: seconds in torch 2.14) and oneDNN's kernels built."""
     tiny = TrainConfig(epochs=1, batch_size=64, train_images=128, device="auto")
     fake = (torch.randint(0, 256, (128, 28, 28), dtype=torch.uint8), torch.randint(0, 10, (128,)))
-    for _ in fit(SeedCNN(), tiny, fake, fake):
+    for _ in fit(build(), tiny, fake, fake):
         pass
 
 
@@ -397,7 +397,7 @@ def train_worker(
     train_set = (torch.as_tensor(train_images), torch.as_tensor(train_labels))
     test_set = (torch.as_tensor(test_images), torch.as_tensor(test_labels))
     torch.manual_seed(config.seed)
-    model = SeedCNN()  # built here so that the seed gives the same weights as the CLI
+    model = build(config.net)  # built here so that the seed gives the same weights as the CLI
     history = History()
     events = fit(model, config, train_set, test_set, history, tuned)
     reason, diverged, last_watch, last_report, sent, last = None, {}, 0.0, time.perf_counter(), 0, None
@@ -463,13 +463,20 @@ def train_worker(
         reports.put(("end", *_failure(e, device)))
 
 
-def _watch(model: SeedCNN, watch_image: np.ndarray, device: torch.device) -> tuple[np.ndarray, np.ndarray]:
-    """The live picture: conv1's kernels (16, 5, 5) and the watched digit's conv1 + ReLU maps (16, 24, 24)."""
+WATCH_UNITS = 32  # of a fully connected net's hidden units, whose 784 weights are shown as pictures
+
+
+def _watch(model: Net, watch_image: np.ndarray, device: torch.device) -> tuple[np.ndarray, np.ndarray | None]:
+    """The live picture: the first layer's kernels, e.g. conv1's (16, 5, 5), and the watched
+    digit's maps after conv1 and its activation, e.g. (16, 24, 24). A fully connected net has
+    no maps: its first WATCH_UNITS hidden units' weights as (32, 28, 28) pictures, and None."""
     layer = model.layer
     with torch.no_grad():
+        if not len(layer):
+            return first_layer_weights(model)[:WATCH_UNITS].float().cpu().numpy(), None
         x = torch.as_tensor(watch_image, dtype=torch.float32, device=device)[None, None]
         maps = layer[1](layer[0](x))[0].float().cpu().numpy()
-        filters = layer[0].weight[:, 0].float().cpu().numpy()
+        filters = first_layer_weights(model).float().cpu().numpy()
     return filters, maps
 
 

@@ -1,7 +1,7 @@
 """Class probabilities for 28x28 images: the one place a drawing meets the model.
 
 The model is shared read-only by every browser (no training, no .eval() flips here), and
-SeedCNN has no dropout or batch norm, so a forward pass never changes it.
+No network here has dropout or batch norm, so a forward pass never changes it.
 
 One image is ~7 M multiply-adds, about a millisecond on one core: run it on one intra-op
 thread (the app's page threads do, see cnn_demo.device.use_threads). On this 2-core machine

@@ -23,10 +23,10 @@ import torch.nn.functional as F
 from cnn_demo import checkpoint
 from cnn_demo.data import DataError, load_mnist
 from cnn_demo.device import autocast_dtype, pick_device
-from cnn_demo.model import SeedCNN
+from cnn_demo.model import Net
 
 
-def hidden(model: SeedCNN, x: torch.Tensor) -> torch.Tensor:
+def hidden(model: Net, x: torch.Tensor) -> torch.Tensor:
     """x: (B, 1, 28, 28) floats in [0, 1] -> (B, 100), the hidden units after the ReLU,
     computed by the model's own layers (fc_layer[:2] = Linear(576->100), ReLU)."""
     return model.fc_layer[:2](model.layer(x).flatten(1))
@@ -34,7 +34,7 @@ def hidden(model: SeedCNN, x: torch.Tensor) -> torch.Tensor:
 
 @torch.inference_mode()
 def embed(
-    model: SeedCNN,
+    model: Net,
     images: torch.Tensor,
     batch_size: int = 1000,
     device: torch.device | str = "cpu",
@@ -67,7 +67,7 @@ def embed(
 
 @torch.inference_mode()
 def most_alike(
-    model: SeedCNN,
+    model: Net,
     image28: np.ndarray | torch.Tensor,
     embedding: torch.Tensor,
     k: int = 12,

@@ -18,7 +18,7 @@ import numpy as np
 
 from cnn_demo import checkpoint
 from cnn_demo.checkpoint import RUNS_DIR, CheckpointError
-from cnn_demo.model import SeedCNN
+from cnn_demo.model import Net, build
 
 UPLOAD_SUFFIXES = (".safetensors", ".pt", ".pth")  # what an upload may be called
 # Names Windows keeps for devices, whatever the extension: never a model's file name.
@@ -33,7 +33,7 @@ class StoreError(ValueError):
 class LoadedModel:
     name: str  # the file's stem, e.g. "default" or "20261129-031500-best"
     path: Path | None  # None for the untrained stand-in
-    model: SeedCNN  # eval mode, on the CPU; shared by every session: never train or change it
+    model: Net  # eval mode, on the CPU; shared by every session: never train or change it
     meta: dict
     version: str  # changes whenever the weights change: a cache key for derived data
 
@@ -130,7 +130,7 @@ class ModelStore:
         model, meta = checkpoint.load_bytes(blob, Path(filename).name)  # raises before anything is written
         if checkpoint.is_torch_file(blob):
             # Saved again in this project's format, so the torch file is never opened again.
-            meta = {**meta, "model": "SeedCNN", "test_accuracy": None, "date": _now()}
+            meta = {**meta, "model": "seed", "test_accuracy": None, "date": _now()}
 
             def write(path: Path) -> Path:
                 return checkpoint.save(model, path, meta, overwrite=False)
@@ -185,7 +185,7 @@ class ModelStore:
 
                 torch.manual_seed(0)
                 meta = {"recipe": "untrained", "test_accuracy": None, "device": "cpu"}
-                self._loaded["untrained"] = LoadedModel("untrained", None, SeedCNN().eval(), meta, "untrained")
+                self._loaded["untrained"] = LoadedModel("untrained", None, build().eval(), meta, "untrained")
             return self._loaded["untrained"]
 
 

@@ -1,8 +1,9 @@
-"""Train SeedCNN on MNIST: one loop for the app, the command line and notebooks.
+"""Train a network (the tutorial's CNN by default) on MNIST: one loop for the app, the command line and notebooks.
 
     python -m cnn_demo.train                         # the tutorial's recipe, 10 epochs: 98.72% (the tutorial: 98.54%)
     python -m cnn_demo.train --recipe best           # this project's recipe: 99.52% (the shipped model)
     python -m cnn_demo.train --train-images 3000 --epochs 1 --out quick.safetensors
+    python -m cnn_demo.train --recipe quick --net fully_connected   # any of model.PRESETS
 
 `fit` is a generator: it yields a `Step` after every optimiser step and an `Epoch` after
 every epoch, so a caller can draw a chart, pause (by not asking for the next event) or
@@ -37,7 +38,7 @@ from cnn_demo.calibrate import Settings, settings, worker_env
 from cnn_demo.data import DataError, load_mnist
 from cnn_demo.device import pick_device, use_threads
 from cnn_demo.evaluate import accuracy
-from cnn_demo.model import SeedCNN, conv_weights
+from cnn_demo.model import PRESETS, SEED, Net, NetSpec, build, conv_weights, net_name
 
 # Same model in all; what differs is how it is taught. "quick" and "quick99" are sized for a
 # lesson on a laptop CPU (one epoch, a one-cycle schedule, small batches: many steps for
@@ -70,6 +71,8 @@ class TrainConfig:
     train_images: int = 60_000  # train on the first N of the 60,000
     seed: int = 0  # for the initial weights and the shuffling
     device: str = "auto"  # "auto", "cuda", "mps" or "cpu"
+    net: NetSpec = SEED  # the network to train
+    race: NetSpec | None = None  # a second network, trained on the same batches in turn
 
     @classmethod
     def from_recipe(cls, recipe: str = "seed", **overrides) -> "TrainConfig":
@@ -88,6 +91,11 @@ class TrainConfig:
                 raise ValueError(f"{name} must be a whole number, not {value!r}")
             if not low <= value <= high:
                 raise ValueError(f"{name} must be between {low:g} and {high:g}, not {value:g}")
+        for spec in (self.net, self.race):
+            if spec is not None and not isinstance(spec, NetSpec):
+                raise ValueError(f"a network must be a NetSpec, not {type(spec).__name__}")
+            if spec is not None:
+                spec.check()  # SpecError (a ValueError) naming the stage and the arithmetic
         if self.schedule not in ("constant", "onecycle"):
             raise ValueError(f"schedule must be 'constant' or 'onecycle', not {self.schedule!r}")
         self.epochs, self.batch_size, self.train_images = int(self.epochs), int(self.batch_size), int(self.train_images)
@@ -133,7 +141,7 @@ class History:
 
     def meta(self, config: TrainConfig, device: torch.device, stopped: str | None = None) -> dict:
         return {
-            "model": "SeedCNN",
+            "model": net_name(config.net),
             "recipe": config.recipe,
             "config": asdict(config),
             "epochs_done": len(self.test_accuracy),
@@ -183,7 +191,7 @@ def augment(x: torch.Tensor, generator: torch.Generator | None = None) -> torch.
 
 
 def fit(
-    model: SeedCNN,
+    model: Net,
     config: TrainConfig,
     train_set: tuple[torch.Tensor, torch.Tensor],
     test_set: tuple[torch.Tensor, torch.Tensor],
@@ -263,18 +271,26 @@ def fit(
     model.eval()
 
 
-def default_out(config: TrainConfig) -> Path:
+def default_out(config: TrainConfig, spec: NetSpec | None = None) -> Path:
+    """checkpoints/runs/<time>-<recipe>[-<network>].safetensors (the network's name unless the tutorial's)."""
     stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
-    return checkpoint.RUNS_DIR / f"{stamp}-{config.recipe}.safetensors"
+    name = net_name(spec or config.net)
+    return checkpoint.RUNS_DIR / f"{stamp}-{config.recipe}{'' if name == 'seed' else '-' + name}.safetensors"
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(prog="python -m cnn_demo.train", description="Train SeedCNN on MNIST.")
+    p = argparse.ArgumentParser(prog="python -m cnn_demo.train", description="Train a network on MNIST.")
     p.add_argument(
         "--recipe",
         choices=list(RECIPES),
         default="seed",
         help="quick: 98%% in seconds; quick99: 99%% in under a minute; seed: the tutorial's; best: this project's",
+    )
+    p.add_argument(
+        "--net",
+        choices=list(PRESETS),
+        default="seed",
+        help="the network: " + "; ".join(f"{name}: {p.title['en']}" for name, p in PRESETS.items()),
     )
     p.add_argument("--epochs", type=int, help="default: the recipe's (seed 10)")
     p.add_argument("--batch-size", type=int, help="default: the recipe's (seed 256)")
@@ -296,6 +312,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
             train_images=args.train_images,
             seed=args.seed,
             device=args.device,
+            net=PRESETS[args.net].spec,
         )
         pick_device(args.device)
     except ValueError as e:
@@ -323,8 +340,10 @@ def main(argv: list[str] | None = None) -> int:
     except DataError as e:
         print(f"error: {e}", file=sys.stderr)
         return 1
-    model, history = SeedCNN(), History()
-    print(f"training SeedCNN, recipe {config.recipe}: {asdict(config)} on {device} ({tuned.describe()})")
+    model, history = build(config.net), History()
+    print(
+        f"training {net_name(config.net)} ({config.net.describe()}), recipe {config.recipe}: {asdict(config)} on {device} ({tuned.describe()})"
+    )
     bar = tqdm(
         total=math.ceil(min(config.train_images, len(train_set[0])) / config.batch_size) * config.epochs, unit="step"
     )

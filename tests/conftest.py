@@ -1,5 +1,5 @@
 """Shared fixtures for the fast suite: small data made here, a few shipped MNIST test digits,
-an untrained SeedCNN; never a pass over the full MNIST."""
+an untrained tutorial network; never a pass over the full MNIST."""
 
 # First, before torch loads in this process (test modules import torch before cnn_demo):
 # cnn_demo makes OpenMP's threads wait passively, without which every in-process training
@@ -14,7 +14,7 @@ import torch
 
 from cnn_demo import calibrate
 from cnn_demo.data import load_mnist
-from cnn_demo.model import SeedCNN
+from cnn_demo.model import Net, build
 
 # Run only when -m names them: `python -m pytest` and `python -m pytest -m "not e2e"` leave them out.
 ON_REQUEST = ("slow", "load")
@@ -58,10 +58,10 @@ def small_sets():
 
 
 @pytest.fixture(scope="module")
-def model() -> SeedCNN:
-    """An untrained SeedCNN, the same weights every time (a test file may define its own)."""
+def model() -> Net:
+    """An untrained tutorial network, the same weights every time (a test file may define its own)."""
     torch.manual_seed(0)
-    return SeedCNN().eval()
+    return build().eval()
 
 
 @pytest.fixture(scope="module")

@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from cnn_demo.attribution import grad_cam, saliency
-from cnn_demo.model import SeedCNN
+from cnn_demo.model import Net, build
 
 
 def test_saliency_matches_finite_differences(model, digits):
@@ -22,7 +22,7 @@ def test_saliency_matches_finite_differences(model, digits):
     bumps[torch.arange(len(pixels)), torch.from_numpy(pixels)] = eps
     bumps = bumps.reshape(-1, 1, 28, 28)
     base = torch.from_numpy(x)[None, None].double()
-    m64 = SeedCNN().double().eval()
+    m64 = build().double().eval()
     m64.load_state_dict(model.state_dict())
     with torch.no_grad():
         fd = ((m64(base + bumps)[:, 4] - m64(base - bumps)[:, 4]) / (2 * eps)).abs().numpy()
@@ -31,7 +31,7 @@ def test_saliency_matches_finite_differences(model, digits):
     assert all(p.grad is None for p in model.parameters())
 
 
-def reference_grad_cam(model: SeedCNN, image28: np.ndarray, target: int, stage: str) -> np.ndarray:
+def reference_grad_cam(model: Net, image28: np.ndarray, target: int, stage: str) -> np.ndarray:
     """Grad-CAM by hand: the model run in two halves around the stage, placed on the image by
     numpy's linear interpolation. Not scaled: (28, 28), >= 0."""
     split = {"relu2": 4, "relu3": 7}[stage]  # model.layer[:split] ends with this stage's ReLU

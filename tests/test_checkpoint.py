@@ -9,16 +9,16 @@ from torch import nn
 
 from cnn_demo import checkpoint
 from cnn_demo.checkpoint import CheckpointError
-from cnn_demo.model import SeedCNN
+from cnn_demo.model import SEED, build
 
 
 def test_round_trip_keeps_weights_meta_and_filters(tmp_path):
     torch.manual_seed(0)
-    model = SeedCNN()
+    model = build()
     filters = [{"conv1": torch.randn(16, 1, 5, 5)}, {"conv1": torch.randn(16, 1, 5, 5)}]
     path = checkpoint.save(model, tmp_path / "m.safetensors", {"recipe": "seed", "test_accuracy": 0.98}, filters)
     loaded, meta = checkpoint.load(path)
-    assert meta == {"recipe": "seed", "test_accuracy": 0.98}
+    assert meta == {"recipe": "seed", "test_accuracy": 0.98, "model": "seed", "net": SEED.to_dict()}
     for k, v in model.state_dict().items():
         assert torch.equal(loaded.state_dict()[k], v)
     assert not loaded.training
@@ -28,12 +28,12 @@ def test_round_trip_keeps_weights_meta_and_filters(tmp_path):
 
 
 def test_write_is_atomic_no_temp_file_left(tmp_path):
-    checkpoint.save(SeedCNN(), tmp_path / "m.safetensors", {})
+    checkpoint.save(build(), tmp_path / "m.safetensors", {})
     assert [p.name for p in tmp_path.iterdir()] == ["m.safetensors"]
 
 
 def test_a_failed_write_leaves_the_old_file_whole(tmp_path, monkeypatch):
-    path = checkpoint.save(SeedCNN(), tmp_path / "m.safetensors", {"v": 1})
+    path = checkpoint.save(build(), tmp_path / "m.safetensors", {"v": 1})
     before = path.read_bytes()
 
     def crash(*args):
@@ -41,12 +41,12 @@ def test_a_failed_write_leaves_the_old_file_whole(tmp_path, monkeypatch):
 
     monkeypatch.setattr(os, "fsync", crash)
     with pytest.raises(OSError):
-        checkpoint.save(SeedCNN(), path, {"v": 2})
+        checkpoint.save(build(), path, {"v": 2})
     assert path.read_bytes() == before and [p.name for p in tmp_path.iterdir()] == ["m.safetensors"]
 
 
 def test_corrupt_files_are_refused(tmp_path):
-    good = checkpoint.save(SeedCNN(), tmp_path / "good.safetensors", {}).read_bytes()
+    good = checkpoint.save(build(), tmp_path / "good.safetensors", {}).read_bytes()
     cases = {"empty": b"", "text": b"hello, I am not a model", "truncated": good[: len(good) // 2]}
     for name, blob in cases.items():
         (tmp_path / name).write_bytes(blob)
@@ -62,9 +62,9 @@ def test_other_architecture_is_refused(tmp_path):
         {f"model.{k}": v for k, v in other.state_dict().items()}, metadata={"format": checkpoint.FORMAT, "meta": "{}"}
     )
     (tmp_path / "other.safetensors").write_bytes(blob)
-    with pytest.raises(CheckpointError, match="not the SeedCNN architecture"):
+    with pytest.raises(CheckpointError, match="its weights are not those of"):
         checkpoint.load(tmp_path / "other.safetensors")
-    state = {f"model.{k}": v for k, v in SeedCNN().state_dict().items()}
+    state = {f"model.{k}": v for k, v in build().state_dict().items()}
     state["model.fc_layer.2.weight"] = torch.zeros(5, 100)  # right names, wrong shape
     (tmp_path / "shape.safetensors").write_bytes(st_save(state, metadata={"format": checkpoint.FORMAT, "meta": "{}"}))
     with pytest.raises(CheckpointError, match="has shape"):
@@ -78,7 +78,7 @@ def test_safetensors_of_another_program_is_refused(tmp_path):
 
 
 def test_nan_weights_are_refused(tmp_path):
-    model = SeedCNN()
+    model = build()
     with torch.no_grad():
         model.layer[0].weight[0, 0, 0, 0] = float("nan")
     checkpoint.save(model, tmp_path / "nan.safetensors", {})
@@ -111,9 +111,9 @@ def test_malicious_pickle_never_runs(tmp_path):
 
 
 def test_tutorial_state_dict_loads(tmp_path):
-    """A state_dict saved with torch.save by the tutorial's notebook loads into SeedCNN."""
+    """A state_dict saved with torch.save by the tutorial's notebook loads into the tutorial's network."""
     torch.manual_seed(1)
-    tutorial = SeedCNN()
+    tutorial = build()
     torch.save(tutorial.state_dict(), tmp_path / "tutorial.pth")
     model, meta = checkpoint.load(tmp_path / "tutorial.pth")
     assert meta["recipe"] == "imported"
@@ -123,7 +123,7 @@ def test_tutorial_state_dict_loads(tmp_path):
 
 def test_oversized_file_is_refused_before_reading(tmp_path, monkeypatch):
     monkeypatch.setattr(checkpoint, "MAX_BYTES", 1000)
-    path = checkpoint.save(SeedCNN(), tmp_path / "m.safetensors", {})
+    path = checkpoint.save(build(), tmp_path / "m.safetensors", {})
     with pytest.raises(CheckpointError, match="too large"):
         checkpoint.load(path)
 
@@ -132,15 +132,15 @@ def test_default_model_is_shipped_and_good():
     if not checkpoint.DEFAULT.exists():
         pytest.fail(f"{checkpoint.DEFAULT} is missing: the default model must be committed")
     model, meta = checkpoint.load(checkpoint.DEFAULT)
-    assert meta["model"] == "SeedCNN" and meta["test_accuracy"] >= 0.993
+    assert meta["model"] in ("SeedCNN", "seed") and meta["test_accuracy"] >= 0.993
     assert len(checkpoint.filter_history(checkpoint.DEFAULT)) == meta["epochs_done"] + 1
 
 
 def test_checkpoint_cli(tmp_path, capsys):
-    path = checkpoint.save(SeedCNN(), tmp_path / "m.safetensors", {"recipe": "seed", "loss_history": [1.0]})
+    path = checkpoint.save(build(), tmp_path / "m.safetensors", {"recipe": "seed", "loss_history": [1.0]})
     assert checkpoint.main([str(path)]) == 0
     shown = json.loads(capsys.readouterr().out)
-    assert shown == {"recipe": "seed"}  # the long loss history is left out
+    assert shown == {"recipe": "seed", "model": "seed", "net": SEED.to_dict()}  # the long loss history is left out
     (tmp_path / "bad").write_bytes(b"\x80\x04junk")
     assert checkpoint.main([str(tmp_path / "bad")]) == 1
     assert "pickle" in capsys.readouterr().err
@@ -155,10 +155,10 @@ import os, sys
 import torch
 torch.set_num_threads(1)
 from cnn_demo import checkpoint
-from cnn_demo.model import SeedCNN, conv_weights
+from cnn_demo.model import Net, build, conv_weights
 target = sys.argv[1]
 torch.manual_seed(0)
-model = SeedCNN()
+model = build()
 filters = [conv_weights(model)] * 80
 print("ready", flush=True)
 for line in sys.stdin:
@@ -188,7 +188,7 @@ def test_a_save_killed_at_any_moment_leaves_the_old_file_or_the_new_one_never_a_
     from cnn_demo.store import ModelStore
 
     # How long one save takes here, to spread the kills over it.
-    model = SeedCNN()
+    model = build()
     t0 = time.perf_counter()
     checkpoint.save(model, tmp_path / "timing.safetensors", {"version": 0}, [conv_weights(model)] * 80)
     save_s = time.perf_counter() - t0

@@ -8,7 +8,7 @@ import torch
 
 from cnn_demo import checkpoint
 from cnn_demo.drawn import CANVAS, TEMPLATES, accuracy_on_drawings, draw_digit, drawings, main, render
-from cnn_demo.model import SeedCNN
+from cnn_demo.model import Net, build
 from cnn_demo.predict import predict_proba
 from cnn_demo.preprocess import canvas_to_mnist
 
@@ -55,10 +55,10 @@ def test_every_style_draws_something_mnist_sized():
     assert 52 < np.median(ink) < 164
 
 
-def always_three() -> SeedCNN:
-    """A SeedCNN whose answer is known whatever it is shown: its last layer ignores its
+def always_three() -> Net:
+    """A tutorial network whose answer is known whatever it is shown: its last layer ignores its
     input and always gives digit 3 the highest logit."""
-    model = SeedCNN()
+    model = build()
     with torch.no_grad():
         model.fc_layer[2].weight.zero_()
         model.fc_layer[2].bias.copy_(torch.eye(10)[3] * 5)

@@ -6,7 +6,7 @@ import torch.nn.functional as F
 from cnn_demo import checkpoint, evaluate
 from cnn_demo.evaluate import evaluate as run_evaluation
 from cnn_demo.evaluate import per_class_accuracy, predict_logits, training_curves
-from cnn_demo.model import SeedCNN
+from cnn_demo.model import build
 from tests.conftest import synthetic_digits
 
 
@@ -14,7 +14,7 @@ from tests.conftest import synthetic_digits
 def model_and_set():
     """A model half way to learning the synthetic digits: right on some, wrong on others."""
     torch.manual_seed(0)
-    model = SeedCNN()
+    model = build()
     images, labels = synthetic_digits(512, seed=0)
     optimizer = torch.optim.Adam(model.parameters(), 2e-3)
     for _ in range(6):

@@ -4,14 +4,14 @@ import numpy as np
 import pytest
 import torch
 
-from cnn_demo.model import SeedCNN
+from cnn_demo.model import Net, build
 from cnn_demo.predict import predict_proba, runner_up
 
 
 @pytest.fixture(scope="module")
-def model() -> SeedCNN:
+def model() -> Net:
     torch.manual_seed(0)
-    return SeedCNN().eval()
+    return build().eval()
 
 
 def test_probabilities_sum_to_one_and_match_the_model(model):

@@ -3,7 +3,7 @@ import pytest
 import torch
 
 from cnn_demo import checkpoint, similar
-from cnn_demo.model import SeedCNN
+from cnn_demo.model import Net, build
 from cnn_demo.similar import embed, hidden, most_alike
 from tests.conftest import synthetic_digits
 
@@ -11,10 +11,10 @@ from tests.conftest import synthetic_digits
 @pytest.fixture
 def model():
     torch.manual_seed(0)
-    return SeedCNN().eval()
+    return build().eval()
 
 
-def hooked_hidden(model: SeedCNN, images: torch.Tensor) -> np.ndarray:
+def hooked_hidden(model: Net, images: torch.Tensor) -> np.ndarray:
     """The independent truth: what fc_layer[1] (the ReLU) outputs in the model's own forward pass."""
     seen = []
     handle = model.fc_layer[1].register_forward_hook(lambda module, inputs, output: seen.append(output))

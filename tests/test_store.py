@@ -8,7 +8,7 @@ from torch import nn
 
 from cnn_demo import checkpoint
 from cnn_demo.checkpoint import CheckpointError
-from cnn_demo.model import SeedCNN
+from cnn_demo.model import Net, build
 from cnn_demo.store import ModelStore, StoreError, safe_stem
 
 
@@ -16,14 +16,14 @@ from cnn_demo.store import ModelStore, StoreError, safe_stem
 def store(tmp_path):
     torch.manual_seed(0)
     default = checkpoint.save(
-        SeedCNN(), tmp_path / "shipped" / "default.safetensors", {"recipe": "best", "test_accuracy": 0.99}
+        build(), tmp_path / "shipped" / "default.safetensors", {"recipe": "best", "test_accuracy": 0.99}
     )
     return ModelStore(default=default, runs_dir=tmp_path / "runs")
 
 
-def good_blob(seed: int = 1, meta: dict | None = None) -> tuple[SeedCNN, bytes]:
+def good_blob(seed: int = 1, meta: dict | None = None) -> tuple[Net, bytes]:
     torch.manual_seed(seed)
-    model = SeedCNN()
+    model = build()
     state = {f"model.{k}": v.contiguous() for k, v in model.state_dict().items()}
     return model, st_save(state, metadata={"format": checkpoint.FORMAT, "meta": '{"recipe": "seed"}'})
 
@@ -55,7 +55,7 @@ def test_good_upload_round_trips(store):
 
 def test_tutorial_state_dict_upload_is_stored_in_the_safe_format(store, tmp_path):
     torch.manual_seed(2)
-    tutorial = SeedCNN()
+    tutorial = build()
     torch.save(tutorial.state_dict(), tmp_path / "tutorial.pth")
     path = store.add_upload((tmp_path / "tutorial.pth").read_bytes(), "tutorial.pth")
     assert path.name == "tutorial.safetensors" and not checkpoint.is_torch_file(path.read_bytes())
@@ -117,7 +117,7 @@ def test_pickles_are_refused_and_never_run(store, tmp_path):
                 metadata={"format": checkpoint.FORMAT, "meta": "{}"},
             ),
             "other.safetensors",
-            "not the SeedCNN architecture",
+            "its weights are not those of the tutorial's network",
         ),
     ],
 )
@@ -129,7 +129,7 @@ def test_bad_uploads_are_refused_and_nothing_is_written(store, blob, name, messa
 
 def test_wrong_architecture_torch_file_is_refused(store, tmp_path):
     torch.save(nn.Linear(784, 10).state_dict(), tmp_path / "mlp.pt")
-    with pytest.raises(CheckpointError, match="not the SeedCNN architecture"):
+    with pytest.raises(CheckpointError, match="its weights are not those of the tutorial's network"):
         store.add_upload((tmp_path / "mlp.pt").read_bytes(), "mlp.pt")
     assert runs(store) == []
 
@@ -146,7 +146,7 @@ def test_delete_refuses_the_default_and_anything_outside_the_runs(store, tmp_pat
     with pytest.raises(StoreError, match="default"):
         store.delete(store.default)
     assert store.default.exists()
-    outside = checkpoint.save(SeedCNN(), tmp_path / "elsewhere.safetensors", {})
+    outside = checkpoint.save(build(), tmp_path / "elsewhere.safetensors", {})
     store.runs_dir.mkdir()
     (store.runs_dir / "notes.txt").write_text("keep me")
     for path in (outside, store.runs_dir / ".." / "elsewhere.safetensors", store.runs_dir / "notes.txt"):

@@ -5,14 +5,14 @@ import pytest
 import torch
 
 from cnn_demo import checkpoint, evaluate, train
-from cnn_demo.model import SeedCNN
+from cnn_demo.model import build
 from cnn_demo.train import LIMITS, Epoch, History, Step, TrainConfig, augment, fit
 
 
 def test_a_short_run_really_learns(small_sets):
     train_set, test_set = small_sets
     torch.manual_seed(0)
-    model, history = SeedCNN(), History()
+    model, history = build(), History()
     config = TrainConfig.from_recipe("seed", epochs=3, batch_size=64, lr=2e-3, device="cpu")
     events = list(fit(model, config, train_set, test_set, history))
     steps = [e for e in events if isinstance(e, Step)]
@@ -28,14 +28,14 @@ def test_short_last_batch_is_kept(small_sets):
     train_set, test_set = small_sets
     config = TrainConfig.from_recipe("seed", epochs=1, batch_size=300, train_images=1000, device="cpu")
     history = History()
-    list(fit(SeedCNN(), config, train_set, test_set, history))
+    list(fit(build(), config, train_set, test_set, history))
     assert history.samples == 1000 and len(history.losses) == 4  # 300 + 300 + 300 + 100
 
 
 def test_closing_the_generator_stops_between_steps(small_sets):
     train_set, test_set = small_sets
     history = History()
-    run = fit(SeedCNN(), TrainConfig.from_recipe("seed", epochs=5, device="cpu"), train_set, test_set, history)
+    run = fit(build(), TrainConfig.from_recipe("seed", epochs=5, device="cpu"), train_set, test_set, history)
     for event in run:
         if isinstance(event, Step) and event.step == 3:
             break
@@ -47,7 +47,7 @@ def test_best_recipe_schedule_and_augmentation_run(small_sets):
     train_set, test_set = small_sets
     config = TrainConfig.from_recipe("best", epochs=1, train_images=256, device="cpu")
     assert config.schedule == "onecycle" and config.augment
-    events = list(fit(SeedCNN(), config, train_set, test_set))
+    events = list(fit(build(), config, train_set, test_set))
     assert isinstance(events[-1], Epoch)
 
 
@@ -154,7 +154,7 @@ def test_the_quick_recipe_passes_97_percent_on_mnist(tmp_path):
     from cnn_demo.data import load_mnist
 
     config = train.TrainConfig.from_recipe("quick", device="cpu")
-    model, history = train.SeedCNN(), train.History()
+    model, history = train.build(), train.History()
     torch.manual_seed(config.seed)
     events = list(train.fit(model, config, load_mnist("train"), load_mnist("test"), history))
     assert isinstance(events[-1], train.Epoch) and events[-1].test_accuracy >= 0.97, events[-1]

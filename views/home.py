@@ -4,7 +4,7 @@ import inspect
 
 import streamlit as st
 
-from cnn_demo.model import SeedCNN
+from cnn_demo.model import Net
 from views.common import active
 from views.i18n import t
 
@@ -24,4 +24,4 @@ st.markdown(t("home.table"))
 params = sum(p.numel() for p in active().model.parameters())
 st.markdown(t("home.params", count=f"{params:,}"))
 with st.expander(t("home.code")):
-    st.code(inspect.getsource(SeedCNN), language="python")
+    st.code(inspect.getsource(Net), language="python")

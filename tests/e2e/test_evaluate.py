@@ -15,7 +15,7 @@ import torch
 from cnn_demo import checkpoint
 from cnn_demo.data import load_mnist
 from cnn_demo.drawn import draw_digit
-from cnn_demo.model import SeedCNN
+from cnn_demo.model import build
 from cnn_demo.train import History, TrainConfig, fit
 
 SLOW_PAGE = 300_000  # ms: the first visit tests 10,000 images (a few seconds; much more on a busy 2-core box)
@@ -159,7 +159,7 @@ def test_mistakes_sorted_by_confidence(app, truth):
 
 def test_training_curves_overlay_runs(app, server):
     config = TrainConfig.from_recipe("seed", epochs=2, train_images=512, batch_size=64, lr=2e-3, device="cpu")
-    model, history = SeedCNN(), History()
+    model, history = build(), History()
     for _ in fit(model, config, load_mnist("train"), load_mnist("test"), history):
         pass
     checkpoint.save(model.cpu(), server.runs_dir / "evaluate-curves.safetensors", history.meta(config, "cpu"))

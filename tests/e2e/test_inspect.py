@@ -14,7 +14,7 @@ import numpy as np
 from cnn_demo import checkpoint
 from cnn_demo.data import load_mnist
 from cnn_demo.drawn import draw_digit
-from cnn_demo.model import SeedCNN
+from cnn_demo.model import build
 from cnn_demo.train import History, TrainConfig, fit
 from harness.canvas import draw_strokes
 
@@ -116,7 +116,7 @@ def test_every_tab(app):
 def test_filters_over_time(app, server):
     """A run with per-epoch snapshots, trained here in a second, picked in the sidebar."""
     config = TrainConfig.from_recipe("seed", epochs=2, train_images=512, batch_size=64, lr=2e-3, device="cpu")
-    model, history = SeedCNN(), History()
+    model, history = build(), History()
     for _ in fit(model, config, load_mnist("train"), load_mnist("test"), history):
         pass
     path = server.runs_dir / "inspect-snapshots.safetensors"

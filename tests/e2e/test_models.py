@@ -10,7 +10,7 @@ from pathlib import Path
 import torch
 
 from cnn_demo import checkpoint
-from cnn_demo.model import SeedCNN
+from cnn_demo.model import build
 
 
 class WritesAFile:
@@ -85,7 +85,7 @@ def test_refused_uploads_change_nothing(app, tmp_path):
 def test_upload_use_and_delete(app, tmp_path):
     torch.manual_seed(5)
     made = checkpoint.save(
-        SeedCNN(),
+        build(),
         tmp_path / "class model.safetensors",
         {"recipe": "seed", "epochs_done": 3, "device": "cpu", "test_accuracy": 0.97},
     )
