@@ -115,7 +115,10 @@ def test_weights_that_do_not_fit_their_spec_are_refused(tmp_path):
         checkpoint.load(lying)
     meta["net"] = {"convs": [{"out_channels": 16, "kernel_size": 40}], "hidden": 100}
     lying.write_bytes(st_save(tensors, metadata={"format": checkpoint.FORMAT, "meta": json.dumps(meta)}))
-    with pytest.raises(CheckpointError, match="the network it describes cannot be built.*conv1: kernel_size must be between 1 and 9, not 40"):
+    with pytest.raises(
+        CheckpointError,
+        match="the network it describes cannot be built.*conv1: kernel_size must be between 1 and 9, not 40",
+    ):
         checkpoint.load(lying)
 
 
