@@ -21,6 +21,7 @@ epoch ends with the whole test set, and that is the figure saved.
 
 import argparse
 import importlib.metadata
+import json
 import math
 import os
 import sys
@@ -278,6 +279,24 @@ def default_out(config: TrainConfig, spec: NetSpec | None = None) -> Path:
     return checkpoint.RUNS_DIR / f"{stamp}-{config.recipe}{'' if name == 'seed' else '-' + name}.safetensors"
 
 
+def parse_net(text: str) -> NetSpec:
+    """A preset's name, a NetSpec as JSON, or the path of a .json file holding one; a
+    ValueError (SpecError) that says what is wrong otherwise."""
+    if text in PRESETS:
+        return PRESETS[text].spec
+    source = text
+    if not text.lstrip().startswith("{"):
+        path = Path(text)
+        if path.suffix != ".json" or not path.is_file():
+            raise ValueError(f"--net: {text!r} is not a preset ({', '.join(PRESETS)}), a JSON spec or a .json file")
+        source = path.read_text()
+    try:
+        data = json.loads(source)
+    except ValueError as e:
+        raise ValueError(f"--net: not valid JSON ({e})") from None
+    return NetSpec.from_dict(data).check()
+
+
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="python -m cnn_demo.train", description="Train a network on MNIST.")
     p.add_argument(
@@ -288,9 +307,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     p.add_argument(
         "--net",
-        choices=list(PRESETS),
         default="seed",
-        help="the network: " + "; ".join(f"{name}: {p.title['en']}" for name, p in PRESETS.items()),
+        metavar="PRESET|JSON|FILE",
+        help="the network: a preset ("
+        + "; ".join(f"{name}: {p.title['en']}" for name, p in PRESETS.items())
+        + '), or a NetSpec as JSON, inline or in a .json file: {"convs": [{"out_channels": 8, "kernel_size": 3}], "hidden": 64}',
     )
     p.add_argument("--epochs", type=int, help="default: the recipe's (seed 10)")
     p.add_argument("--batch-size", type=int, help="default: the recipe's (seed 256)")
@@ -312,7 +333,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
             train_images=args.train_images,
             seed=args.seed,
             device=args.device,
-            net=PRESETS[args.net].spec,
+            net=parse_net(args.net),
         )
         pick_device(args.device)
     except ValueError as e:

@@ -182,6 +182,20 @@ def test_from_dict_refuses_what_is_not_a_spec():
 def test_the_command_line_takes_a_preset_and_refuses_a_bad_one(capsys):
     args = train.parse_args(["--net", "stride2", "--recipe", "quick"])
     assert args.config.net == PRESETS["stride2"].spec
-    with pytest.raises(SystemExit):
-        train.parse_args(["--net", "nonsense"])
-    assert "invalid choice: 'nonsense'" in capsys.readouterr().err
+    custom = '{"convs": [{"out_channels": 8, "kernel_size": 3, "pool": "avg"}], "hidden": 32}'
+    assert train.parse_args(["--net", custom]).config.net.convs[0].pool == "avg"
+    for bad, message in [
+        ("nonsense", "is not a preset (seed, fully_connected"),
+        ('{"convs": [{"out_channels": 8, "kernel_size": 3}] ', "not valid JSON"),
+        (
+            '{"convs": [{"out_channels": 8, "kernel_size": 30}], "hidden": 32}',
+            "conv1: kernel_size must be between 1 and 9",
+        ),
+        (
+            '{"convs": [{"out_channels": 8, "kernel_size": 9, "stride": 3}, {"out_channels": 8, "kernel_size": 9}]}',
+            "conv2: a 9×9 kernel does not fit in its 7×7 input",
+        ),
+    ]:
+        with pytest.raises(SystemExit):
+            train.parse_args(["--net", bad])
+        assert message in capsys.readouterr().err
