@@ -34,8 +34,8 @@ from cnn_demo.curves import smooth, thin
 from cnn_demo.data import load_mnist
 from cnn_demo.device import autocast_dtype, pick_device, use_threads
 from cnn_demo.evaluate import accuracy
-from cnn_demo.model import Net, build, first_layer_weights
-from cnn_demo.train import History, Probe, Step, TrainConfig, default_out, fit
+from cnn_demo.model import Net, NetSpec, build, first_layer_weights, net_name
+from cnn_demo.train import History, Probe, Step, TrainConfig, default_outs, fit, lane_meta, networks, specs
 
 ACTIVE = ("starting", "running", "paused", "saving")
 # How a run ended, in English, for the command line and notebooks: the [run] table of the
@@ -59,42 +59,19 @@ class RunBusy(RuntimeError):
 
 
 @dataclass
-class RunView:
-    """A copy of a run's state, safe to read while the run goes on."""
+class Lane:
+    """One network of a run (a race has two), as seen so far."""
 
-    state: str  # starting, running, paused, saving, finished, stopped, failed
-    config: TrainConfig
-    device: str
-    step: int
-    total_steps: int
-    epoch: int  # the epoch being trained, 1-based
+    name: str  # its preset's name, or "custom" (model.net_name)
+    spec: NetSpec
     losses: list[float]  # every step's loss so far
     test_accuracy: list[float]  # after each finished epoch, the whole test set
     epoch_steps: list[int]  # the step each of those epochs ended on
     probes: list[tuple[int, float]]  # (step, accuracy on train.PROBE_IMAGES test images) while it trains
-    samples_per_s: float
-    elapsed_s: float
-    conv1_filters: np.ndarray | None  # (16, 5, 5), latest: the first layer's (a fully connected net: (32, 28, 28))
-    watch_maps: np.ndarray | None  # (16, 24, 24): conv1 + ReLU of the watched digit, latest (None without convs)
-    watch_image: np.ndarray | None  # (28, 28): the digit being watched
-    reason: str  # how it ended: a key of MESSAGES, or "" while it runs
-    reason_values: dict  # the {values} of that message
+    filters: np.ndarray | None  # the first layer's, latest: conv1's (16, 5, 5), a fully connected net's (32, 28, 28)
+    maps: np.ndarray | None  # (16, 24, 24): conv1 + its activation of the watched digit (None without convs)
     saved_path: Path | None
     final_accuracy: float | None
-
-    @property
-    def message(self) -> str:
-        return MESSAGES[self.reason].format(**self.reason_values) if self.reason else ""
-
-    @property
-    def active(self) -> bool:
-        return self.state in ACTIVE
-
-    @property
-    def seconds_left(self) -> float | None:
-        if self.step == 0 or self.samples_per_s <= 0:
-            return None
-        return (self.total_steps - self.step) * self.elapsed_s / self.step
 
     def accuracy_points(self) -> tuple[list[int], list[float], list[bool]]:
         """Every test accuracy so far in step order, to plot on the loss's step axis:
@@ -116,6 +93,63 @@ class RunView:
         raw = np.asarray(self.losses, dtype=np.float64)
         keep = thin(len(raw), max_points)
         return keep + 1, raw[keep], smooth(raw, weight)[keep]
+
+
+@dataclass
+class RunView:
+    """A copy of a run's state, safe to read while the run goes on. The first network's lane is
+    also read through the attributes of a run of one (losses, test_accuracy, saved_path ...)."""
+
+    state: str  # starting, running, paused, saving, finished, stopped, failed
+    config: TrainConfig
+    device: str
+    step: int
+    total_steps: int
+    epoch: int  # the epoch being trained, 1-based
+    samples_per_s: float
+    elapsed_s: float
+    watch_image: np.ndarray | None  # (28, 28): the digit being watched
+    reason: str  # how it ended: a key of MESSAGES, or "" while it runs
+    reason_values: dict  # the {values} of that message
+    lanes: list[Lane]  # config.net's, then config.race's in a race
+
+    @property
+    def race(self) -> bool:
+        return len(self.lanes) > 1
+
+    @property
+    def first(self) -> Lane:
+        return self.lanes[0]
+
+    losses = property(lambda self: self.first.losses)
+    test_accuracy = property(lambda self: self.first.test_accuracy)
+    epoch_steps = property(lambda self: self.first.epoch_steps)
+    probes = property(lambda self: self.first.probes)
+    conv1_filters = property(lambda self: self.first.filters)
+    watch_maps = property(lambda self: self.first.maps)
+    saved_path = property(lambda self: self.first.saved_path)
+    final_accuracy = property(lambda self: self.first.final_accuracy)
+    latest_accuracy = property(lambda self: self.first.latest_accuracy)
+
+    def accuracy_points(self) -> tuple[list[int], list[float], list[bool]]:
+        return self.first.accuracy_points()
+
+    def loss_curve(self, max_points: int = 1500, weight: float = 0.95) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        return self.first.loss_curve(max_points, weight)
+
+    @property
+    def message(self) -> str:
+        return MESSAGES[self.reason].format(**self.reason_values) if self.reason else ""
+
+    @property
+    def active(self) -> bool:
+        return self.state in ACTIVE
+
+    @property
+    def seconds_left(self) -> float | None:
+        if self.step == 0 or self.samples_per_s <= 0:
+            return None
+        return (self.total_steps - self.step) * self.elapsed_s / self.step
 
 
 class Worker:
@@ -218,26 +252,33 @@ class TrainingRun:
         train_set,
         test_set,
         watch_image: np.ndarray,
-        out: Path,
+        out: Path | list[Path],
         worker=None,
         send_data: bool = True,
     ):
-        """worker: a callable that returns the server's `Worker` (called on the listener thread,
+        """out: the checkpoint to write, one per network in a race (train.default_outs).
+        worker: a callable that returns the server's `Worker` (called on the listener thread,
         as it may wait for the worker's start), or None to train on a thread of this process."""
-        self.config, self.watch_image, self.out = config, watch_image, out
+        self.specs = specs(config)
+        self.outs = [Path(out)] if isinstance(out, (str, Path)) else [Path(o) for o in out]
+        if len(self.outs) != len(self.specs):
+            raise ValueError(
+                f"{len(self.specs)} networks need {len(self.specs)} checkpoint paths, not {len(self.outs)}"
+            )
+        self.config, self.watch_image, self.out = config, watch_image, self.outs[0]
         self.device = pick_device(config.device)
         self.device_failed = False  # set when the GPU ran out of memory or disappeared
-        self.losses: list[float] = []
-        self.test_accuracy: list[float] = []
+        lanes = range(len(self.specs))
+        self.losses: list[list[float]] = [[] for _ in lanes]  # per network
+        self.test_accuracy: list[list[float]] = [[] for _ in lanes]
         self.epoch_steps: list[int] = []
-        self.probes: list[tuple[int, float]] = []
+        self.probes: list[list[tuple[int, float]]] = [[] for _ in lanes]
         self._lock = threading.Lock()
         self._state, self._reason, self._reason_values = "starting", "", {}
         self._step, self._epoch, self._total_steps, self._samples_per_s = 0, 1, 0, 0.0
-        self._conv1: np.ndarray | None = None
-        self._maps: np.ndarray | None = None
-        self._saved: Path | None = None
-        self._final: float | None = None
+        self._watch: list[tuple[np.ndarray | None, np.ndarray | None]] = [(None, None) for _ in lanes]
+        self._saved: list[Path | None] = [None for _ in lanes]
+        self._final: list[float | None] = [None for _ in lanes]
         self._start = time.perf_counter()
         self._get_worker = worker
         self._stop_asked = False
@@ -246,10 +287,10 @@ class TrainingRun:
             # numpy arrays travel through the pipe (tensors would need /dev/shm, small in
             # containers); none at all when the worker has MNIST loaded itself.
             sets = ((train_set[0].numpy(), train_set[1].numpy()), (test_set[0].numpy(), test_set[1].numpy()))
-            self._job = (config, str(self.device), sets if send_data else None, watch_image, out)
+            self._job = (config, str(self.device), sets if send_data else None, watch_image, self.outs)
         else:
             self._reports, self._go, self._stop = queue.Queue(), threading.Event(), threading.Event()
-            args = (config, str(self.device), *train_set, *test_set, watch_image, out)
+            args = (config, str(self.device), *train_set, *test_set, watch_image, self.outs)
             args += (self._reports, self._go, self._stop, None)
             self.worker = threading.Thread(target=train_worker, name="cnn-demo-training", daemon=True, args=args)
             self._go.set()
@@ -267,7 +308,7 @@ class TrainingRun:
         deadline = time.perf_counter() + timeout
         while time.perf_counter() < deadline:
             with self._lock:
-                if self.losses or self._state not in ("starting", "running"):
+                if self.losses[0] or self._state not in ("starting", "running"):
                     return True
             time.sleep(0.01)
         return False
@@ -293,6 +334,21 @@ class TrainingRun:
 
     def view(self) -> RunView:
         with self._lock:
+            lanes = [
+                Lane(
+                    name=net_name(spec),
+                    spec=spec,
+                    losses=list(self.losses[i]),
+                    test_accuracy=list(self.test_accuracy[i]),
+                    epoch_steps=list(self.epoch_steps),
+                    probes=list(self.probes[i]),
+                    filters=self._watch[i][0],
+                    maps=self._watch[i][1],
+                    saved_path=self._saved[i],
+                    final_accuracy=self._final[i],
+                )
+                for i, spec in enumerate(self.specs)
+            ]
             return RunView(
                 state=self._state,
                 config=self.config,
@@ -300,19 +356,12 @@ class TrainingRun:
                 step=self._step,
                 total_steps=self._total_steps,
                 epoch=self._epoch,
-                losses=list(self.losses),
-                test_accuracy=list(self.test_accuracy),
-                epoch_steps=list(self.epoch_steps),
-                probes=list(self.probes),
                 samples_per_s=self._samples_per_s,
                 elapsed_s=time.perf_counter() - self._start,
-                conv1_filters=self._conv1,
-                watch_maps=self._maps,
                 watch_image=self.watch_image,
                 reason=self._reason,
                 reason_values=dict(self._reason_values),
-                saved_path=self._saved,
-                final_accuracy=self._final,
+                lanes=lanes,
             )
 
     # --- the listener: the worker's reports into the state ----------------------------------
@@ -351,20 +400,28 @@ class TrainingRun:
             with self._lock:
                 if kind == "steps":
                     losses, self._epoch, self._total_steps, self._samples_per_s = values
-                    self.losses.extend(losses)
-                    self._step = len(self.losses)
+                    for mine, new in zip(self.losses, losses):
+                        mine.extend(new)
+                    self._step = len(self.losses[0])
                 elif kind == "watch":
-                    self._conv1, self._maps = values
+                    self._watch = values[0]
                 elif kind == "probe":
-                    self.probes.append(tuple(values))
+                    step, accuracies = values
+                    for mine, acc in zip(self.probes, accuracies):
+                        mine.append((step, acc))
                 elif kind == "epoch":
-                    self.test_accuracy.append(values[0])
-                    self.epoch_steps.append(values[1])
+                    accuracies, step = values
+                    for mine, acc in zip(self.test_accuracy, accuracies):
+                        mine.append(acc)
+                    self.epoch_steps.append(step)
                 elif kind == "state":
                     if not (values[0] == "running" and self._state == "paused"):
                         self._state = values[0]
                 elif kind == "end":
-                    self._state, self._reason, self._reason_values, self._saved, self._final = values
+                    self._state, self._reason, self._reason_values, saved, final = values
+                    lanes = len(self.specs)
+                    self._saved = list(saved) if saved is not None else [None] * lanes
+                    self._final = list(final) if final is not None else [None] * lanes
                     self.device_failed = self._reason == "device_failed"
                     return
 
@@ -377,16 +434,17 @@ def train_worker(
     test_images,
     test_labels,
     watch_image: np.ndarray,
-    out: Path,
+    outs: list[Path],
     reports,
     go,
     stop,
     parent_pid: int | None,
 ) -> None:
-    """Train, save after every epoch, and report to the listener: ("steps", losses, epoch,
-    total_steps, samples/s), ("watch", filters, maps), ("probe", step, accuracy), ("epoch",
-    accuracy, step), ("state", s), and last ("end", state, reason, values, saved path, final
-    accuracy)."""
+    """Train (one network, or a race of two on the same batches), save each after every epoch,
+    and report to the listener, a value per network in each list: ("steps", [losses], epoch,
+    total_steps, samples/s), ("watch", [(filters, maps)]), ("probe", step, [accuracy]),
+    ("epoch", [accuracy], step), ("state", s), and last ("end", state, reason, values,
+    [saved path], [final accuracy])."""
     device = torch.device(device)
     try:
         tuned = settings(device)  # this machine's measured layout, dtype and threads
@@ -396,17 +454,20 @@ def train_worker(
     use_threads(tuned.threads)  # page threads use one; training takes what was measured fastest
     train_set = (torch.as_tensor(train_images), torch.as_tensor(train_labels))
     test_set = (torch.as_tensor(test_images), torch.as_tensor(test_labels))
-    torch.manual_seed(config.seed)
-    model = build(config.net)  # built here so that the seed gives the same weights as the CLI
-    history = History()
-    events = fit(model, config, train_set, test_set, history, tuned)
+    models = networks(config)  # built here so that the seed gives the same weights as the CLI
+    histories = [History() for _ in models]
+    events = fit(models, config, train_set, test_set, histories, tuned)
     reason, diverged, last_watch, last_report, sent, last = None, {}, 0.0, time.perf_counter(), 0, None
 
     def send_losses() -> None:  # the losses not sent yet, with where the run stands
         nonlocal sent, last_report
-        if last is not None and len(history.losses) > sent:
-            reports.put(("steps", history.losses[sent:], last.epoch, last.total_steps, last.samples_per_s))
-            sent, last_report = len(history.losses), time.perf_counter()
+        if last is not None and len(histories[0].losses) > sent:
+            losses = [h.losses[sent:] for h in histories]
+            reports.put(("steps", losses, last.epoch, last.total_steps, last.samples_per_s))
+            sent, last_report = len(histories[0].losses), time.perf_counter()
+
+    def watch() -> None:
+        reports.put(("watch", [_watch(model, watch_image, device) for model in models]))
 
     try:
         for event in events:
@@ -414,15 +475,11 @@ def train_worker(
                 if last is None:  # "starting" until the first step is done: Pause acts between steps
                     reports.put(("state", "running"))
                 last = event
-                if not math.isfinite(event.loss) or event.loss > DIVERGED_LOSS:
+                worst = max(event.losses, key=lambda x: math.inf if math.isnan(x) else x)
+                if not math.isfinite(worst) or worst > DIVERGED_LOSS:
                     lr = config.lr
-                    reason = "diverged_nan" if math.isnan(event.loss) else "diverged"
-                    diverged = {
-                        "loss": f"{event.loss:.3g}",
-                        "step": event.step,
-                        "lr": f"{lr:g}",
-                        "try_lr": f"{lr / 10:g}",
-                    }
+                    reason = "diverged_nan" if math.isnan(worst) else "diverged"
+                    diverged = {"loss": f"{worst:.3g}", "step": event.step, "lr": f"{lr:g}", "try_lr": f"{lr / 10:g}"}
                     break
                 now = time.perf_counter()
                 if now - last_report >= REPORT_EVERY_S:
@@ -431,19 +488,20 @@ def train_worker(
                     if parent_pid is not None and os.getppid() != parent_pid:
                         return  # the server died: nobody is left to watch, and each epoch is saved
                 if now - last_watch >= WATCH_EVERY_S:
-                    reports.put(("watch", *_watch(model, watch_image, device)))
+                    watch()
                     last_watch = now
             elif isinstance(event, Probe):
                 send_losses()
-                reports.put(("probe", event.step, event.test_accuracy))
+                reports.put(("probe", event.step, list(event.accuracies)))
             else:  # Epoch
                 send_losses()
-                reports.put(("epoch", event.test_accuracy, history.epoch_steps[-1]))
-                reports.put(("watch", *_watch(model, watch_image, device)))
+                reports.put(("epoch", list(event.accuracies), histories[0].epoch_steps[-1]))
+                watch()
                 # Saved after every epoch, atomically: if the server dies, the run is
                 # kept up to its last finished epoch and no half-written file is left.
-                meta = history.meta(config, device, stopped="interrupted")
-                checkpoint.save(model, out, meta, history.filters)
+                for lane, (model, history, out) in enumerate(zip(models, histories, outs)):
+                    meta = lane_meta(history, config, lane, outs, device, stopped="interrupted")
+                    checkpoint.save(model, out, meta, history.filters)
             if stop.is_set():
                 reason = "stopped"
                 break
@@ -457,7 +515,7 @@ def train_worker(
         send_losses()
         events.close()
         reports.put(("state", "saving"))
-        reports.put(("end", *_finish(model, config, history, test_set, device, out, reason, diverged)))
+        reports.put(("end", *_finish(models, config, histories, test_set, device, outs, reason, diverged)))
     except Exception as e:  # out of GPU memory, a device that vanished, a full disk ...
         events.close()
         reports.put(("end", *_failure(e, device)))
@@ -480,24 +538,29 @@ def _watch(model: Net, watch_image: np.ndarray, device: torch.device) -> tuple[n
     return filters, maps
 
 
-def _finish(model, config, history, test_set, device, out, reason, values) -> tuple:
-    model.eval()
-    if reason is None:
-        final, stopped = history.test_accuracy[-1], None
-    else:
-        test_images, test_labels = test_set
-        final = accuracy(model, test_images.to(device), test_labels.to(device), autocast=autocast_dtype(device))
-        if not math.isfinite(sum(p.sum().item() for p in model.parameters())):
-            final = None
-        stopped = "stopped by the user" if reason == "stopped" else "diverged"
-    meta = history.meta(config, device, stopped)
-    meta["test_accuracy"] = final
-    saved = None
-    if final is not None:  # a diverged model (NaN weights) is not worth keeping
-        cpu_model = model.to("cpu", memory_format=torch.contiguous_format)
-        saved = checkpoint.save(cpu_model, out, meta, history.filters)
+def _finish(models, config, histories, test_set, device, outs, reason, values) -> tuple:
+    """Measure and save each network: (state, reason, values, [saved path], [final accuracy])."""
+    saved, finals = [], []
+    for lane, (model, history, out) in enumerate(zip(models, histories, outs)):
+        model.eval()
+        if reason is None:
+            final, stopped = history.test_accuracy[-1], None
+        else:
+            test_images, test_labels = test_set
+            final = accuracy(model, test_images.to(device), test_labels.to(device), autocast=autocast_dtype(device))
+            if not math.isfinite(sum(p.sum().item() for p in model.parameters())):
+                final = None
+            stopped = "stopped by the user" if reason == "stopped" else "diverged"
+        meta = lane_meta(history, config, lane, outs, device, stopped)
+        meta["test_accuracy"] = final
+        path = None
+        if final is not None:  # a diverged model (NaN weights) is not worth keeping
+            cpu_model = model.to("cpu", memory_format=torch.contiguous_format)
+            path = checkpoint.save(cpu_model, out, meta, history.filters)
+        saved.append(path)
+        finals.append(final)
     state = "finished" if reason is None else ("stopped" if reason == "stopped" else "failed")
-    return state, reason or "finished", values, saved, final
+    return state, reason or "finished", values, saved, finals
 
 
 def _failure(error: Exception, device: torch.device) -> tuple:
@@ -572,14 +635,14 @@ class RunManager:
             train_set, test_set = self._dataset("train"), self._dataset("test")
             if watch_image is None:
                 watch_image = test_set[0][0].float().div(255).numpy()  # the first test digit, a 7
-            out = self.runs_dir / default_out(config).name
+            outs = [self.runs_dir / out.name for out in default_outs(config)]
             worker = self._worker if self.separate_process else None
             self.run = TrainingRun(
                 config,
                 train_set,
                 test_set,
                 np.asarray(watch_image, np.float32),
-                out,
+                outs,
                 worker,
                 send_data=self._load is not load_mnist,
             )

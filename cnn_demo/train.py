@@ -4,6 +4,7 @@
     python -m cnn_demo.train --recipe best           # this project's recipe: 99.52% (the shipped model)
     python -m cnn_demo.train --train-images 3000 --epochs 1 --out quick.safetensors
     python -m cnn_demo.train --recipe quick --net fully_connected   # any of model.PRESETS
+    python -m cnn_demo.train --recipe quick --race fully_connected  # two networks on the same batches
 
 `fit` is a generator: it yields a `Step` after every optimiser step and an `Epoch` after
 every epoch, so a caller can draw a chart, pause (by not asking for the next event) or
@@ -27,7 +28,7 @@ import os
 import sys
 import time
 from collections.abc import Iterator
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -108,14 +109,16 @@ class Step:
     epoch: int  # 1-based
     step: int  # 1-based, counted over the whole run
     total_steps: int
-    loss: float  # this batch's cross-entropy
+    loss: float  # this batch's cross-entropy (the first network's, in a race)
     samples_per_s: float  # over the run so far, evaluation excluded
+    losses: tuple[float, ...] = ()  # every network's, in a race's order
 
 
 @dataclass
 class Probe:
     step: int  # after this step
     test_accuracy: float  # on the PROBE_IMAGES held-out test images
+    accuracies: tuple[float, ...] = ()  # every network's
 
 
 @dataclass
@@ -124,6 +127,8 @@ class Epoch:
     test_accuracy: float  # fraction of the test images right
     train_loss: float  # mean loss over the epoch's steps
     seconds: float  # since the start of the run
+    accuracies: tuple[float, ...] = ()  # every network's test accuracy
+    train_losses: tuple[float, ...] = ()  # every network's mean loss
 
 
 @dataclass
@@ -192,17 +197,27 @@ def augment(x: torch.Tensor, generator: torch.Generator | None = None) -> torch.
 
 
 def fit(
-    model: Net,
+    model: Net | list[Net],
     config: TrainConfig,
     train_set: tuple[torch.Tensor, torch.Tensor],
     test_set: tuple[torch.Tensor, torch.Tensor],
-    history: History | None = None,
+    history: History | list[History] | None = None,
     tuned: Settings | None = None,
 ) -> Iterator[Step | Probe | Epoch]:
     """Train `model` in place, yielding a Step per batch, a Probe every PROBE_EVERY_S seconds of
     training and an Epoch per epoch. `tuned`: layout and dtype, by default this machine's
-    calibrated ones."""
-    history = History() if history is None else history
+    calibrated ones.
+
+    A race: `model` a list of networks and `history` a list of Histories, one each. Every batch
+    (shuffled and augmented once) is given to each network in turn, each with its own optimiser
+    and schedule of the same recipe. The events' `loss` and `test_accuracy` are the first
+    network's, as for one; `losses` and `accuracies` hold every network's, in order."""
+    models = [model] if isinstance(model, torch.nn.Module) else list(model)
+    if history is None:
+        history = [History() for _ in models]
+    histories = [history] if isinstance(history, History) else list(history)
+    if len(histories) != len(models):
+        raise ValueError(f"{len(models)} networks need {len(models)} histories, not {len(histories)}")
     device = pick_device(config.device)
     tuned = tuned or settings(device)
     amp, layout = tuned.autocast, tuned.memory_format
@@ -217,21 +232,29 @@ def fit(
     steps_per_epoch = math.ceil(n / config.batch_size)  # the short last batch is kept
     total_steps = steps_per_epoch * config.epochs
 
-    model.to(device, memory_format=layout).train()
-    optimizer = torch.optim.Adam(model.parameters(), lr=config.lr)
-    schedule = None
-    if config.schedule == "onecycle":
-        schedule = torch.optim.lr_scheduler.OneCycleLR(
-            optimizer, max_lr=config.lr, total_steps=total_steps, pct_start=0.25
+    optimizers, schedules = [], []
+    for net, hist in zip(models, histories):
+        net.to(device, memory_format=layout).train()
+        optimizers.append(torch.optim.Adam(net.parameters(), lr=config.lr))
+        schedules.append(
+            # At least 8 steps in the cycle: with 4 its warm-up ends at step 0 and OneCycleLR
+            # divides by zero (a run of 256 images in batches of 64); a shorter run stops part-way.
+            torch.optim.lr_scheduler.OneCycleLR(
+                optimizers[-1], max_lr=config.lr, total_steps=max(total_steps, 8), pct_start=0.25
+            )
+            if config.schedule == "onecycle"
+            else None
         )
-    history.filters.append({k: v.cpu().clone() for k, v in conv_weights(model).items()})
+        hist.filters.append({k: v.cpu().clone() for k, v in conv_weights(net).items()})
+    lanes = list(zip(models, optimizers, schedules, histories))
 
     start = time.perf_counter()
-    step, trained_since_probe = 0, 0.0
+    step, trained_since_probe, run_seconds = 0, 0.0, histories[0].train_seconds
     for epoch in range(1, config.epochs + 1):
-        model.train()
+        for net in models:
+            net.train()
         order = torch.randperm(n, device=device, generator=generator)
-        epoch_losses = []
+        epoch_losses = [[] for _ in models]
         for i in range(0, n, config.batch_size):
             t0 = time.perf_counter()
             idx = order[i : i + config.batch_size]
@@ -239,47 +262,97 @@ def fit(
             if config.augment:
                 x = augment(x, generator)
             x = x.contiguous(memory_format=layout)
-            with torch.autocast(device.type, dtype=amp, enabled=amp is not None):
-                loss = F.cross_entropy(model(x), labels[idx])
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
-            if schedule is not None:
-                schedule.step()
-            loss_value = loss.item()  # one sync per step; the chart needs every loss
+            y = labels[idx]
+            batch_seconds = time.perf_counter() - t0  # counted in each network's time: each needs the batch
             step += 1
-            seconds = time.perf_counter() - t0
-            history.train_seconds += seconds
-            trained_since_probe += seconds
-            history.samples += len(idx)
-            history.losses.append(loss_value)
-            epoch_losses.append(loss_value)
-            yield Step(epoch, step, total_steps, loss_value, history.samples / history.train_seconds)
+            losses = []
+            for (net, optimizer, schedule, hist), lane_losses in zip(lanes, epoch_losses):
+                t1 = time.perf_counter()
+                with torch.autocast(device.type, dtype=amp, enabled=amp is not None):
+                    loss = F.cross_entropy(net(x), y)
+                optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                optimizer.step()
+                if schedule is not None:
+                    schedule.step()
+                loss_value = loss.item()  # one sync per step; the chart needs every loss
+                seconds = time.perf_counter() - t1
+                hist.train_seconds += batch_seconds + seconds
+                hist.samples += len(idx)
+                hist.losses.append(loss_value)
+                lane_losses.append(loss_value)
+                losses.append(loss_value)
+                run_seconds += seconds
+                trained_since_probe += seconds
+            run_seconds += batch_seconds
+            trained_since_probe += batch_seconds
+            samples_per_s = histories[0].samples / run_seconds  # images through the whole race per second
+            yield Step(epoch, step, total_steps, losses[0], samples_per_s, tuple(losses))
             last_of_epoch = i + config.batch_size >= n  # the whole test set comes next anyway
             if trained_since_probe >= PROBE_EVERY_S and not last_of_epoch:
-                probe_acc = accuracy(model, probe_images, probe_labels, autocast=amp)  # keeps train mode
-                history.probes.append((step, probe_acc))
+                accuracies = []
+                for net, hist in zip(models, histories):
+                    accuracies.append(accuracy(net, probe_images, probe_labels, autocast=amp))  # keeps train mode
+                    hist.probes.append((step, accuracies[-1]))
                 trained_since_probe = 0.0
-                yield Probe(step, probe_acc)
-        test_acc = accuracy(model, test_images, test_labels, autocast=amp)
+                yield Probe(step, accuracies[0], tuple(accuracies))
+        accuracies = []
+        for net, hist, lane_losses in zip(models, histories, epoch_losses):
+            accuracies.append(accuracy(net, test_images, test_labels, autocast=amp))
+            hist.test_accuracy.append(accuracies[-1])
+            hist.epoch_steps.append(step)
+            hist.train_loss.append(sum(lane_losses) / len(lane_losses))
+            hist.filters.append({k: v.cpu().clone() for k, v in conv_weights(net).items()})
+            hist.seconds = time.perf_counter() - start
         trained_since_probe = 0.0
-        history.test_accuracy.append(test_acc)
-        history.epoch_steps.append(step)
-        history.train_loss.append(sum(epoch_losses) / len(epoch_losses))
-        history.filters.append({k: v.cpu().clone() for k, v in conv_weights(model).items()})
-        history.seconds = time.perf_counter() - start
-        yield Epoch(epoch, test_acc, history.train_loss[-1], history.seconds)
-    model.eval()
+        train_losses = tuple(hist.train_loss[-1] for hist in histories)
+        yield Epoch(epoch, accuracies[0], train_losses[0], histories[0].seconds, tuple(accuracies), train_losses)
+    for net in models:
+        net.eval()
 
 
-def default_out(config: TrainConfig, spec: NetSpec | None = None) -> Path:
+def default_out(config: TrainConfig, spec: NetSpec | None = None, stamp: str | None = None) -> Path:
     """checkpoints/runs/<time>-<recipe>[-<network>].safetensors (the network's name unless the tutorial's)."""
-    stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
+    stamp = stamp or datetime.now().strftime("%Y%m%d-%H%M%S")
     name = net_name(spec or config.net)
     return checkpoint.RUNS_DIR / f"{stamp}-{config.recipe}{'' if name == 'seed' else '-' + name}.safetensors"
 
 
-def parse_net(text: str) -> NetSpec:
+def specs(config: TrainConfig) -> list[NetSpec]:
+    """The networks a run trains: config.net, then config.race if it is a race."""
+    return [config.net] if config.race is None else [config.net, config.race]
+
+
+def networks(config: TrainConfig) -> list[Net]:
+    """The run's networks with fresh weights, made in order after seeding with config.seed: the
+    first of a race starts from the weights it would have alone."""
+    torch.manual_seed(config.seed)
+    return [build(spec) for spec in specs(config)]
+
+
+def default_outs(config: TrainConfig) -> list[Path]:
+    """One checkpoint per network (default_out's names, one time stamp); a network raced against
+    its own kind gets "-2" on the second file."""
+    stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
+    outs = [default_out(config, spec, stamp) for spec in specs(config)]
+    if len(outs) == 2 and outs[0] == outs[1]:
+        outs[1] = outs[1].with_name(f"{outs[1].stem}-2{checkpoint.SUFFIX}")
+    return outs
+
+
+def lane_meta(history: History, config: TrainConfig, lane: int, outs: list[Path], device, stopped=None) -> dict:
+    """A race's network's metadata: its own spec as config.net, the other as config.race, and the
+    other's file ("raced_with"). For a run of one network, history.meta as it is."""
+    nets = specs(config)
+    if len(nets) == 1:
+        return history.meta(config, device, stopped)
+    other = 1 - lane
+    meta = history.meta(replace(config, net=nets[lane], race=nets[other]), device, stopped)
+    meta["raced_with"] = outs[other].name
+    return meta
+
+
+def parse_net(text: str, option: str = "--net") -> NetSpec:
     """A preset's name, a NetSpec as JSON, or the path of a .json file holding one; a
     ValueError (SpecError) that says what is wrong otherwise."""
     if text in PRESETS:
@@ -288,12 +361,12 @@ def parse_net(text: str) -> NetSpec:
     if not text.lstrip().startswith("{"):
         path = Path(text)
         if path.suffix != ".json" or not path.is_file():
-            raise ValueError(f"--net: {text!r} is not a preset ({', '.join(PRESETS)}), a JSON spec or a .json file")
+            raise ValueError(f"{option}: {text!r} is not a preset ({', '.join(PRESETS)}), a JSON spec or a .json file")
         source = path.read_text()
     try:
         data = json.loads(source)
     except ValueError as e:
-        raise ValueError(f"--net: not valid JSON ({e})") from None
+        raise ValueError(f"{option}: not valid JSON ({e})") from None
     return NetSpec.from_dict(data).check()
 
 
@@ -312,6 +385,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="the network: a preset ("
         + "; ".join(f"{name}: {p.title['en']}" for name, p in PRESETS.items())
         + '), or a NetSpec as JSON, inline or in a .json file: {"convs": [{"out_channels": 8, "kernel_size": 3}], "hidden": 64}',
+    )
+    p.add_argument(
+        "--race",
+        metavar="PRESET|JSON|FILE",
+        help="a second network (as --net), trained on the same batches in turn, one step of each; both are saved",
     )
     p.add_argument("--epochs", type=int, help="default: the recipe's (seed 10)")
     p.add_argument("--batch-size", type=int, help="default: the recipe's (seed 256)")
@@ -334,10 +412,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
             seed=args.seed,
             device=args.device,
             net=parse_net(args.net),
+            race=parse_net(args.race, "--race") if args.race else None,
         )
         pick_device(args.device)
-    except ValueError as e:
+    except ValueError as e:  # SpecError too: it names the stage and the arithmetic
         p.error(str(e))
+    if args.out is not None and args.race:
+        p.error("--out names one file; a race saves two under checkpoints/runs/")
     return args
 
 
@@ -355,48 +436,57 @@ def main(argv: list[str] | None = None) -> int:
             sys.executable, [sys.executable, "-m", "cnn_demo.train", *sys.argv[1:]], {**os.environ, **worker_env(tuned)}
         )
     use_threads(tuned.threads)
-    torch.manual_seed(config.seed)
     try:
         train_set, test_set = load_mnist("train"), load_mnist("test")
     except DataError as e:
         print(f"error: {e}", file=sys.stderr)
         return 1
-    model, history = build(config.net), History()
-    print(
-        f"training {net_name(config.net)} ({config.net.describe()}), recipe {config.recipe}: {asdict(config)} on {device} ({tuned.describe()})"
-    )
+    models = networks(config)
+    histories = [History() for _ in models]
+    names = [net_name(spec) for spec in specs(config)]
+    described = " against ".join(f"{name} ({spec.describe()})" for name, spec in zip(names, specs(config)))
+    print(f"training {described}, recipe {config.recipe}: {asdict(config)} on {device} ({tuned.describe()})")
     bar = tqdm(
         total=math.ceil(min(config.train_images, len(train_set[0])) / config.batch_size) * config.epochs, unit="step"
     )
+
+    def each(values, fmt) -> str:  # "0.1234" alone, "seed 0.1234 · fully_connected 0.2345" in a race
+        return fmt(values[0]) if len(values) == 1 else " · ".join(f"{n} {fmt(v)}" for n, v in zip(names, values))
+
     stopped = None
     try:
-        for event in fit(model, config, train_set, test_set, history, tuned):
+        for event in fit(models, config, train_set, test_set, histories, tuned):
             if isinstance(event, Step):
                 bar.update(1)
                 bar.set_postfix(
-                    epoch=f"{event.epoch}/{config.epochs}", loss=f"{event.loss:.4f}", img_s=f"{event.samples_per_s:.0f}"
+                    epoch=f"{event.epoch}/{config.epochs}",
+                    loss=each(event.losses, lambda x: f"{x:.4f}"),
+                    img_s=f"{event.samples_per_s:.0f}",
                 )
             elif isinstance(event, Probe):
-                bar.write(f"step {event.step}: {100 * event.test_accuracy:.2f}% of {PROBE_IMAGES} test images")
+                bar.write(
+                    f"step {event.step}: {each(event.accuracies, lambda a: f'{100 * a:.2f}%')} of {PROBE_IMAGES} test images"
+                )
             else:
                 bar.write(
-                    f"epoch {event.epoch}: test accuracy {100 * event.test_accuracy:.2f}%  train loss {event.train_loss:.4f}  {event.seconds:.0f}s"
+                    f"epoch {event.epoch}: test accuracy {each(event.accuracies, lambda a: f'{100 * a:.2f}%')}"
+                    f"  train loss {each(event.train_losses, lambda x: f'{x:.4f}')}  {event.seconds:.0f}s"
                 )
     except KeyboardInterrupt:
         stopped = "interrupted"
         bar.write("interrupted: saving what was trained so far")
     bar.close()
-    out = args.out or default_out(config)
-    checkpoint.save(
-        model.cpu().to(memory_format=torch.contiguous_format),
-        out,
-        history.meta(config, device, stopped),
-        history.filters,
-    )
-    final = history.test_accuracy[-1] if history.test_accuracy else float("nan")
-    print(
-        f"saved {out}  test accuracy {100 * final:.2f}%  {history.samples / max(history.train_seconds, 1e-9):.0f} images/s"
-    )
+    outs = [args.out] if args.out else default_outs(config)
+    finals = []
+    for lane, (model, history, out) in enumerate(zip(models, histories, outs)):
+        meta = lane_meta(history, config, lane, outs, device, stopped)
+        checkpoint.save(model.cpu().to(memory_format=torch.contiguous_format), out, meta, history.filters)
+        finals.append(history.test_accuracy[-1] if history.test_accuracy else float("nan"))
+        print(
+            f"saved {out}  test accuracy {100 * finals[-1]:.2f}%"
+            f"  {history.samples / max(history.train_seconds, 1e-9):.0f} images/s"
+        )
+    final = finals[0]
     if args.min_accuracy is not None and not (100 * final >= args.min_accuracy):
         print(f"error: test accuracy {100 * final:.2f}% is below --min-accuracy {args.min_accuracy}", file=sys.stderr)
         return 1

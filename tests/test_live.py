@@ -10,6 +10,7 @@ import pytest
 from cnn_demo import checkpoint, live
 from cnn_demo import train as live_train
 from cnn_demo.live import RunBusy, RunManager
+from cnn_demo.model import SEED
 from cnn_demo.store import ModelStore
 from cnn_demo.train import TrainConfig
 from tests.conftest import synthetic_digits
@@ -181,28 +182,20 @@ def test_watch_image_is_used(thread_manager):
     assert np.array_equal(view.watch_image, digit)
 
 
+def lane(**values) -> live.Lane:
+    fields = dict(name="seed", spec=SEED, losses=[], test_accuracy=[], epoch_steps=[], probes=[])
+    fields.update(filters=None, maps=None, saved_path=None, final_accuracy=None)
+    return live.Lane(**{**fields, **values})
+
+
+def run_view(lanes, **values) -> live.RunView:
+    fields = dict(state="running", config=TrainConfig(), device="cpu", step=0, total_steps=9000, epoch=1)
+    fields.update(samples_per_s=1.0, elapsed_s=1.0, watch_image=None, reason="", reason_values={})
+    return live.RunView(**{**fields, **values}, lanes=lanes)
+
+
 def test_loss_curve_is_thinned_and_smoothed():
-    view = live.RunView(
-        state="running",
-        config=TrainConfig(),
-        device="cpu",
-        step=5000,
-        total_steps=9000,
-        epoch=1,
-        losses=list(np.linspace(2.3, 0.1, 5000)),
-        test_accuracy=[],
-        epoch_steps=[],
-        probes=[],
-        samples_per_s=1.0,
-        elapsed_s=1.0,
-        conv1_filters=None,
-        watch_maps=None,
-        watch_image=None,
-        reason="",
-        reason_values={},
-        saved_path=None,
-        final_accuracy=None,
-    )
+    view = run_view([lane(losses=list(np.linspace(2.3, 0.1, 5000)))], step=5000)
     steps, raw, smooth = view.loss_curve(max_points=500)
     assert len(steps) == 500 and steps[0] == 1 and steps[-1] == 5000
     assert abs(smooth[0] - 2.3) < 1e-6  # bias-corrected: starts at the first loss, not at 0
@@ -210,35 +203,26 @@ def test_loss_curve_is_thinned_and_smoothed():
 
 
 def test_accuracy_points_are_in_step_order_and_say_which_are_the_whole_test_set():
-    view = live.RunView(
-        state="running",
-        config=TrainConfig(epochs=3),
-        device="cpu",
-        step=700,
-        total_steps=900,
-        epoch=3,
+    first = lane(
         losses=[1.0] * 700,
         test_accuracy=[0.9, 0.95],
         epoch_steps=[300, 600],
         probes=[(120, 0.5), (450, 0.93), (690, 0.96)],
-        samples_per_s=1.0,
-        elapsed_s=1.0,
-        conv1_filters=None,
-        watch_maps=None,
-        watch_image=None,
-        reason="",
-        reason_values={},
-        saved_path=None,
-        final_accuracy=None,
     )
+    view = run_view([first], config=TrainConfig(epochs=3), step=700, total_steps=900, epoch=3)
     assert view.accuracy_points() == (
         [120, 300, 450, 600, 690],
         [0.5, 0.9, 0.93, 0.95, 0.96],
         [False, True, False, True, False],
     )
     assert view.latest_accuracy == (0.96, False)
-    empty = replace(view, test_accuracy=[], epoch_steps=[], probes=[])
+    empty = run_view([replace(first, test_accuracy=[], epoch_steps=[], probes=[])])
     assert empty.accuracy_points() == ([], [], []) and empty.latest_accuracy is None
+    # In a race the attributes of a run of one are the first network's; each lane has its own
+    second = replace(first, name="fully_connected", probes=[(120, 0.4)], test_accuracy=[0.8, 0.85])
+    race = run_view([first, second])
+    assert race.race and race.accuracy_points() == first.accuracy_points()
+    assert race.lanes[1].accuracy_points() == ([120, 300, 600], [0.4, 0.8, 0.85], [False, True, True])
 
 
 def test_a_short_run_reports_test_accuracy_while_it_trains(thread_manager, monkeypatch):

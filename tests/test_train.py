@@ -1,11 +1,12 @@
 import subprocess
 import sys
+from dataclasses import replace
 
 import pytest
 import torch
 
 from cnn_demo import checkpoint, evaluate, train
-from cnn_demo.model import build
+from cnn_demo.model import PRESETS, build
 from cnn_demo.train import LIMITS, Epoch, History, Step, TrainConfig, augment, fit
 
 
@@ -159,3 +160,90 @@ def test_the_quick_recipe_passes_97_percent_on_mnist(tmp_path):
     events = list(train.fit(model, config, load_mnist("train"), load_mnist("test"), history))
     assert isinstance(events[-1], train.Epoch) and events[-1].test_accuracy >= 0.97, events[-1]
     assert history.probes and all(step < history.epoch_steps[0] for step, _ in history.probes)
+
+
+def test_a_race_gives_each_network_the_same_batches_in_the_same_order(small_sets):
+    """Two networks, one optimiser each, every (augmented) batch given to both in turn; the
+    first trains exactly as it would alone."""
+    train_set, test_set = small_sets
+    race = TrainConfig.from_recipe("best", epochs=2, batch_size=128, train_images=512, device="cpu")
+    race.race = PRESETS["fully_connected"].spec
+    models, histories = train.networks(race), [History(), History()]
+    seen = [[], []]
+    for model, batches in zip(models, seen):
+        model.register_forward_pre_hook(lambda m, args, batches=batches: batches.append(args[0].clone()))
+    events = list(fit(models, race, train_set, test_set, histories))
+    assert len(seen[0]) == len(seen[1]) >= 2 * 4  # 8 steps, then each one's evaluations of the same test images
+    assert all(torch.equal(a, b) for a, b in zip(seen[0], seen[1]))  # the same batches, augmented once
+    steps = [e for e in events if isinstance(e, Step)]
+    epochs = [e for e in events if isinstance(e, Epoch)]
+    assert [len(e.losses) for e in steps] == [2] * 8 and all(e.loss == e.losses[0] for e in steps)
+    assert [h.losses for h in histories] == [[e.losses[i] for e in steps] for i in (0, 1)]
+    assert [len(e.accuracies) for e in epochs] == [2, 2] and epochs[-1].test_accuracy == epochs[-1].accuracies[0]
+    assert [len(h.test_accuracy) for h in histories] == [2, 2] and histories[1].filters == [{}, {}, {}]  # no convs
+    alone, history = train.networks(replace(race, race=None)), History()
+    list(fit(alone[0], replace(race, race=None), train_set, test_set, history))
+    assert history.losses == histories[0].losses  # same weights, batches and steps as alone
+
+
+def test_fit_needs_a_history_per_network(small_sets):
+    config = TrainConfig.from_recipe("seed", epochs=1, train_images=64, device="cpu")
+    with pytest.raises(ValueError, match="2 networks need 2 histories, not 1"):
+        next(fit([build(), build()], config, *small_sets, [History()]))
+
+
+def test_a_race_saves_one_file_per_network(tmp_path, monkeypatch):
+    monkeypatch.setattr(checkpoint, "RUNS_DIR", tmp_path)
+    config = TrainConfig.from_recipe("quick", race=PRESETS["fully_connected"].spec)
+    first, second = train.default_outs(config)
+    assert first.parent == tmp_path and first.name.endswith("-quick.safetensors")
+    assert second.name == first.name.replace("-quick", "-quick-fully_connected")
+    same = train.default_outs(replace(config, race=config.net))  # the tutorial's against itself
+    assert same[1].name == same[0].name.replace(".safetensors", "-2.safetensors")
+    assert train.default_outs(replace(config, race=None)) == [first]
+
+
+def test_train_cli_races_two_networks_and_saves_both(tmp_path, monkeypatch, capsys, small_sets):
+    monkeypatch.setattr(train, "load_mnist", lambda split: small_sets[split == "test"])
+    monkeypatch.setattr(checkpoint, "RUNS_DIR", tmp_path)
+    args = ["--recipe", "quick", "--train-images", "256", "--device", "cpu", "--race", "fully_connected"]
+    assert train.main(args) == 0
+    out = capsys.readouterr().out
+    assert "training seed (conv 16·5" in out and "against fully_connected (fc 155)" in out
+    paths = sorted(tmp_path.glob("*.safetensors"), key=lambda p: "fully_connected" in p.name)  # the CNN first
+    assert len(paths) == 2 and out.count("saved ") == 2
+    (cnn, cnn_meta), (fc, fc_meta) = (checkpoint.load(p) for p in paths)
+    assert cnn_meta["model"] == "seed" and fc_meta["model"] == "fully_connected" and len(fc.layer) == 0
+    assert cnn_meta["raced_with"] == paths[1].name and fc_meta["raced_with"] == paths[0].name
+    assert len(cnn_meta["loss_history"]) == len(fc_meta["loss_history"]) == 4
+    assert cnn_meta["loss_history"] != fc_meta["loss_history"]
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (
+            [
+                "--race",
+                '{"convs": [{"out_channels": 8, "kernel_size": 9, "stride": 3}, {"out_channels": 8, "kernel_size": 9}]}',
+            ],
+            "conv2: a 9×9 kernel does not fit in its 7×7 input with padding 0",
+        ),
+        (["--race", '{"convs": [{"out_channels": 200}]}'], "conv1: out_channels must be between 1 and 128, not 200"),
+        (["--race", "{"], "--race: not valid JSON"),
+        (["--race", "resnet"], "--race: 'resnet' is not a preset"),
+        (["--race", "fully_connected", "--out", "x.safetensors"], "a race saves two"),
+    ],
+)
+def test_train_cli_refuses_a_network_that_cannot_work(args, message, capsys):
+    with pytest.raises(SystemExit) as exit_:
+        train.main(args)
+    assert exit_.value.code == 2 and message in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("steps", [1, 3, 4, 8])
+def test_the_one_cycle_schedule_runs_for_a_run_of_a_few_steps(small_sets, steps):
+    config = TrainConfig.from_recipe("quick", train_images=64 * steps, device="cpu")
+    history = History()
+    list(fit(build(), config, *small_sets, history))
+    assert len(history.losses) == steps
