@@ -285,3 +285,60 @@ def test_a_worker_process_that_dies_is_a_clear_failure(tmp_path):
     again = m.start(config(epochs=1))
     assert wait_for(again, {"finished"}).final_accuracy > 0.5 and again.worker.pid != run.worker.pid
     m.close()
+
+
+def test_a_race_in_the_worker_process_charts_both_and_saves_both(process_manager, tmp_path):
+    """Two networks across the process boundary: a lane each, with its losses, accuracies,
+    first-layer pictures and file; the first lane is also read as a run of one is."""
+    run = process_manager.start(config(epochs=1, race=PRESETS["fully_connected"].spec))
+    view = wait_for(run, {"finished"})
+    assert view.race and [lane.name for lane in view.lanes] == ["seed", "fully_connected"]
+    cnn, fc = view.lanes
+    assert len(cnn.losses) == len(fc.losses) == view.step == 32 and cnn.losses != fc.losses
+    assert len(cnn.test_accuracy) == len(fc.test_accuracy) == 1 and fc.final_accuracy > 0.5
+    assert cnn.filters.shape == (16, 5, 5) and cnn.maps.shape == (16, 24, 24)
+    assert fc.filters.shape == (live.WATCH_UNITS, 28, 28) and fc.maps is None  # hidden units' weights as pictures
+    assert view.losses == cnn.losses and view.saved_path == cnn.saved_path  # a run of one's attributes
+    assert cnn.saved_path != fc.saved_path and cnn.saved_path.parent == fc.saved_path.parent == tmp_path
+    cnn_meta, (fc_model, fc_meta) = checkpoint.load(cnn.saved_path)[1], checkpoint.load(fc.saved_path)
+    assert cnn_meta["model"] == "seed" and fc_meta["model"] == "fully_connected" and len(fc_model.layer) == 0
+    assert fc_meta["raced_with"] == cnn.saved_path.name and cnn_meta["raced_with"] == fc.saved_path.name
+    assert fc_meta["test_accuracy"] == fc.final_accuracy and fc_meta["loss_history"] == [round(x, 5) for x in fc.losses]
+    store = ModelStore(default=tmp_path / "absent.safetensors", runs_dir=tmp_path)
+    assert set(store.saved()) == {cnn.saved_path, fc.saved_path}  # both on the Models page
+
+
+def test_a_stopped_race_keeps_both_networks(thread_manager):
+    run = thread_manager.start(config(epochs=50, batch_size=8, race=PRESETS["few_filters"].spec))
+    wait_until(lambda: run.view().step >= 5, what="5 steps")
+    run.stop()
+    view = wait_for(run, {"stopped"}, timeout=60)
+    assert view.step < view.total_steps and all(len(lane.losses) == view.step for lane in view.lanes)
+    for lane in view.lanes:
+        meta = checkpoint.load(lane.saved_path)[1]
+        assert meta["stopped"] == "stopped by the user" and len(meta["loss_history"]) == view.step
+        assert meta["test_accuracy"] == lane.final_accuracy is not None
+
+
+def test_pause_holds_a_race(thread_manager):
+    run = thread_manager.start(config(epochs=50, batch_size=8, race=PRESETS["fully_connected"].spec))
+    wait_until(lambda: run.view().step >= 20, what="20 steps")
+    step_s = step_seconds(run)
+    run.pause()
+    held = settled_step(run, step_s)
+    time.sleep(max(1.0, 50 * step_s))
+    view = run.view()
+    assert view.state == "paused" and view.step == held and [len(lane.losses) for lane in view.lanes] == [held] * 2
+    run.resume()
+    wait_until(lambda: run.view().step > held, what="a step after Resume")
+    run.stop()
+    wait_for(run, {"stopped"}, timeout=60)
+
+
+def test_a_race_where_one_network_diverges_stops_and_keeps_the_other(thread_manager, monkeypatch):
+    monkeypatch.setattr(live, "DIVERGED_LOSS", 0.0)  # any loss counts as exploded
+    run = thread_manager.start(config(epochs=5, race=PRESETS["fully_connected"].spec))
+    view = wait_for(run, {"failed", "stopped", "finished"})
+    assert view.state == "failed" and "learning rate 0.002 is too large" in view.message
+    assert all(lane.saved_path is not None for lane in view.lanes)  # finite weights: both kept, marked diverged
+    assert checkpoint.load(view.lanes[1].saved_path)[1]["stopped"] == "diverged"
