@@ -193,11 +193,13 @@ class NetSpec:
     def params(self) -> int:
         return sum(row.params for row in self.plan()) + self.dense_params()
 
+    def dense_multiply_adds(self) -> int:
+        """Per image, the two Linear layers': flat·hidden + hidden·10."""
+        return self.flat_features() * self.hidden + self.hidden * CLASSES
+
     def multiply_adds(self) -> int:
         """Per image, forward: the convs' and the two Linear layers' (pooling and activations are not counted)."""
-        return (
-            sum(row.multiply_adds for row in self.plan()) + self.flat_features() * self.hidden + self.hidden * CLASSES
-        )
+        return sum(row.multiply_adds for row in self.plan()) + self.dense_multiply_adds()
 
     def check(self) -> "NetSpec":
         """Return self, or raise SpecError naming what is out of the limits or cannot work."""

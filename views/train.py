@@ -8,7 +8,8 @@ import streamlit as st
 from cnn_demo.calibrate import settings
 from cnn_demo.data import DataError
 from cnn_demo.device import available_devices
-from cnn_demo.live import RunBusy, RunView
+from cnn_demo.live import Lane, RunBusy, RunView
+from cnn_demo.model import SEED, SpecError
 from cnn_demo.mosaic import mosaic
 from cnn_demo.pixels import activations_rgb, magnify, weights_rgb
 from cnn_demo.train import LIMITS, PROBE_IMAGES, RECIPES, TrainConfig
@@ -18,10 +19,11 @@ from views.common import (
     model_store,
     run_manager,
 )
-from views.figures import ACCENT, HIGHLIGHT, faded, picture
+from views.figures import HIGHLIGHT, PALETTE, faded, picture
 from views.i18n import t
 from views.live_chart import live_chart
 from views.live_chart import preload as live_chart_preload
+from views.network_editor import network_editor, summary, title
 
 # The page redraws every second while a run trains, in a browser that often shares the
 # teacher's cores with the run. Streamlit eases those redraws (the progress bar slides, elements
@@ -31,6 +33,7 @@ STILL_CSS = (
 )
 
 BUSY_NOTICE = "train_busy_notice"  # session_state: this browser's Start lost to another's
+NETWORKS = "train_networks"  # session_state: (network, race or None) as the editor made them, or their SpecErrors
 
 manager = run_manager()
 st.html(STILL_CSS)
@@ -50,6 +53,45 @@ def use_recipe() -> None:
 if "train_recipe" not in st.session_state:
     st.session_state.train_recipe = next(iter(RECIPES))  # "quick": a good model within a lesson's minutes
     use_recipe()
+
+view: RunView | None = manager.run.view() if manager.run else None
+running = view is not None and view.active
+
+
+@st.fragment
+def networks_editor() -> None:
+    """The network to train and, in a race, the one it races; changes rerun only this part of the
+    page. What it makes is kept for Start, which is outside."""
+    left, right = st.columns(2)
+    with left:
+        net = network_editor("net", t("train.network"), "seed")
+    race = None
+    with right:
+        if st.toggle(t("train.race"), key="train_race", help=t("train.race_help")):
+            race = network_editor("race", t("train.race_against"), "fully_connected")
+    st.session_state[NETWORKS] = (net, race)
+
+
+def running_networks(v: RunView) -> None:
+    """A run's networks are fixed once it starts: every browser sees which they are."""
+    for label, lane in zip((t("train.network"), t("train.race_against")), v.lanes):
+        st.markdown(f"{label}: **{lane_title(v, lane)}**")
+        st.caption(summary(lane.spec))
+
+
+def lane_title(v: RunView, lane: Lane) -> str:
+    """The network's title; in a race of two of the same kind, numbered."""
+    name = title(lane.spec)
+    if v.race and title(v.lanes[0].spec) == title(v.lanes[1].spec):
+        name += f" ({v.lanes.index(lane) + 1})"
+    return name
+
+
+with st.container(border=True):
+    if running:
+        running_networks(view)
+    else:
+        networks_editor()
 
 with st.container(border=True):
     st.radio(
@@ -80,9 +122,6 @@ with st.container(border=True):
     )
     c5.selectbox(t("train.device"), ["auto"] + available_devices(), key="train_device", help=t("train.device_help"))
 
-view: RunView | None = manager.run.view() if manager.run else None
-running = view is not None and view.active
-
 if st.session_state.pop(BUSY_NOTICE, False):
     st.warning(t("train.busy"))
 b1, b2, b3, note_col = st.columns([1.2, 1.2, 1, 1.6], vertical_alignment="center")
@@ -103,6 +142,10 @@ with note_col:
     worker_note()
 if b1.button(t("train.start"), type="primary", disabled=running, width="stretch"):
     try:
+        net, race = st.session_state.get(NETWORKS, (SEED, None))
+        for spec, label in ((net, t("train.network")), (race, t("train.race_against"))):
+            if isinstance(spec, SpecError):
+                raise SpecError(f"{label}: {spec}" if race is not None else str(spec))
         config = TrainConfig.from_recipe(
             st.session_state.train_recipe,
             epochs=st.session_state.train_epochs,
@@ -110,6 +153,8 @@ if b1.button(t("train.start"), type="primary", disabled=running, width="stretch"
             lr=st.session_state.train_lr,
             train_images=st.session_state.train_images,
             device=st.session_state.train_device,
+            net=net,
+            race=race,
         )
         manager.start(config, watch_image=model_store().last_drawing()).wait_started(timeout=1.0)
         st.rerun()
@@ -142,34 +187,55 @@ def accuracy_range(accuracies: list[float]) -> tuple[float, float]:
 
 
 def loss_figure(v: RunView) -> go.Figure:
-    """Loss of every step (thin), its moving average (thick), and test accuracy per epoch on a
-    second axis. Built in one call and thinned to 600 points: it is redrawn every second, on the
-    cores the run trains on."""
-    steps, raw, smooth = v.loss_curve(max_points=600)
-    data = [
-        go.Scatter(
-            x=steps, y=raw, name=t("train.loss_step"), mode="lines", line=dict(color=faded(ACCENT, 0.3), width=1)
-        ),
-        go.Scatter(x=steps, y=smooth, name=t("train.loss_smooth"), mode="lines", line=dict(color=ACCENT, width=3)),
-    ]
-    steps_at, accuracies, whole = v.accuracy_points()
-    if steps_at:
-        data.append(
+    """Loss of every step (thin), its moving average (thick), and test accuracy on a second axis;
+    in a race, each network in its own colour, named. Built in one call and thinned to 600
+    points a network: it is redrawn every second, on the cores the run trains on. The traces keep
+    their order (each network's two losses, then the accuracies), so Plotly.react updates them."""
+    data, accuracy_traces, all_accuracies = [], [], []
+    for i, lane in enumerate(v.lanes):
+        colour = PALETTE[i]
+        named = f"{lane_title(v, lane)}: " if v.race else ""  # the legend names the network in a race
+        steps, raw, smooth = lane.loss_curve(max_points=600)
+        data += [
             go.Scatter(
-                x=steps_at,  # each accuracy at the step it was measured after
-                y=[100 * a for a in accuracies],
-                name=t("train.accuracy_line"),
-                mode="lines+markers",
-                line=dict(color=HIGHLIGHT, width=2),
-                # Big markers: the whole test set (each epoch's end); small: the held-out slice.
-                marker=dict(size=[10 if w else 6 for w in whole]),
-                yaxis="y2",
-                cliponaxis=False,  # the last epoch's marker sits on the right edge
+                x=steps,
+                y=raw,
+                name=named + t("train.loss_step"),
+                mode="lines",
+                line=dict(color=faded(colour, 0.3), width=1),
+                showlegend=not v.race,  # in a race the legend names the networks: four entries, not six
+                legendgroup=str(i),
+            ),
+            go.Scatter(
+                x=steps,
+                y=smooth,
+                name=named + (t("train.loss_line") if v.race else t("train.loss_smooth")),
+                mode="lines",
+                line=dict(color=colour, width=3),
+                legendgroup=str(i),
+            ),
+        ]
+        steps_at, accuracies, whole = lane.accuracy_points()
+        all_accuracies += accuracies
+        if steps_at:
+            accuracy_traces.append(
+                go.Scatter(
+                    x=steps_at,  # each accuracy at the step it was measured after
+                    y=[100 * a for a in accuracies],
+                    name=named + t("train.accuracy_line"),
+                    mode="lines+markers",
+                    # One network: the accuracy in the second colour; in a race, its network's, dotted.
+                    line=dict(color=HIGHLIGHT, width=2) if not v.race else dict(color=colour, width=2, dash="dot"),
+                    # Big markers: the whole test set (each epoch's end); small: the held-out slice.
+                    marker=dict(size=[10 if w else 6 for w in whole]),
+                    yaxis="y2",
+                    cliponaxis=False,  # the last epoch's marker sits on the right edge
+                    legendgroup=str(i),
+                )
             )
-        )
-    low, dtick = accuracy_range(accuracies)
+    low, dtick = accuracy_range(all_accuracies)
     return go.Figure(
-        data=data,
+        data=data + accuracy_traces,
         layout=dict(
             xaxis=dict(title=t("train.axis_step"), range=[0, max(v.total_steps, 1)], automargin=False),
             yaxis=dict(title=t("train.axis_loss"), rangemode="tozero", automargin=False),
@@ -191,13 +257,13 @@ def loss_figure(v: RunView) -> go.Figure:
     )
 
 
-def accuracy_metric(v: RunView) -> tuple[str, str, str | None]:
+def accuracy_metric(lane: Lane, label: str) -> tuple[str, str, str | None]:
     """The newest test accuracy, and (as its help) whether it is of the held-out slice or all 10,000."""
-    if v.latest_accuracy is None:
-        return t("train.test_accuracy"), "–", None
-    value, whole = v.latest_accuracy
+    if lane.latest_accuracy is None:
+        return label, "–", None
+    value, whole = lane.latest_accuracy
     note = t("train.test_accuracy_whole") if whole else t("train.test_accuracy_slice", images=f"{PROBE_IMAGES:,}")
-    return t("train.test_accuracy"), accuracy_text(value), note
+    return label, accuracy_text(value), note
 
 
 def show_progress(v: RunView) -> None:
@@ -212,12 +278,19 @@ def show_progress(v: RunView) -> None:
         state=t(f"state.{v.state}"),
     )
     st.progress(fraction, text=progress + left)
-    metrics = [
-        (t("train.images_per_s"), f"{v.samples_per_s:,.0f}", None),
-        (t("train.last_loss"), f"{v.losses[-1]:.4f}" if v.losses else "–", None),
-        accuracy_metric(v),
-        (t("train.device_metric"), v.device, None),
-    ]
+    metrics = [(t("train.images_per_s"), f"{v.samples_per_s:,.0f}", None)]
+    if not v.race:
+        metrics += [
+            (t("train.last_loss"), f"{v.losses[-1]:.4f}" if v.losses else "–", None),
+            accuracy_metric(v.first, t("train.test_accuracy")),
+        ]
+    metrics.append((t("train.device_metric"), v.device, None))
+    for lane in v.lanes if v.race else []:  # a race: each network's accuracy and loss, named
+        name = lane_title(v, lane)
+        metrics += [
+            accuracy_metric(lane, f"{t('train.test_accuracy')} · {name}"),
+            (f"{t('train.last_loss')} · {name}", f"{lane.losses[-1]:.4f}" if lane.losses else "–", None),
+        ]
     # Two to a row: four squeezed "Images per second" and "98.78%" to "…" beside the filters.
     for row in range(0, len(metrics), 2):
         for column, (label, value, note) in zip(st.columns(2), metrics[row : row + 2]):
@@ -228,15 +301,40 @@ def show_progress(v: RunView) -> None:
 def show_result(v: RunView) -> None:
     if v.state == "failed":
         st.error(t(f"run.{v.reason}", **v.reason_values))
+    if v.race:
+        if v.state != "failed":
+            st.success(t("train.race_finished" if v.state == "finished" else "train.race_stopped"))
+        for i, lane in enumerate(v.lanes):
+            if lane.saved_path is None:
+                st.warning(t("train.race_not_saved", network=lane_title(v, lane)))
+                continue
+            text = t(
+                "train.race_saved",
+                network=lane_title(v, lane),
+                accuracy=accuracy_text(lane.final_accuracy),
+                name=lane.saved_path.stem,
+            )
+            use_model_button(lane, text, f"use_model_{i}")
     elif v.saved_path is not None:
-        done = "train.finished" if v.state == "finished" else "train.stopped"
-        st.success(t(done, accuracy=accuracy_text(v.final_accuracy), name=v.saved_path.stem))
-        if st.button(t("train.use_model"), type="primary"):
-            model_store().activate(v.saved_path)
-            st.session_state.pop(MODEL_PICK, None)
-            st.rerun(scope="app")
-    else:
+        if v.state != "failed":
+            done = "train.finished" if v.state == "finished" else "train.stopped"
+            st.success(t(done, accuracy=accuracy_text(v.final_accuracy), name=v.saved_path.stem))
+            use_model_button(v.first, None, "use_model")
+    elif v.state != "failed":
         st.warning(t(f"run.{v.reason}", **v.reason_values))
+
+
+def use_model_button(lane: Lane, text: str | None, key: str) -> None:
+    """ "Use this model" for a saved network, with its line (a race's) beside it."""
+    if text is not None:
+        line, button = st.columns([3, 1], vertical_alignment="center")
+        line.markdown(text)
+    else:
+        button = st.container()
+    if button.button(t("train.use_model"), type="primary", key=key):
+        model_store().activate(lane.saved_path)
+        st.session_state.pop(MODEL_PICK, None)
+        st.rerun(scope="app")
 
 
 # While a run is active the chart is redrawn every second and the filters every three
@@ -254,13 +352,28 @@ def live_progress() -> None:
 @st.fragment(run_every=3.0 if running else None)
 def live_filters() -> None:
     v = manager.run.view()
-    if v.conv1_filters is not None:
+    for i, lane in enumerate(v.lanes):
+        if lane.filters is None:
+            continue
+        if v.race:
+            st.markdown(f"#### {lane_title(v, lane)}")
         # Pictures, not interactive heatmaps: redrawn while the run trains, they must be cheap
         # for the browser, which shares the teacher's cores with the run.
-        filters = mosaic(v.conv1_filters, cols=8)  # (16, 5, 5) -> (11, 47)
-        picture(magnify(weights_rgb(filters), 12), "live_filters", title=t("train.filters_title"))
-        maps = mosaic(v.watch_maps, cols=8, normalise=True)  # (16, 24, 24) -> (49, 199)
-        picture(magnify(activations_rgb(maps), 3), "live_maps", title=t("train.maps_title"))
+        if lane.maps is None:  # a fully connected net: its first hidden units' 784 weights, as 28 x 28 pictures
+            units, height, width = lane.filters.shape
+            weights = mosaic(lane.filters, cols=8)  # (32, 28, 28) -> (115, 231)
+            title = t("train.units_title", units=units, hidden=lane.spec.hidden, height=height, width=width)
+            picture(magnify(weights_rgb(weights), 2), f"live_filters_{i}", title=title)
+            st.caption(t("train.units_caption"))
+            continue
+        count, size = lane.filters.shape[0], lane.filters.shape[1]
+        filters = mosaic(lane.filters, cols=8)  # (16, 5, 5) -> (11, 47)
+        title = t("train.filters_title", count=count, size=size)
+        picture(magnify(weights_rgb(filters), 12), f"live_filters_{i}", title=title)
+        maps = mosaic(lane.maps, cols=8, normalise=True)  # (16, 24, 24) -> (49, 199)
+        shape = " × ".join(str(n) for n in lane.maps.shape)
+        title = t("train.maps_title", shape=shape, activation=lane.spec.convs[0].activation)
+        picture(magnify(activations_rgb(maps), 3), f"live_maps_{i}", title=title)
         st.caption(t("train.watch_caption"))
 
 

@@ -1,0 +1,198 @@
+"""The Train page's network editor: pick a preset, change each conv stage's numbers, and see what
+they make (shapes with their formulas, parameters, multiply-adds) before anything trains.
+
+Every number and limit comes from cnn_demo.model (LIMITS, NetSpec.plan, check): this file only
+turns widgets into a NetSpec and a NetSpec into text. Not a page: views/train.py uses it.
+"""
+
+import math
+from dataclasses import asdict
+
+import pandas as pd
+import streamlit as st
+
+from cnn_demo.model import (
+    ACTIVATIONS,
+    LIMITS,
+    MAX_CONV_STAGES,
+    MAX_MULTIPLY_ADDS_RATIO,
+    POOLS,
+    PRESETS,
+    SEED,
+    ConvStage,
+    NetSpec,
+    SpecError,
+    preset_name,
+)
+from views.i18n import LANGUAGES, language, strings, t
+
+NUMBERS = ("out_channels", "kernel_size", "stride", "padding", "pool_size", "pool_stride")
+COLUMNS = ("out_channels", "kernel_size", "stride", "padding", "activation", "pool", "pool_size", "pool_stride")
+NEW_STAGE = ConvStage(16)  # what a row added to the table starts as
+POOL_CHOICES = (None, *POOLS)  # shown as net.pool_none, net.pool_max, net.pool_avg
+
+
+def pool_label(pool: str | None, lang: str | None = None) -> str:
+    return strings(lang or language())[f"net.pool_{pool or 'none'}"]
+
+
+def pool_of(label) -> str | None:
+    """The pool a table cell names, in any language (a cell edited before the language changed)."""
+    for lang in LANGUAGES:
+        for pool in POOL_CHOICES:
+            if label == pool_label(pool, lang):
+                return pool
+    return label if label in POOLS else None
+
+
+def rows_of(spec: NetSpec) -> list[dict]:
+    """The table's rows for a spec: one per conv stage, the pool as its label."""
+    return [{**asdict(c), "pool": pool_label(c.pool)} for c in spec.convs]
+
+
+def _cell(value, default):
+    """A table cell as the spec wants it: empty -> the new stage's value, 3.0 -> 3."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return default
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
+def spec_of(rows: list[dict], hidden: int) -> NetSpec:
+    """The table's rows and the hidden width as a NetSpec, checked: a SpecError naming the stage and
+    the arithmetic when it cannot work or is out of the limits."""
+    convs = []
+    for row in rows:
+        stage = {name: _cell(row.get(name), getattr(NEW_STAGE, name)) for name in COLUMNS}
+        stage["pool"] = pool_of(row.get("pool"))
+        convs.append(stage)
+    return NetSpec.from_dict({"convs": convs, "hidden": _cell(hidden, SEED.hidden)}).check()
+
+
+def title(spec: NetSpec) -> str:
+    """The preset's title in this browser's language, or "Your own network"."""
+    name = preset_name(spec)
+    return PRESETS[name].title[language()] if name else t("net.custom")
+
+
+def _use_preset(prefix: str) -> None:
+    """A new preset: the table starts again from its stages (a new key: a data editor keeps its edits)."""
+    st.session_state[f"{prefix}_version"] = st.session_state.get(f"{prefix}_version", 0) + 1
+    st.session_state[f"{prefix}_hidden"] = PRESETS[st.session_state[f"{prefix}_preset"]].spec.hidden
+
+
+def network_picker(prefix: str, label: str, default: str) -> str:
+    """The preset choice and its one line; the preset's name."""
+    key = f"{prefix}_preset"
+    if key not in st.session_state:
+        st.session_state[key] = default
+        _use_preset(prefix)
+    st.selectbox(
+        label,
+        list(PRESETS),
+        key=key,
+        format_func=lambda name: PRESETS[name].title[language()],
+        on_change=_use_preset,
+        args=(prefix,),
+    )
+    st.caption(PRESETS[st.session_state[key]].shows[language()])
+    return st.session_state[key]
+
+
+def _column_config() -> dict:
+    number = st.column_config.NumberColumn
+    config = {
+        name: number(
+            t(f"net.{name}"),
+            help=t(f"net.{name}_help", low=LIMITS[name][0], high=LIMITS[name][1]),
+            min_value=LIMITS[name][0],
+            max_value=LIMITS[name][1],
+            step=1,
+            default=getattr(NEW_STAGE, name),
+            required=True,
+        )
+        for name in NUMBERS
+    }
+    config["activation"] = st.column_config.SelectboxColumn(
+        t("net.activation"), options=list(ACTIVATIONS), default=NEW_STAGE.activation, required=True
+    )
+    config["pool"] = st.column_config.SelectboxColumn(
+        t("net.pool"),
+        help=t("net.pool_help"),
+        options=[pool_label(p) for p in POOL_CHOICES],
+        default=pool_label(None),
+        required=True,
+    )
+    return config
+
+
+def numbers_editor(prefix: str) -> NetSpec:
+    """Each conv stage's numbers (a row each, up to MAX_CONV_STAGES) and the hidden width; the
+    spec they make (a SpecError if it cannot work)."""
+    base = PRESETS[st.session_state[f"{prefix}_preset"]].spec
+    st.caption(t("net.table_help", stages=MAX_CONV_STAGES))
+    edited = st.data_editor(
+        pd.DataFrame(rows_of(base), columns=list(COLUMNS)),
+        key=f"{prefix}_stages_{st.session_state[f'{prefix}_version']}",
+        num_rows="dynamic",
+        hide_index=True,
+        column_config=_column_config(),
+        width="stretch",
+    )
+    low, high = LIMITS["hidden"]
+    hidden = st.slider(t("net.hidden"), low, high, key=f"{prefix}_hidden", help=t("net.hidden_help"))
+    return spec_of(edited.to_dict("records"), hidden)
+
+
+def shape(chw: tuple[int, int, int]) -> str:
+    return " × ".join(str(n) for n in chw)
+
+
+def plan_table(spec: NetSpec) -> None:
+    """Each stage's output shape with its formula, its parameters and its multiply-adds per image."""
+    head = [t("net.col_stage"), t("net.col_in"), t("net.col_conv"), t("net.col_pool"), t("net.col_params")]
+    head.append(t("net.col_macs"))
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * 2 + "---|---|--:|--:|"]
+    for row in spec.plan():
+        conv = f"{shape(row.conv_shape)}  ·  `{row.conv_formula}`"
+        pool = f"{shape(row.out_shape)}  ·  `{row.pool_formula}`" if row.pool_formula else "–"
+        cells = [f"conv{row.index}", shape(row.in_shape), conv, pool, f"{row.params:,}", f"{row.multiply_adds:,}"]
+        lines.append("| " + " | ".join(cells) + " |")
+    dense = t("net.dense", flat=f"{spec.flat_features():,}", hidden=spec.hidden)
+    lines.append(f"| {t('net.fc')} | {dense} | | | {spec.dense_params():,} | {spec.dense_multiply_adds():,} |")
+    lines.append(f"| **{t('net.total')}** | | | | **{spec.params():,}** | **{spec.multiply_adds():,}** |")
+    st.markdown("\n".join(lines))
+
+
+def summary(spec: NetSpec) -> str:
+    """One line: the layers, the parameters, the multiply-adds against the tutorial's."""
+    ratio = spec.multiply_adds() / SEED.multiply_adds()
+    return t(
+        "net.summary",
+        layers=spec.describe(),
+        params=f"{spec.params():,}",
+        macs=f"{spec.multiply_adds():,}",
+        ratio=f"{ratio:.2g}",
+        most=MAX_MULTIPLY_ADDS_RATIO,
+    )
+
+
+def network_editor(prefix: str, label: str, default: str) -> NetSpec | SpecError:
+    """A network's preset and, opened, its numbers; below, what it makes or why it cannot work.
+    Returns the spec, or the SpecError (raised on Start, shown here already)."""
+    preset = network_picker(prefix, label, default)
+    with st.expander(t("net.change", name=PRESETS[preset].title[language()])):
+        try:
+            spec = numbers_editor(prefix)
+        except SpecError as e:
+            spec = e
+        if isinstance(spec, NetSpec):
+            plan_table(spec)
+    if isinstance(spec, SpecError):
+        st.error(t("net.cannot_work", error=spec))
+        return spec
+    if spec != PRESETS[preset].spec:
+        st.caption(t("net.changed", name=title(spec)))
+    st.caption(summary(spec))
+    return spec
