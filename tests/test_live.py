@@ -10,7 +10,7 @@ import pytest
 from cnn_demo import checkpoint, live
 from cnn_demo import train as live_train
 from cnn_demo.live import RunBusy, RunManager
-from cnn_demo.model import SEED
+from cnn_demo.model import PRESETS, SEED
 from cnn_demo.store import ModelStore
 from cnn_demo.train import TrainConfig
 from tests.conftest import synthetic_digits
