@@ -155,8 +155,8 @@ def plan_table(spec: NetSpec) -> None:
     head.append(t("net.col_macs"))
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * 2 + "---|---|--:|--:|"]
     for row in spec.plan():
-        conv = f"{shape(row.conv_shape)}  ·  `{row.conv_formula}`"
-        pool = f"{shape(row.out_shape)}  ·  `{row.pool_formula}`" if row.pool_formula else "–"
+        conv = f"{shape(row.conv_shape)}: {row.conv_formula}"
+        pool = f"{shape(row.out_shape)}: {row.pool_formula}" if row.pool_formula else "–"
         cells = [f"conv{row.index}", shape(row.in_shape), conv, pool, f"{row.params:,}", f"{row.multiply_adds:,}"]
         lines.append("| " + " | ".join(cells) + " |")
     dense = t("net.dense", flat=f"{spec.flat_features():,}", hidden=spec.hidden)
@@ -178,21 +178,24 @@ def summary(spec: NetSpec) -> str:
     )
 
 
-def network_editor(prefix: str, label: str, default: str) -> NetSpec | SpecError:
-    """A network's preset and, opened, its numbers; below, what it makes or why it cannot work.
-    Returns the spec, or the SpecError (raised on Start, shown here already)."""
-    preset = network_picker(prefix, label, default)
-    with st.expander(t("net.change", name=PRESETS[preset].title[language()])):
+def network_numbers(prefix: str) -> NetSpec | SpecError:
+    """Opened: the network's numbers and what they make, as wide as the page. Returns the spec,
+    or the SpecError (shown by `outcome`, raised on Start)."""
+    name = PRESETS[st.session_state[f"{prefix}_preset"]].title[language()]
+    with st.expander(t("net.change", name=name)):
         try:
             spec = numbers_editor(prefix)
         except SpecError as e:
-            spec = e
-        if isinstance(spec, NetSpec):
-            plan_table(spec)
+            return e
+        plan_table(spec)
+    return spec
+
+
+def outcome(prefix: str, spec: NetSpec | SpecError) -> None:
+    """Under the network's choice: why it cannot work, or what it is."""
     if isinstance(spec, SpecError):
         st.error(t("net.cannot_work", error=spec))
-        return spec
-    if spec != PRESETS[preset].spec:
+        return
+    if spec != PRESETS[st.session_state[f"{prefix}_preset"]].spec:
         st.caption(t("net.changed", name=title(spec)))
     st.caption(summary(spec))
-    return spec

@@ -23,7 +23,7 @@ from views.figures import HIGHLIGHT, PALETTE, faded, picture
 from views.i18n import t
 from views.live_chart import live_chart
 from views.live_chart import preload as live_chart_preload
-from views.network_editor import network_editor, summary, title
+from views.network_editor import network_numbers, network_picker, outcome, summary, title
 
 # The page redraws every second while a run trains, in a browser that often shares the
 # teacher's cores with the run. Streamlit eases those redraws (the progress bar slides, elements
@@ -64,11 +64,19 @@ def networks_editor() -> None:
     page. What it makes is kept for Start, which is outside."""
     left, right = st.columns(2)
     with left:
-        net = network_editor("net", t("train.network"), "seed")
-    race = None
+        network_picker("net", t("train.network"), "seed")
     with right:
-        if st.toggle(t("train.race"), key="train_race", help=t("train.race_help")):
-            race = network_editor("race", t("train.race_against"), "fully_connected")
+        racing = st.toggle(t("train.race"), key="train_race", help=t("train.race_help"))
+        if racing:
+            network_picker("race", t("train.race_against"), "fully_connected")
+    # The numbers as wide as the page, below; what they make under each choice.
+    net = network_numbers("net")
+    race = network_numbers("race") if racing else None
+    with left:
+        outcome("net", net)
+    if racing:
+        with right:
+            outcome("race", race)
     st.session_state[NETWORKS] = (net, race)
 
 

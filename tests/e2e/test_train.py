@@ -266,3 +266,88 @@ def test_first_visits_on_a_fresh_server_straight_to_pages_get_the_whole_app(brow
             app.close()
     finally:
         fresh.stop()
+
+
+# Each network's smoothed loss in a race, by its name in the legend: [[name, points], ...].
+RACE_LOSSES = (
+    "() => { const g = document.querySelector('.st-key-loss_chart .js-plotly-plot');"
+    " return (g?._fullData || []).filter(t => t.name.endsWith(': loss')).map(t => [t.name, t.x.length]); }"
+)
+LOSS_CHART = "document.querySelector('.st-key-loss_chart .js-plotly-plot')"
+
+
+def pick_race(app) -> None:
+    """Race the tutorial's CNN against the default opponent, the fully connected one."""
+    app.page.get_by_text("Race against another network", exact=True).click()
+    app.wait_idle()
+    expect(app.page.get_by_role("combobox", name="Race against", exact=True)).to_have_value("Fully connected")
+
+
+def test_a_race_charts_both_networks_live_in_place_and_saves_both(app, server):
+    app.goto("train")
+    pick_race(app)
+    expect(app.page.get_by_text(re.compile(r"fc 155 · 123,235 parameters"))).to_be_visible()
+    set_number(app, "Training images", 6000)
+    set_number(app, "Batch size", 32)  # 188 steps of each: long enough to see both curves grow
+    expect(app.button("Start training")).to_be_enabled(timeout=60_000)
+    app.button("Start training").click()
+    app.page.get_by_text(re.compile(r"epoch 1/1 · step .* · (starting|running)")).wait_for(timeout=30_000)
+    grown = f"() => {{ const l = ({RACE_LOSSES})(); return l.length == 2 && l.every(([n, k]) => k > 0) && l; }}"
+    first = app.page.wait_for_function(grown, timeout=60_000).json_value()
+    assert [name for name, _ in first] == ["The tutorial's CNN: loss", "Fully connected: loss"]
+    app.page.evaluate(f"() => {{ window.__raceChart = {LOSS_CHART}; }}")
+    more = (
+        f"() => {{ const l = ({RACE_LOSSES})(); return l.length == 2 && l.every(([n, k], i) => k > {first}[i][1]); }}"
+    )
+    app.page.wait_for_function(more, timeout=30_000)  # both curves grew ...
+    assert app.page.evaluate(f"() => {LOSS_CHART} === window.__raceChart")  # ... on the chart first drawn
+    expect(app.page.get_by_text("Network: The tutorial's CNN")).to_be_visible()  # fixed while it runs
+    app.screenshot("train-race-running")
+    app.page.get_by_text("Race finished.").wait_for(timeout=300_000)
+    app.wait_idle()
+    for name in ("The tutorial's CNN", "Fully connected"):
+        expect(app.page.get_by_text(re.compile(rf"{name}: test accuracy [\d.]+%\. Saved as"))).to_be_visible()
+    assert app.button("Use this model").count() == 2
+    saved = sorted(p.name for p in server.runs_dir.glob("*.safetensors"))
+    assert any(n.endswith("-quick.safetensors") for n in saved), saved
+    assert any(n.endswith("-quick-fully_connected.safetensors") for n in saved), saved
+    app.goto("models")
+    main = app.page.locator("[data-testid='stMain']")
+    expect(main).to_contain_text("-quick-fully_connected")
+
+
+def edit_cell(app, row: int, column: int, value) -> None:
+    """Type a value into a data editor's cell, as a user does: click the first cell, move there
+    with the arrow keys, Enter to edit, type over it, Enter (the grid is a canvas: its cells are
+    not elements)."""
+    grid = app.page.locator("[data-testid='stDataFrame']").first
+    box = grid.bounding_box()
+    app.page.mouse.click(box["x"] + 70, box["y"] + 35 + 17)  # past the row markers, below the header: the first cell
+    for key in ["ArrowDown"] * row + ["ArrowRight"] * column + ["Enter"]:
+        app.page.wait_for_timeout(100)
+        app.page.keyboard.press(key)
+    app.page.wait_for_timeout(300)
+    app.page.keyboard.press("Control+a")
+    app.page.keyboard.type(str(value))
+    app.page.keyboard.press("Enter")
+    app.wait_idle()
+
+
+def test_a_bad_spec_in_the_editor_names_the_stage_and_starts_no_run(app, server):
+    app.goto("train")
+    app.page.get_by_text("Change the numbers of The tutorial's CNN").click()
+    app.wait_idle()
+    expect(
+        app.page.get_by_text("(28 − 5 + 2·0) / 1 + 1 = 24").first
+    ).to_be_visible()  # the shapes, before anything trains
+    edit_cell(app, row=0, column=2, value=3)  # conv1 steps 3 pixels: 28 -> 8, conv2 -> 4, pooled to 2
+    message = "conv3: a 5×5 kernel does not fit in its 2×2 input with padding 0"
+    app.expected_errors = [message]
+    expect(app.page.get_by_text(re.compile("This network cannot work: " + re.escape(message)))).to_be_visible()
+    before = sorted(server.runs_dir.glob("*.safetensors"))
+    app.button("Start training").click()
+    app.wait_idle()
+    expect(app.page.get_by_text(re.compile("Training did not start: " + re.escape(message)))).to_be_visible()
+    assert not app.page.get_by_text(re.compile(r"· (starting|running)")).count()  # no run on the page
+    assert sorted(server.runs_dir.glob("*.safetensors")) == before
+    app.screenshot("train-bad-spec")
