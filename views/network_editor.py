@@ -78,13 +78,30 @@ def title(spec: NetSpec) -> str:
 
 def _use_preset(prefix: str) -> None:
     """A new preset: the table starts again from its stages (a new key: a data editor keeps its edits)."""
+    spec = PRESETS[st.session_state[f"{prefix}_preset"]].spec
     st.session_state[f"{prefix}_version"] = st.session_state.get(f"{prefix}_version", 0) + 1
-    st.session_state[f"{prefix}_hidden"] = PRESETS[st.session_state[f"{prefix}_preset"]].spec.hidden
+    st.session_state[f"{prefix}_rows"] = rows_of(spec)  # the table's starting rows
+    st.session_state[f"{prefix}_hidden"] = spec.hidden
+
+
+def keep(*keys: str) -> None:
+    """Widgets not drawn in a run lose their values (the editor is not drawn while a run trains):
+    each value is also kept under "_<key>", and put back when the widget has lost it."""
+    for key in keys:
+        if key not in st.session_state and f"_{key}" in st.session_state:
+            st.session_state[key] = st.session_state[f"_{key}"]
+
+
+def kept(*keys: str) -> None:
+    for key in keys:
+        if key in st.session_state:
+            st.session_state[f"_{key}"] = st.session_state[key]
 
 
 def network_picker(prefix: str, label: str, default: str) -> str:
     """The preset choice and its one line; the preset's name."""
     key = f"{prefix}_preset"
+    keep(key, f"{prefix}_hidden")
     if key not in st.session_state:
         st.session_state[key] = default
         _use_preset(prefix)
@@ -96,6 +113,7 @@ def network_picker(prefix: str, label: str, default: str) -> str:
         on_change=_use_preset,
         args=(prefix,),
     )
+    kept(key)
     st.caption(PRESETS[st.session_state[key]].shows[language()])
     return st.session_state[key]
 
@@ -130,18 +148,26 @@ def _column_config() -> dict:
 def numbers_editor(prefix: str) -> NetSpec:
     """Each conv stage's numbers (a row each, up to MAX_CONV_STAGES) and the hidden width; the
     spec they make (a SpecError if it cannot work)."""
-    base = PRESETS[st.session_state[f"{prefix}_preset"]].spec
+    editor = f"{prefix}_stages_{st.session_state[f'{prefix}_version']}"
+    if editor not in st.session_state and f"_{prefix}_edited" in st.session_state:
+        # The table was not drawn (a run trained): it starts again from the rows it had.
+        st.session_state[f"{prefix}_rows"] = st.session_state[f"_{prefix}_edited"]
+        st.session_state[f"{prefix}_version"] += 1
+        editor = f"{prefix}_stages_{st.session_state[f'{prefix}_version']}"
+    rows = [{**row, "pool": pool_label(pool_of(row.get("pool")))} for row in st.session_state[f"{prefix}_rows"]]
     st.caption(t("net.table_help", stages=MAX_CONV_STAGES))
     edited = st.data_editor(
-        pd.DataFrame(rows_of(base), columns=list(COLUMNS)),
-        key=f"{prefix}_stages_{st.session_state[f'{prefix}_version']}",
+        pd.DataFrame(rows, columns=list(COLUMNS)),
+        key=editor,
         num_rows="dynamic",
         hide_index=True,
         column_config=_column_config(),
         width="stretch",
     )
+    st.session_state[f"_{prefix}_edited"] = edited.to_dict("records")
     low, high = LIMITS["hidden"]
     hidden = st.slider(t("net.hidden"), low, high, key=f"{prefix}_hidden", help=t("net.hidden_help"))
+    kept(f"{prefix}_hidden")
     return spec_of(edited.to_dict("records"), hidden)
 
 

@@ -23,7 +23,7 @@ from views.figures import HIGHLIGHT, PALETTE, faded, picture
 from views.i18n import t
 from views.live_chart import live_chart
 from views.live_chart import preload as live_chart_preload
-from views.network_editor import network_numbers, network_picker, outcome, summary, title
+from views.network_editor import keep, kept, network_numbers, network_picker, outcome, summary, title
 
 # The page redraws every second while a run trains, in a browser that often shares the
 # teacher's cores with the run. Streamlit eases those redraws (the progress bar slides, elements
@@ -66,7 +66,9 @@ def networks_editor() -> None:
     with left:
         network_picker("net", t("train.network"), "seed")
     with right:
+        keep("train_race")
         racing = st.toggle(t("train.race"), key="train_race", help=t("train.race_help"))
+        kept("train_race")
         if racing:
             network_picker("race", t("train.race_against"), "fully_connected")
     # The numbers as wide as the page, below; what they make under each choice.
@@ -217,7 +219,7 @@ def loss_figure(v: RunView) -> go.Figure:
             go.Scatter(
                 x=steps,
                 y=smooth,
-                name=named + (t("train.loss_line") if v.race else t("train.loss_smooth")),
+                name=lane_title(v, lane) if v.race else t("train.loss_smooth"),
                 mode="lines",
                 line=dict(color=colour, width=3),
                 legendgroup=str(i),
@@ -239,6 +241,7 @@ def loss_figure(v: RunView) -> go.Figure:
                     yaxis="y2",
                     cliponaxis=False,  # the last epoch's marker sits on the right edge
                     legendgroup=str(i),
+                    showlegend=not v.race,  # the caption under a race's chart says what the dots are
                 )
             )
     low, dtick = accuracy_range(all_accuracies)
@@ -293,17 +296,24 @@ def show_progress(v: RunView) -> None:
             accuracy_metric(v.first, t("train.test_accuracy")),
         ]
     metrics.append((t("train.device_metric"), v.device, None))
-    for lane in v.lanes if v.race else []:  # a race: each network's accuracy and loss, named
-        name = lane_title(v, lane)
-        metrics += [
-            accuracy_metric(lane, f"{t('train.test_accuracy')} · {name}"),
-            (f"{t('train.last_loss')} · {name}", f"{lane.losses[-1]:.4f}" if lane.losses else "–", None),
-        ]
     # Two to a row: four squeezed "Images per second" and "98.78%" to "…" beside the filters.
     for row in range(0, len(metrics), 2):
         for column, (label, value, note) in zip(st.columns(2), metrics[row : row + 2]):
             column.metric(label, value, help=note)
+    if v.race:  # a row per network: metrics labelled with its name were cut to "Test accu…" on a tablet
+        st.markdown(race_table(v))
     live_chart(loss_figure(v), key="loss_chart", height=380)
+    if v.race:
+        st.caption(t("train.race_chart_caption"))
+
+
+def race_table(v: RunView) -> str:
+    lines = [f"| | {t('train.test_accuracy')} | {t('train.last_loss')} |", "|---|--:|--:|"]
+    for lane in v.lanes:
+        accuracy = accuracy_text(lane.latest_accuracy[0]) if lane.latest_accuracy else "–"
+        loss = f"{lane.losses[-1]:.4f}" if lane.losses else "–"
+        lines.append(f"| **{lane_title(v, lane)}** | {accuracy} | {loss} |")
+    return "\n".join(lines)
 
 
 def show_result(v: RunView) -> None:
@@ -333,13 +343,10 @@ def show_result(v: RunView) -> None:
 
 
 def use_model_button(lane: Lane, text: str | None, key: str) -> None:
-    """ "Use this model" for a saved network, with its line (a race's) beside it."""
+    """ "Use this model" for a saved network, under its line (a race's)."""
     if text is not None:
-        line, button = st.columns([3, 1], vertical_alignment="center")
-        line.markdown(text)
-    else:
-        button = st.container()
-    if button.button(t("train.use_model"), type="primary", key=key):
+        st.markdown(text)
+    if st.button(t("train.use_model"), type="primary", key=key):
         model_store().activate(lane.saved_path)
         st.session_state.pop(MODEL_PICK, None)
         st.rerun(scope="app")

@@ -29,7 +29,9 @@ def zoom_x(page, start: float, end: float) -> list[float]:
     x range it set. Retried: an update landing mid-drag may redraw the drag layer under it."""
     before = x_range(page)
     for _ in range(3):
-        box = page.locator(".st-key-loss_chart .js-plotly-plot .nsewdrag").first.bounding_box()
+        drag = page.locator(".st-key-loss_chart .js-plotly-plot .nsewdrag").first
+        drag.scroll_into_view_if_needed()  # below the network editor: the mouse acts on what is on screen
+        box = drag.bounding_box()
         y = box["y"] + box["height"] / 2  # a horizontal drag zooms the x axis only
         page.mouse.move(box["x"] + box["width"] * start, y)
         page.mouse.down()
