@@ -13,6 +13,9 @@ would watch "starting" for all of them. It then waits for runs, one at a time. I
     run = manager.start(TrainConfig.from_recipe("seed", epochs=1, train_images=3000))
     run.view().losses  # ... later
     run.stop()
+
+A race (config.race set) trains two networks in the one worker, on the same batches in turn;
+the view has a Lane per network (`view.lanes`), and each is saved as its own checkpoint.
 """
 
 import math
