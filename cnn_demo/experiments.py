@@ -167,9 +167,14 @@ def train_one(
     return model, history
 
 
+def fraction(value: float) -> float:
+    """An accuracy as kept: float32's 0.9878000020980835 as 0.9878 (10,000 test images need 4 digits)."""
+    return round(float(value), 6)
+
+
 def _run_facts(history: History) -> dict:
     return {
-        "test_accuracy": history.test_accuracy[-1],
+        "test_accuracy": fraction(history.test_accuracy[-1]),
         "seconds": round(history.seconds, 1),
         "images_per_s": round(history.samples / history.train_seconds, 1) if history.train_seconds else None,
     }
@@ -208,7 +213,7 @@ def run_shuffled(sets: Sets, options: Options, tuned: Settings, report: Progress
             renamed = perm if shuffled and not spec.convs else None
             progress = tasks.next(preset, condition)
             _, history = train_one(spec, shuffled_sets if shuffled else sets, options, tuned, renamed, progress)
-            result[key][condition] = history.test_accuracy[-1]
+            result[key][condition] = fraction(history.test_accuracy[-1])
             runs.append({"network": preset, "condition": condition, **_run_facts(history)})
     return result, runs
 
@@ -221,7 +226,9 @@ def run_shift(sets: Sets, options: Options, tuned: Settings, report: Progress | 
     for key, preset in NETWORKS.items():
         model, history = train_one(PRESETS[preset].spec, sets, options, tuned, progress=tasks.next(preset, "plain"))
         model.to(device)
-        result[key] = {str(dx): accuracy(model, moved[dx], test_y.to(device), tuned.autocast) for dx in SHIFTS}
+        result[key] = {
+            str(dx): fraction(accuracy(model, moved[dx], test_y.to(device), tuned.autocast)) for dx in SHIFTS
+        }
         runs.append({"network": preset, "condition": "plain", **_run_facts(history)})
     return result, runs
 
@@ -379,6 +386,17 @@ class JobView:
         return self.state == "running"
 
 
+def parse_progress(line: str) -> tuple[float, str, str] | None:
+    """ "progress 0.4213 seed shuffled" (what --progress prints) -> (0.4213, "seed", "shuffled"); None for other lines."""
+    parts = line.split()
+    if len(parts) not in (3, 4) or parts[0] != "progress":
+        return None
+    try:
+        return float(parts[1]), parts[2], parts[3] if len(parts) == 4 else ""
+    except ValueError:
+        return None
+
+
 class Job:
     """`python -m cnn_demo.experiments NAME --progress` in a process of its own (below the server's
     priority), which keeps the result when it is done; two threads read what it prints."""
@@ -410,19 +428,19 @@ class Job:
 
     def _read_progress(self) -> None:
         for line in self.process.stdout:
-            parts = line.split()
-            if len(parts) >= 3 and parts[0] == "progress":
+            progress = parse_progress(line)
+            if progress is not None:
                 with self._lock:
-                    self._fraction, self._network = float(parts[1]), parts[2]
-                    self._condition = parts[3] if len(parts) > 3 else ""
+                    self._fraction, self._network, self._condition = progress
         code = self.process.wait()
         with self._lock:
             self._seconds = time.monotonic() - self._start
             if code == 0:
                 self._state, self._fraction = "finished", 1.0
             else:
-                errors = [e for e in self._errors if e.startswith("error:")] or list(self._errors)
-                detail = errors[-1].removeprefix("error:").strip() if errors else ""
+                # "error: ..." (the command's own), "prog: error: ..." (argparse's), else a traceback's last line
+                errors = [e for e in self._errors if "error:" in e]
+                detail = errors[-1].split("error:", 1)[1].strip() if errors else (self._errors or [""])[-1]
                 self._state, self._detail = "failed", detail or f"the command ended with exit code {code}"
 
     def view(self) -> JobView:
