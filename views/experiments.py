@@ -22,14 +22,21 @@ from cnn_demo.experiments import (
     shuffled_example,
 )
 from cnn_demo.model import PRESETS
-from cnn_demo.mosaic import mosaic
-from cnn_demo.pixels import enlarge
+from cnn_demo.pixels import enlarge, png
 from views.common import run_manager
-from views.figures import PALETTE, chart, picture
+from views.figures import PALETTE, chart
 from views.i18n import language, t
 
 EXAMPLE_INDEX = 0  # the first test image, a 7
 SHOWN_SHIFTS = (0, 2, 4, 6)  # the pictures above the shift chart
+DIGIT_SCALE, STRIP_SCALE = 7, 5  # screen pixels per image pixel: 196 and 140 px digits
+# Side by side on a laptop, one above the other on a tablet: the pictures and the numbers need the width.
+STACK_CSS = (
+    "<style>@media (max-width: 1000px) { .st-key-shuffled_row > div > [data-testid='stHorizontalBlock'] { flex-wrap: wrap; }"
+    " .st-key-shuffled_row > div > [data-testid='stHorizontalBlock'] > [data-testid='stColumn'] { min-width: 100%; } }"
+    " .st-key-presets_table td p { white-space: nowrap !important; }"  # a row a network; a narrow screen scrolls it
+    " .st-key-presets_table [data-testid='stTable'] { overflow-x: auto; }</style>"
+)
 TELLING_SHIFT = 2  # pixels: where the two curves are furthest apart, named in the sentence
 
 
@@ -55,20 +62,30 @@ def percent(fraction: float) -> str:
 # ------------------------------------------------------------------------------ each experiment
 
 
+def side_by_side(*rgbs: np.ndarray, gap: int = 14) -> np.ndarray:
+    """Pictures of one height in a row, white between them: (H, W1 + gap + W2 ..., 3)."""
+    white = np.full((rgbs[0].shape[0], gap, 3), 255, np.uint8)
+    return np.concatenate([part for rgb in rgbs for part in (white, rgb)][1:], axis=1)
+
+
+def still(rgb: np.ndarray, key: str, caption: str) -> None:
+    """A picture at its own size (smaller on a narrow screen): big enough to count pixels, never a wall."""
+    with st.container(key=key):
+        st.image(png(rgb), caption=caption, width="content", output_format="PNG")
+
+
 def show_shuffled(record: dict) -> None:
     r = record["result"]
-    pictures, numbers = st.columns([2, 3], gap="large")
+    with st.container(key="shuffled_row"):
+        pictures, numbers = st.columns([1, 1], gap="large")
     with pictures:
         try:
             plain, shuffled, label = example()
         except DataError as e:
             st.warning(t("experiments.no_example", error=e))
         else:
-            left, right = st.columns(2)
-            with left:
-                picture(enlarge(plain, 8), "shuffled_plain", caption=t("experiments.plain_digit", label=label))
-            with right:
-                picture(enlarge(shuffled, 8), "shuffled_digit", caption=t("experiments.shuffled_digit"))
+            pair = side_by_side(enlarge(plain, DIGIT_SCALE), enlarge(shuffled, DIGIT_SCALE))
+            still(pair, "shuffled_pair", t("experiments.pair_caption", label=label))
     with numbers:
         for key, preset in NETWORKS.items():
             st.markdown(f"**{title(preset)}**")
@@ -127,12 +144,9 @@ def show_shift(record: dict) -> None:
     except DataError:
         plain = None
     if plain is not None:
-        strip = mosaic(np.stack([shift_x(plain, dx) for dx in SHOWN_SHIFTS]), cols=len(SHOWN_SHIFTS), gap=2)
-        picture(
-            enlarge(np.nan_to_num(strip, nan=0.45), 5),
-            "shift_strip",
-            caption=t("experiments.shift_strip", shifts=", ".join(str(dx) for dx in SHOWN_SHIFTS)),
-        )
+        strip = side_by_side(*(enlarge(shift_x(plain, dx), STRIP_SCALE) for dx in SHOWN_SHIFTS))
+        shifts = ", ".join(str(dx) for dx in SHOWN_SHIFTS)
+        still(strip, "shift_strip", t("experiments.shift_strip", shifts=shifts))
     chart(shift_figure(record), key="shift_chart", height=380)
     r = record["result"]
     small, large = str(TELLING_SHIFT), str(SHIFTS[-1])
@@ -153,16 +167,17 @@ def show_presets(record: dict) -> None:
     rows = [
         {
             t("experiments.col_network"): title(name),
-            t("experiments.col_layers"): PRESETS[name].spec.describe(),
             t("experiments.col_params"): f"{row['params']:,}",
             t("experiments.col_macs"): f"{row['multiply_adds']:,}",
             t("experiments.col_speed"): "–" if row["images_per_s"] is None else f"{row['images_per_s']:,.0f}",
             t("experiments.col_accuracy"): percent(row["test_accuracy"]),
+            t("experiments.col_layers"): PRESETS[name].spec.describe(),  # last: a narrow screen scrolls to it
         }
         for name, row in record["result"].items()
         if name in PRESETS
     ]
-    st.table(pd.DataFrame(rows).set_index(t("experiments.col_network")))
+    with st.container(key="presets_table"):
+        st.table(pd.DataFrame(rows).set_index(t("experiments.col_network")))
     st.caption(t("experiments.presets_note", device=record["machine"]["device"]))
 
 
@@ -175,6 +190,7 @@ bg = background()
 job: JobView | None = bg.view()
 running = job is not None and job.running
 
+st.html(STACK_CSS)
 st.title(t("experiments.title"))
 st.caption(t("experiments.caption"))
 
@@ -250,6 +266,6 @@ for name in NAMES:
                     seconds=f"{record['seconds']:.0f}",
                 )
             )
-        st.code(record["command"] if record else command(name), language="bash")
+        st.code(record["command"] if record else command(name), language=None)
         job_progress(name)
         run_again(name, record is not None)
