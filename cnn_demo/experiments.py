@@ -16,7 +16,7 @@ shift     Both networks trained on plain images (the same runs as shuffled's pla
           zeros coming in from the left (`shift_x`).
 presets   Every network of model.PRESETS with the same recipe: its parameters and multiply-adds
           per image (from its spec), its training images/s on this machine (the run's own
-          History.samples / train_seconds) and its test accuracy.
+          batch size over the median step time; the mean is kept too) and its test accuracy.
 
 With --json the last line is the result alone, e.g. for shuffled
 {"cnn": {"plain": 0.98, "shuffled": 0.93}, "fully_connected": {"plain": 0.97, "shuffled": 0.97}}
@@ -32,6 +32,7 @@ for the app: one experiment at a time per server.
 import argparse
 import json
 import os
+import statistics
 import subprocess
 import sys
 import threading
@@ -152,19 +153,28 @@ def train_one(
     tuned: Settings,
     renamed: torch.Tensor | None = None,
     progress: Callable[[float], None] | None = None,
-) -> tuple[Net, History]:
+) -> tuple[Net, History, float | None]:
     """Train a fresh `spec` as the train command does (the same seed, the same batches); renamed:
-    a permutation its first layer's initial weights are renamed by (a fully connected net)."""
+    a permutation its first layer's initial weights are renamed by (a fully connected net).
+    Returns the model, its history and its images/s: the batch size over the median time
+    between two steps, so that a moment when another program took the cores (on a shared
+    machine) or a probe of the test images between two steps does not count."""
     config = options.config(spec)
     torch.manual_seed(config.seed)
     model = build(spec)
     if renamed is not None:
         rename_inputs(model, renamed)
-    history = History()
+    history, gaps, last = History(), [], None
     for event in fit(model, config, *sets, history, tuned):
-        if progress is not None and isinstance(event, Step):
-            progress(event.step / event.total_steps)
-    return model, history
+        if isinstance(event, Step):
+            now = time.perf_counter()
+            if last is not None:  # the first step also built the kernels
+                gaps.append(now - last)
+            last = now
+            if progress is not None:
+                progress(event.step / event.total_steps)
+    rate = round(config.batch_size / statistics.median(gaps), 1) if gaps else None
+    return model, history, rate
 
 
 def fraction(value: float) -> float:
@@ -172,11 +182,13 @@ def fraction(value: float) -> float:
     return round(float(value), 6)
 
 
-def _run_facts(history: History) -> dict:
+def _run_facts(history: History, rate: float | None) -> dict:
+    mean = round(history.samples / history.train_seconds, 1) if history.train_seconds else None
     return {
         "test_accuracy": fraction(history.test_accuracy[-1]),
         "seconds": round(history.seconds, 1),
-        "images_per_s": round(history.samples / history.train_seconds, 1) if history.train_seconds else None,
+        "images_per_s": rate,  # batch / median step time
+        "images_per_s_mean": mean,  # images / training time, every step counted
     }
 
 
@@ -212,9 +224,9 @@ def run_shuffled(sets: Sets, options: Options, tuned: Settings, report: Progress
             shuffled = condition == "shuffled"
             renamed = perm if shuffled and not spec.convs else None
             progress = tasks.next(preset, condition)
-            _, history = train_one(spec, shuffled_sets if shuffled else sets, options, tuned, renamed, progress)
+            _, history, rate = train_one(spec, shuffled_sets if shuffled else sets, options, tuned, renamed, progress)
             result[key][condition] = fraction(history.test_accuracy[-1])
-            runs.append({"network": preset, "condition": condition, **_run_facts(history)})
+            runs.append({"network": preset, "condition": condition, **_run_facts(history, rate)})
     return result, runs
 
 
@@ -224,20 +236,22 @@ def run_shift(sets: Sets, options: Options, tuned: Settings, report: Progress | 
     moved = {dx: shift_x(test_x, dx).to(device) for dx in SHIFTS}
     tasks, result, runs = _Tasks(2, report), {}, []
     for key, preset in NETWORKS.items():
-        model, history = train_one(PRESETS[preset].spec, sets, options, tuned, progress=tasks.next(preset, "plain"))
+        model, history, rate = train_one(
+            PRESETS[preset].spec, sets, options, tuned, progress=tasks.next(preset, "plain")
+        )
         model.to(device)
         result[key] = {
             str(dx): fraction(accuracy(model, moved[dx], test_y.to(device), tuned.autocast)) for dx in SHIFTS
         }
-        runs.append({"network": preset, "condition": "plain", **_run_facts(history)})
+        runs.append({"network": preset, "condition": "plain", **_run_facts(history, rate)})
     return result, runs
 
 
 def run_presets(sets: Sets, options: Options, tuned: Settings, report: Progress | None = None) -> tuple[dict, list]:
     tasks, result, runs = _Tasks(len(PRESETS), report), {}, []
     for name, preset in PRESETS.items():
-        _, history = train_one(preset.spec, sets, options, tuned, progress=tasks.next(name))
-        facts = _run_facts(history)
+        _, history, rate = train_one(preset.spec, sets, options, tuned, progress=tasks.next(name))
+        facts = _run_facts(history, rate)
         result[name] = {
             "params": preset.spec.params(),
             "multiply_adds": preset.spec.multiply_adds(),

@@ -93,7 +93,7 @@ def test_shuffled_experiment_shuffles_train_and_test_alike(small_sets, monkeypat
     def fake_train(spec, sets, options, tuned, renamed=None, progress=None):
         seen.append((spec, sets, renamed))
         history = History(test_accuracy=[0.5], seconds=1.0, train_seconds=1.0, samples=10)
-        return None, history
+        return None, history, 10.0
 
     monkeypatch.setattr(experiments, "train_one", fake_train)
     result, runs = experiments.run_shuffled(small_sets, SMALL, Settings())

@@ -77,7 +77,7 @@ def still(rgb: np.ndarray, key: str, caption: str) -> None:
 def show_shuffled(record: dict) -> None:
     r = record["result"]
     with st.container(key="shuffled_row"):
-        pictures, numbers = st.columns([1, 1], gap="large")
+        pictures, numbers = st.columns([1, 1], gap="medium")
     with pictures:
         try:
             plain, shuffled, label = example()
