@@ -35,7 +35,9 @@ STACK_CSS = (
     "<style>@media (max-width: 1000px) { .st-key-shuffled_row > div > [data-testid='stHorizontalBlock'] { flex-wrap: wrap; }"
     " .st-key-shuffled_row > div > [data-testid='stHorizontalBlock'] > [data-testid='stColumn'] { min-width: 100%; } }"
     " .st-key-presets_table td p { white-space: nowrap !important; }"  # a row a network; a narrow screen scrolls it
-    " .st-key-presets_table [data-testid='stTable'] { overflow-x: auto; }</style>"
+    " .st-key-presets_table th p { word-break: keep-all !important; }"  # Korean wraps between words, not letters
+    " .st-key-presets_table [data-testid='stTable'] { overflow-x: auto; }"
+    " .st-key-shuffled_pair img, .st-key-shift_strip img { max-width: 100%; height: auto; }</style>"
 )
 TELLING_SHIFT = 2  # pixels: where the two curves are furthest apart, named in the sentence
 

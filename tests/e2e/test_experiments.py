@@ -75,7 +75,7 @@ def test_kept_results_show_at_once_in_both_languages(app, results_dir, records):
     assert "1,024 training images" in shuffled.inner_text()
 
     shift = section(app, "shift")
-    legend = shift.locator(".legendtext").all_inner_texts()
+    legend = shift.locator(".legendtext").all_text_contents()
     assert legend == ["The tutorial's CNN", "Fully connected"]
     assert picture_loaded(app, "shift_strip")
 
@@ -130,7 +130,7 @@ def test_run_again_recomputes_in_the_background(app, new_app, results_dir):
     after = json.loads((results_dir / "shift.json").read_text())
     assert after["date"] > before["date"] and after["options"]["train_images"] == 30_000
     assert after["options"]["test_images"] == 10_000  # the full MNIST this time
-    legend = section(app, "shift").locator(".legendtext").all_inner_texts()
+    legend = section(app, "shift").locator(".legendtext").all_text_contents()
     assert legend == ["The tutorial's CNN", "Fully connected"]
     assert percent(after["result"]["cnn"]["2"]) in section(app, "shift").inner_text()
     assert all(b.is_enabled() for b in app.button("Run again").all())
