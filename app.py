@@ -17,6 +17,7 @@ PAGES = [
     ("inspect", "inspect", ":material/search:"),
     ("evaluate", "evaluate", ":material/analytics:"),
     ("models", "models", ":material/folder_open:"),
+    ("experiments", "experiments", ":material/science:"),
 ]
 
 
