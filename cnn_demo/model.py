@@ -25,7 +25,9 @@ then "hidden" (after the ReLU) and "logits". `model.stages` maps each name to it
     model = build(spec)     # or build(PRESETS["stride2"].spec)
 """
 
+import tomllib
 from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
 
 import torch
 from torch import nn
@@ -51,8 +53,20 @@ MAX_MULTIPLY_ADDS_RATIO = 20  # per image, against the tutorial's network
 MAX_PARAMS = 5_000_000  # 20 MB of float32: a checkpoint a class can share (the tutorial's has 123,222)
 
 
+# The messages of SpecError, in English, for the command line and notebooks: the [spec] table
+# of the app's own strings, so there is one copy of each. The app shows the same code in the
+# browser's language, with the same {values}.
+with open(Path(__file__).resolve().parent.parent / "locales" / "en.toml", "rb") as _f:
+    SPEC_MESSAGES: dict[str, str] = tomllib.load(_f)["spec"]
+
+
 class SpecError(ValueError):
-    """A network that cannot work or is out of the limits; the message names the stage and says why."""
+    """A network that cannot work or is out of the limits; the message names the stage and says
+    why. `code` is a key of SPEC_MESSAGES, `values` its {values}."""
+
+    def __init__(self, code: str, **values):
+        self.code, self.values = code, values
+        super().__init__(SPEC_MESSAGES[code].format(**values))
 
 
 def output_size(w: int, k: int, s: int = 1, p: int = 0) -> int:
@@ -112,15 +126,15 @@ class NetSpec:
     def from_dict(cls, data) -> "NetSpec":
         """The inverse of to_dict; a SpecError for anything that is not such a dict."""
         if not isinstance(data, dict) or set(data) - {"convs", "hidden"}:
-            raise SpecError("a network is a JSON object with 'convs' and 'hidden'")
+            raise SpecError("not_object")
         convs = data.get("convs", [])
         if not isinstance(convs, (list, tuple)):
-            raise SpecError("'convs' must be a list of conv stages")
+            raise SpecError("convs_not_list")
         names = {f.name for f in fields(ConvStage)}
         stages = []
         for i, c in enumerate(convs, 1):
             if not isinstance(c, dict) or "out_channels" not in c or set(c) - names:
-                raise SpecError(f"conv{i}: a conv stage has out_channels and some of {', '.join(sorted(names))}")
+                raise SpecError("bad_stage", stage=f"conv{i}", names=", ".join(sorted(names)))
             stages.append(ConvStage(**c))
         spec = cls(tuple(stages), data.get("hidden", 100))
         spec.check_types()
@@ -131,13 +145,15 @@ class NetSpec:
             for name in ("out_channels", "kernel_size", "stride", "padding", "pool_size", "pool_stride"):
                 value = getattr(c, name)
                 if isinstance(value, bool) or not isinstance(value, int):
-                    raise SpecError(f"conv{i}: {name} must be a whole number, not {value!r}")
+                    raise SpecError("not_whole", stage=f"conv{i}", field=name, value=repr(value))
             if c.activation not in ACTIVATIONS:
-                raise SpecError(f"conv{i}: activation must be one of {', '.join(ACTIVATIONS)}, not {c.activation!r}")
+                raise SpecError(
+                    "bad_activation", stage=f"conv{i}", choices=", ".join(ACTIVATIONS), value=repr(c.activation)
+                )
             if c.pool not in (None, *POOLS):
-                raise SpecError(f"conv{i}: pool must be 'max', 'avg' or none, not {c.pool!r}")
+                raise SpecError("bad_pool", stage=f"conv{i}", value=repr(c.pool))
         if isinstance(self.hidden, bool) or not isinstance(self.hidden, int):
-            raise SpecError(f"hidden must be a whole number, not {self.hidden!r}")
+            raise SpecError("hidden_not_whole", value=repr(self.hidden))
 
     def plan(self) -> list[StagePlan]:
         """Each conv stage's shapes, formulas, parameters and multiply-adds; a SpecError at the
@@ -147,21 +163,17 @@ class NetSpec:
         for i, c in enumerate(self.convs, 1):
             w = shape[2]
             if c.kernel_size > w + 2 * c.padding:
+                out = (w - c.kernel_size + 2 * c.padding) // c.stride + 1
                 raise SpecError(
-                    f"conv{i}: a {c.kernel_size}×{c.kernel_size} kernel does not fit in its {w}×{w} input"
-                    f" with padding {c.padding}: ({w} − {c.kernel_size} + 2·{c.padding}) / {c.stride} + 1"
-                    f" = {(w - c.kernel_size + 2 * c.padding) // c.stride + 1}, less than 1"
+                    "kernel_too_big", stage=f"conv{i}", k=c.kernel_size, w=w, p=c.padding, s=c.stride, out=out
                 )
             conv_w = output_size(w, c.kernel_size, c.stride, c.padding)
             conv_shape = (c.out_channels, conv_w, conv_w)
             out_shape, pool_formula = conv_shape, None
             if c.pool is not None:
                 if c.pool_size > conv_w:
-                    raise SpecError(
-                        f"conv{i}: its {c.pool_size}×{c.pool_size} pooling does not fit in the {conv_w}×{conv_w}"
-                        f" maps: ({conv_w} − {c.pool_size}) / {c.pool_stride} + 1"
-                        f" = {(conv_w - c.pool_size) // c.pool_stride + 1}, less than 1"
-                    )
+                    out = (conv_w - c.pool_size) // c.pool_stride + 1
+                    raise SpecError("pool_too_big", stage=f"conv{i}", k=c.pool_size, w=conv_w, s=c.pool_stride, out=out)
                 pool_w = output_size(conv_w, c.pool_size, c.pool_stride)
                 out_shape, pool_formula = (c.out_channels, pool_w, pool_w), formula(conv_w, c.pool_size, c.pool_stride)
             k2 = shape[0] * c.kernel_size**2
@@ -205,26 +217,24 @@ class NetSpec:
         """Return self, or raise SpecError naming what is out of the limits or cannot work."""
         self.check_types()
         if len(self.convs) > MAX_CONV_STAGES:
-            raise SpecError(f"at most {MAX_CONV_STAGES} conv stages, not {len(self.convs)}")
+            raise SpecError("too_many_stages", most=MAX_CONV_STAGES, value=len(self.convs))
         for i, c in enumerate(self.convs, 1):
             for name in ("out_channels", "kernel_size", "stride", "padding", "pool_size", "pool_stride"):
                 low, high = LIMITS[name]
                 if not low <= getattr(c, name) <= high:
-                    raise SpecError(f"conv{i}: {name} must be between {low} and {high}, not {getattr(c, name)}")
+                    raise SpecError(
+                        "out_of_range", stage=f"conv{i}", field=name, low=low, high=high, value=getattr(c, name)
+                    )
         low, high = LIMITS["hidden"]
         if not low <= self.hidden <= high:
-            raise SpecError(f"hidden must be between {low} and {high}, not {self.hidden}")
+            raise SpecError("hidden_out_of_range", low=low, high=high, value=self.hidden)
         self.plan()  # the shapes work out
         macs, budget = self.multiply_adds(), MAX_MULTIPLY_ADDS_RATIO * SEED.multiply_adds()
         if macs > budget:
-            raise SpecError(
-                f"{macs:,} multiply-adds per image is more than {MAX_MULTIPLY_ADDS_RATIO}× the tutorial"
-                f" network's ({budget:,}): too slow to train in a lesson"
-            )
+            raise SpecError("too_much_work", macs=f"{macs:,}", ratio=MAX_MULTIPLY_ADDS_RATIO, budget=f"{budget:,}")
         if self.params() > MAX_PARAMS:
             raise SpecError(
-                f"{self.params():,} parameters is more than {MAX_PARAMS:,}: the first fully connected layer"
-                f" takes {self.flat_features():,} values; pool or stride more, or use fewer channels"
+                "too_many_params", params=f"{self.params():,}", most=f"{MAX_PARAMS:,}", flat=f"{self.flat_features():,}"
             )
         return self
 

@@ -1,6 +1,8 @@
 """The network as data: specs, presets, limits, and every preset trained and round-tripped."""
 
 import json
+import tomllib
+from pathlib import Path
 
 import pytest
 import torch
@@ -158,12 +160,23 @@ def test_weights_that_do_not_fit_their_spec_are_refused(tmp_path):
     ],
 )
 def test_specs_that_cannot_work_are_refused_naming_the_stage(spec, message):
-    with pytest.raises(SpecError, match=message):
+    with pytest.raises(SpecError, match=message) as refused:
         spec.check()
+    # The app says the same in Korean, with the same values: the stage and the numbers.
+    korean = KOREAN["spec"][refused.value.code].format(**refused.value.values)
+    assert all(str(v) in korean for v in refused.value.values.values() if k_shown(v))
     with pytest.raises(SpecError, match=message):
         build(spec)
     with pytest.raises(ValueError, match=message):
         TrainConfig.from_recipe("quick", net=spec)
+
+
+KOREAN = tomllib.loads((Path(__file__).resolve().parent.parent / "locales" / "ko.toml").read_text())
+
+
+def k_shown(value) -> bool:
+    """Values a Korean message repeats as they are (field names are translated by the page)."""
+    return not (isinstance(value, str) and value.isidentifier() and not value.startswith("conv"))
 
 
 def test_from_dict_refuses_what_is_not_a_spec():

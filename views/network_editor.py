@@ -217,10 +217,18 @@ def network_numbers(prefix: str) -> NetSpec | SpecError:
     return spec
 
 
+def spec_message(error: SpecError) -> str:
+    """Why a network cannot work, in this browser's language (the field named as its column is)."""
+    values = dict(error.values)
+    if "field" in values:
+        values["field"] = t(f"net.{values['field']}")
+    return t(f"spec.{error.code}", **values)
+
+
 def outcome(prefix: str, spec: NetSpec | SpecError) -> None:
     """Under the network's choice: why it cannot work, or what it is."""
     if isinstance(spec, SpecError):
-        st.error(t("net.cannot_work", error=spec))
+        st.error(t("net.cannot_work", error=spec_message(spec)))
         return
     if spec != PRESETS[st.session_state[f"{prefix}_preset"]].spec:
         st.caption(t("net.changed", name=title(spec)))

@@ -23,7 +23,7 @@ from views.figures import HIGHLIGHT, PALETTE, faded, picture
 from views.i18n import t
 from views.live_chart import live_chart
 from views.live_chart import preload as live_chart_preload
-from views.network_editor import keep, kept, network_numbers, network_picker, outcome, summary, title
+from views.network_editor import keep, kept, network_numbers, network_picker, outcome, spec_message, summary, title
 
 # The page redraws every second while a run trains, in a browser that often shares the
 # teacher's cores with the run. Streamlit eases those redraws (the progress bar slides, elements
@@ -155,7 +155,8 @@ if b1.button(t("train.start"), type="primary", disabled=running, width="stretch"
         net, race = st.session_state.get(NETWORKS, (SEED, None))
         for spec, label in ((net, t("train.network")), (race, t("train.race_against"))):
             if isinstance(spec, SpecError):
-                raise SpecError(f"{label}: {spec}" if race is not None else str(spec))
+                message = spec_message(spec)
+                raise ValueError(f"{label}: {message}" if race is not None else message)
         config = TrainConfig.from_recipe(
             st.session_state.train_recipe,
             epochs=st.session_state.train_epochs,
