@@ -127,6 +127,18 @@ def kernels(model: Net) -> dict[str, np.ndarray]:
     return {name: w.cpu().numpy().copy() for name, w in conv_weights(model).items()}
 
 
+def unit_evidence(model: Net, image28: np.ndarray, unit: int) -> tuple[np.ndarray, np.ndarray, float]:
+    """A fully connected net's hidden unit, as pictures: its 784 weights (28, 28), what each
+    pixel adds to its input, weight · pixel (28, 28), and its bias. contributions.sum() + bias
+    is the unit's value before the ReLU. ValueError for a net with convs (its first layer
+    does not see the image)."""
+    if len(model.layer):
+        raise ValueError("only a fully connected net's hidden units read the image's pixels directly")
+    fc = model.fc_layer[0]
+    weights = fc.weight.detach()[unit].reshape(28, 28).cpu().numpy().copy()
+    return weights, weights * np.asarray(image28, dtype=np.float32), float(fc.bias.detach()[unit])
+
+
 def strongest_channel(maps: np.ndarray) -> int:
     """The channel of (C, H, W) maps whose largest value is the largest: the one this input lights up most."""
     return int(np.asarray(maps).max(axis=(-2, -1)).argmax())

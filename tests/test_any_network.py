@@ -1,10 +1,14 @@
 """Every engine module the pages use works for every preset network, not only the tutorial's:
 untrained networks (fixed seeds) and small synthetic data, so this stays quick."""
 
+from pathlib import Path
+
 import numpy as np
 import pytest
+import streamlit as st
 import torch
 import torch.nn.functional as F
+from streamlit.testing.v1 import AppTest
 
 from cnn_demo import checkpoint
 from cnn_demo import inspect as ins
@@ -18,6 +22,7 @@ from cnn_demo.model import PRESETS, ConvStage, NetSpec, build
 from cnn_demo.similar import embed, most_alike
 from cnn_demo.store import ModelStore
 from tests.conftest import synthetic_digits
+from views.common import MODEL_PICK
 
 NAMES = list(PRESETS)
 
@@ -142,3 +147,83 @@ def test_command_line_and_store(nets, tmp_path, capsys, name):
         assert "pool K=2 S=2 P=0: (20 − 2 + 2·0) / 2 + 1 = 10" in out
     store = ModelStore(default=tmp_path / "absent.safetensors", runs_dir=tmp_path / "runs")
     assert store.activate(path).model.spec == PRESETS[name].spec
+
+
+def test_unit_evidence_adds_up_to_the_hidden_unit(nets, image):
+    from cnn_demo.features import unit_evidence
+
+    model = nets["fully_connected"]
+    hidden = feature_maps(model, image)["hidden"]  # (155,) after the ReLU
+    for unit in (0, 7, 154):
+        weights, parts, bias = unit_evidence(model, image, unit)
+        assert weights.shape == parts.shape == (28, 28)
+        assert max(parts.sum() + bias, 0) == pytest.approx(hidden[unit], abs=1e-5)
+    with pytest.raises(ValueError):
+        unit_evidence(nets["seed"], image, 0)
+
+
+# ---------------------------------------------------------------------------- the pages (AppTest)
+
+# Evaluate passes all 10,000 test images through the model: the browser test opens it (tests/e2e).
+PAGES = ["views/home.py", "views/draw.py", "views/inspect.py", "views/models.py"]
+INSPECT_TABS = ["One channel", "Learned filters", "End of the network", "Where it looks", "How it works"]
+# Not a preset: tanh and sigmoid, an overlapping max-pool, a strided padded conv, average pooling.
+ODD = NetSpec(
+    (
+        ConvStage(6, 3, activation="tanh", pool="max", pool_size=3, pool_stride=2),
+        ConvStage(8, 3, stride=2, padding=1, activation="sigmoid", pool="avg"),
+    ),
+    hidden=32,
+)
+
+
+@pytest.fixture
+def page_with(tmp_path, monkeypatch):
+    """AppTest of the app with this browser's model picked in the sidebar: an untrained `spec`,
+    saved in the runs folder of the server's model store (a temp dir here)."""
+    import views.common
+
+    store = ModelStore(runs_dir=tmp_path)
+    monkeypatch.setattr(views.common, "model_store", lambda: store)
+
+    def make(spec: NetSpec, name: str) -> AppTest:
+        torch.manual_seed(0)
+        path = checkpoint.save(build(spec).eval(), tmp_path / f"{name}.safetensors", {"recipe": "test"})
+        st.cache_resource.clear()  # a fresh "server"
+        at = AppTest.from_file(str(Path(__file__).resolve().parents[1] / "app.py"), default_timeout=60)
+        at.session_state[MODEL_PICK] = path
+        at.run()
+        assert not at.exception
+        return at
+
+    yield make
+    st.cache_resource.clear()
+
+
+@pytest.mark.parametrize("name", ["fully_connected", "avg_pooling", "stride2", "odd"])
+def test_every_page_and_tab_with_any_network(page_with, name):
+    spec = ODD if name == "odd" else PRESETS[name].spec
+    at = page_with(spec, name)
+    text = lambda: " ".join(m.value for m in at.markdown) + " ".join(c.value for c in at.caption)
+    for page in PAGES:
+        at.switch_page(page).run()
+        assert not at.exception, (name, page, at.exception)
+        if page == "views/home.py":  # the table of stages follows the network
+            table = at.table[0].value
+            assert list(table.iloc[-3:, 2]) == [str(spec.flat_features()), str(spec.hidden), "10"]
+            assert len(table) == 4 + len(spec.convs) + sum(c.pool is not None for c in spec.convs)
+    at.switch_page("views/inspect.py").run()
+    if spec.convs:
+        for i in range(1, len(spec.convs) + 1):
+            assert f"**Conv stage {i}**" in text()
+    else:
+        assert "This network has no feature maps" in " ".join(i.value for i in at.info)
+    for tab in INSPECT_TABS:
+        at.session_state["inspect_tab"] = tab  # the tabs run only when open
+        at.run()
+        assert not at.exception, (name, tab, at.exception)
+        if tab == "One channel" and name == "odd":
+            assert "tanh squeezed" in text() and "circles mark" in text()
+        if tab == "Where it looks":
+            titles = "Grad-CAM" in text() or spec.convs
+            assert titles and ("There is no Grad-CAM here" in text()) == (not spec.convs)
