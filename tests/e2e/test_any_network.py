@@ -27,6 +27,7 @@ def use_for_everyone(app, name: str) -> None:
     """The Models page's picker and its "Use for everyone" button."""
     app.goto("models")
     app.page.get_by_label("Model", exact=True).click()
+    app.page.keyboard.type(name)  # filters the list: a long one shows only some of its options
     app.page.get_by_role("option", name=name, exact=True).click()
     app.wait_idle()
     button = app.button("Use for everyone")
