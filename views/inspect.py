@@ -28,10 +28,10 @@ from cnn_demo.features import (
 )
 from cnn_demo.model import first_layer_weights
 from cnn_demo.mosaic import mosaic
-from cnn_demo.pixels import scale_each, signed_limit
+from cnn_demo.pixels import magnify, scale_each, signed_limit, weights_rgb
 from cnn_demo.predict import runner_up
 from views.common import active, drawing_for_inspect
-from views.figures import ACCENT, GAP, HIGHLIGHT, INK, SIGNED, chart, image_figure
+from views.figures import ACCENT, GAP, HIGHLIGHT, INK, SIGNED, chart, image_figure, picture
 from views.i18n import LANGUAGES, strings, t
 
 TEST, DRAWING = "test", "drawing"  # the Input radio's values; its labels come from the locales
@@ -68,19 +68,15 @@ def snapshots(path: str, version: str) -> list[dict[str, np.ndarray]]:
 def channel_mosaic(maps: np.ndarray, cols: int) -> tuple[np.ndarray, np.ndarray]:
     """(N, H, W) -> (mosaic of the maps, mosaic of each cell's channel number for hovering).
 
-    The channel numbers are uint8 (255 in the gaps), a quarter of the bytes of floats; uint16
-    for a layer of 255 or more (a fully connected net's hidden units).
+    The channel numbers are uint8 (255 in the gaps): a quarter of the bytes of floats (a conv
+    layer has at most 128 channels, model.LIMITS).
     """
     index = np.broadcast_to(np.arange(len(maps), dtype=np.float32)[:, None, None], maps.shape)
-    dtype = np.uint8 if len(maps) < 255 else np.uint16
-    gap = np.iinfo(dtype).max
-    return mosaic(maps, cols=cols), np.nan_to_num(mosaic(index, cols=cols), nan=gap).astype(dtype)
+    return mosaic(maps, cols=cols), np.nan_to_num(mosaic(index, cols=cols), nan=255).astype(np.uint8)
 
 
-def tiles_figure(
-    maps: np.ndarray, limit: float, cols: int, width_px: int, title: str = "", hover: str = "inspect.hover_channel"
-) -> go.Figure:
-    """A whole stage (N, H, W) as ONE heatmap of tiles; hovering says which channel (or unit)."""
+def tiles_figure(maps: np.ndarray, limit: float, cols: int, width_px: int, title: str = "") -> go.Figure:
+    """A whole stage (N, H, W) as ONE heatmap of tiles; hovering says which channel."""
     z, channel = channel_mosaic(maps, cols)
     height = int(width_px * z.shape[0] / z.shape[1]) + (30 if title else 6)
     return image_figure(
@@ -90,7 +86,7 @@ def tiles_figure(
         height=height,
         title=title,
         customdata=channel,
-        hover=t(hover, channel="%{customdata}", value="%{z:.3f}"),
+        hover=t("inspect.hover_channel", channel="%{customdata}", value="%{z:.3f}"),
     )
 
 
@@ -172,8 +168,8 @@ def hidden_weights(key: str) -> None:
     """A fully connected net's first layer: each hidden unit's 784 weights as a 28 x 28 picture."""
     w = first_layer_weights(model).cpu().numpy()  # (hidden, 28, 28)
     st.markdown(t("inspect.fc_weights", count=len(w)))
-    show(tiles_figure(w, signed_limit(w), 16, 940, hover="inspect.hover_unit"), key)
-    st.caption(t("inspect.fc_weights_caption"))
+    # A still picture, as wide as the page: a heatmap of 155 tiles has a fixed height, empty on a tablet.
+    picture(magnify(weights_rgb(mosaic(w, cols=16)), 3), key, caption=t("inspect.fc_weights_caption"))
 
 
 def activation_caption(function: str, values: np.ndarray) -> str:
@@ -335,7 +331,8 @@ if tab_maps.open:
                     row, limits = [scale_each(maps[n]) for n in names], [1.0] * len(names)
                 else:  # one range per stage: after ReLU only the positive half is used
                     row, limits = [maps[n] for n in names], [signed_limit(maps[n]) for n in names]
-                show(row_figure(row, limits, cols=8, width_px=940), f"maps_{chain.conv}")
+                cols = 8 if max(maps[n].shape[-1] for n in names) > 4 else 16  # tiny maps: a shorter mosaic
+                show(row_figure(row, limits, cols=cols, width_px=940), f"maps_{chain.conv}")
         if stages:
             end = t(
                 "inspect.flatten_info",
@@ -694,7 +691,7 @@ if tab_how.open:
             fc1 = dense_layers(model)[0]
             st.markdown(t("inspect.sparse_fc", hidden=fc1.out_features, params=f"{fc1.params:,}"))
 
-        st.subheader(t("inspect.eq_title"))
+        st.subheader(t("inspect.eq_title" if stages else "inspect.eq_title_fc"))
         sx, sy, sc = st.columns(3)
         dx = sx.slider(t("inspect.shift_right"), -4, 4, 1, key="shift_dx")
         dy = sy.slider(t("inspect.shift_down"), -4, 4, 0, key="shift_dy")
