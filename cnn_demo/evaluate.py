@@ -16,7 +16,6 @@ from cnn_demo import checkpoint
 from cnn_demo.curves import smooth, thin
 from cnn_demo.data import DataError, load_mnist
 from cnn_demo.device import pick_device
-from cnn_demo.model import net_name
 
 
 @torch.inference_mode()
@@ -153,7 +152,6 @@ def main(argv: list[str] | None = None) -> int:
     result = evaluate(model, images.to(device), labels.to(device))
     correct = int(np.trace(result.confusion))
     print(f"{args.checkpoint}: {100 * correct / len(labels):.2f}% ({correct}/{len(labels)} test images)")
-    print(f"  network: {net_name(model.spec)}, {model.spec.describe()}")
     for digit, acc in enumerate(result.per_class):
         print(f"  {digit}: {100 * acc:6.2f}%  ({(labels == digit).sum().item()} images)")
     if not args.confusion:
