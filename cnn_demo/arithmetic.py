@@ -3,8 +3,10 @@ model's modules rather than typed in.
 
     output_size(28, 5)        # 24: floor((W - K + 2P) / S) + 1
     layer_arithmetic(model)   # each conv/pool layer's shapes, K S P, worked formula, receptive field
+    stage_geometry(model)     # the same for every (C, H, W) stage, activations included
+    network_table(model)      # input, conv + activation, pooling, flatten, hidden, logits: a row each
     param_counts(model)       # each conv layer's parameters beside a fully connected layer's
-    dense_layers(model)       # fc1 576 -> 100, fc2 100 -> 10
+    dense_layers(model)       # fc1 576 -> 100, fc2 100 -> 10 (784 -> 155 -> 10 without convs)
     multiply_adds(model)      # each layer's multiply-adds per image; training_flop_per_image
 """
 
@@ -30,6 +32,7 @@ class LayerShape:
     jump: int  # input pixels between neighbouring units of the output
     receptive_field: int  # each output unit sees a receptive_field² patch of the image
     first_centre: float  # image coordinate of the centre of output unit 0 (pixel p spans [p, p+1))
+    pooling: str | None = None  # a pool layer's kind: "max" or "avg"
 
 
 def _square(v) -> int:
@@ -51,6 +54,7 @@ def layer_arithmetic(model: Net, size: int = 28) -> list[LayerShape]:
     rows = []
     for name in spatial_stages(model):
         m = stage_module(model, name)
+        pooling = None
         if isinstance(m, nn.Conv2d):
             kind, channels = "conv", m.out_channels
             if m.in_channels != shape[0]:
@@ -59,6 +63,7 @@ def layer_arithmetic(model: Net, size: int = 28) -> list[LayerShape]:
                 raise ValueError(f"{name}: dilated convolutions are not supported")
         elif isinstance(m, (nn.MaxPool2d, nn.AvgPool2d)):
             kind, channels = "pool", shape[0]  # pooling works on each channel on its own
+            pooling = "max" if isinstance(m, nn.MaxPool2d) else "avg"
         else:
             continue  # the activation: same shape, nothing to compute
         k, s, p = _square(m.kernel_size), _square(m.stride), _square(m.padding)
@@ -67,8 +72,61 @@ def layer_arithmetic(model: Net, size: int = 28) -> list[LayerShape]:
         centre = centre + ((k - 1) / 2 - p) * jump
         field = field + (k - 1) * jump
         jump = jump * s
-        rows.append(LayerShape(name, kind, shape, out, k, s, p, formula(shape[2], k, s, p), jump, field, centre))
+        rows.append(
+            LayerShape(name, kind, shape, out, k, s, p, formula(shape[2], k, s, p), jump, field, centre, pooling)
+        )
         shape = out
+    return rows
+
+
+def stage_geometry(model: Net, size: int = 28) -> dict[str, LayerShape]:
+    """Every (C, H, W) stage by name, in data order: an activation has its conv's shape and grid."""
+    layers = {row.name: row for row in layer_arithmetic(model, size)}
+    found, last = {}, None
+    for name in spatial_stages(model):
+        last = layers.get(name, last)  # an activation: the row of the conv before it
+        found[name] = last
+    return found
+
+
+@dataclass
+class TableRow:
+    """One line of the network's table: a stage, what it is, and its output shape."""
+
+    stage: str  # "input", "conv1", "pool1", "flatten", "hidden", "logits"
+    kind: str  # "input", "conv", "pool", "flatten", "hidden" or "logits"
+    out_shape: tuple[int, ...]
+    activation: str | None = None  # a conv stage's function: "relu", "tanh", "sigmoid"
+    filters: int = 0  # a conv's out_channels
+    filter_shape: tuple[int, ...] = ()  # (in_channels, K, K), or (K, K) for one input channel
+    stride: int = 1
+    padding: int = 0
+    pooling: str | None = None  # "max" or "avg"
+    size: int = 0  # the pool's window
+    pool_stride: int = 0
+
+
+def network_table(model: Net) -> list[TableRow]:
+    """What the network does, stage by stage, read from its modules: the table a course draws.
+
+    For the tutorial's: input 1×28×28, conv1+ReLU 16 filters of 5×5 -> 16×24×24, conv2+ReLU
+    32 of 16×5×5 -> 32×20×20, max-pool 2 -> 32×10×10, ..., flatten 576, hidden 100, logits 10.
+    """
+    rows = [TableRow("input", "input", (1, 28, 28))]
+    activation = {f"conv{i}": c.activation for i, c in enumerate(model.spec.convs, 1)}
+    for r in layer_arithmetic(model):
+        if r.kind == "conv":
+            c_in, k = r.in_shape[0], r.kernel
+            shape = (k, k) if c_in == 1 else (c_in, k, k)
+            rows.append(
+                TableRow(r.name, "conv", r.out_shape, activation[r.name], r.out_shape[0], shape, r.stride, r.padding)
+            )
+        else:
+            rows.append(TableRow(r.name, "pool", r.out_shape, pooling=r.pooling, size=r.kernel, pool_stride=r.stride))
+    fc1, fc2 = dense_layers(model)
+    rows.append(TableRow("flatten", "flatten", (fc1.in_features,)))
+    rows.append(TableRow("hidden", "hidden", (fc1.out_features,)))
+    rows.append(TableRow("logits", "logits", (fc2.out_features,)))
     return rows
 
 

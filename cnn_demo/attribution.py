@@ -2,6 +2,9 @@
 
     saliency(model, image28, target)          # |d logit / d pixel|
     grad_cam(model, image28, target, "relu2")  # Grad-CAM on a conv stage, placed on the input
+    cam_stages(model)                          # the stages Grad-CAM can use: each conv stage's activation
+
+A fully connected network has no maps with places in them, so no Grad-CAM: only saliency.
 
 The model is shared by every browser session: gradients are taken with torch.autograd.grad
 w.r.t. the input or an activation, so no .grad is ever left on its parameters.
@@ -11,9 +14,9 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from cnn_demo.arithmetic import layer_arithmetic
+from cnn_demo.arithmetic import stage_geometry
 from cnn_demo.device import threads
-from cnn_demo.features import as_input, capture
+from cnn_demo.features import as_input, capture, chains
 from cnn_demo.model import Net
 
 
@@ -29,26 +32,33 @@ def saliency(model: Net, image28: np.ndarray | torch.Tensor, target: int | None 
     return (s / peak if peak > 0 else s).numpy()
 
 
+def cam_stages(model: Net) -> list[str]:
+    """Each conv stage's activation, in data order: relu1 relu2 relu3 for the tutorial's, [] without convs."""
+    return [chain.activation for chain in chains(model)]
+
+
 def grad_cam(
-    model: Net, image28: np.ndarray | torch.Tensor, target: int | None = None, stage: str = "relu2"
+    model: Net, image28: np.ndarray | torch.Tensor, target: int | None = None, stage: str | None = None
 ) -> np.ndarray:
     """Grad-CAM on a conv stage, placed on the 28 x 28 input, scaled to [0, 1].
 
     Each channel of the stage's map (C, H, W) is weighted by the mean gradient of the class
     logit over its positions; the weighted sum, kept where positive, says which parts of
-    the map argue for the class. relu2 (32, 20, 20) is the default: its units see 9 x 9
-    pixels, so the result follows the strokes, and it is still clearly class-specific
-    (everything after it is in the gradient). relu3's 6 x 6 grid, each unit seeing 18 x 18
-    of the 28 x 28 pixels, gives blobs that cover half the digit.
+    the map argue for the class. stage None is the last conv stage's activation (relu3 for
+    the tutorial's): the most class-specific maps, but the coarsest grid, 6 x 6 units each
+    seeing 18 x 18 pixels, so blobs that cover half the digit; relu2's 20 x 20 units see
+    9 x 9 pixels and follow the strokes. A fully connected net has no such maps: ValueError.
     The map is placed by the receptive-field geometry (relu2 unit i is centred on image
     coordinate 4.5 + i), not stretched over the whole image; beyond the outermost units
     the nearest one's value is kept.
     """
-    layer = {row.name: row for row in layer_arithmetic(model)}
-    conv_name = {"relu1": "conv1", "relu2": "conv2", "relu3": "conv3"}.get(stage, stage)
-    if conv_name not in layer:
-        raise ValueError(f"grad_cam needs a conv or pool stage, not {stage!r}")
-    geometry = layer[conv_name]
+    geometry = stage_geometry(model)
+    if not geometry:
+        raise ValueError("a fully connected network has no conv maps for Grad-CAM: use saliency")
+    stage = cam_stages(model)[-1] if stage is None else stage
+    if stage not in geometry:
+        raise ValueError(f"grad_cam needs a conv, activation or pool stage ({', '.join(geometry)}), not {stage!r}")
+    geometry = geometry[stage]
 
     x = as_input(image28)
     with threads(1):  # one image: see device.use_threads

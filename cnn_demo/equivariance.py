@@ -1,5 +1,6 @@
 """Equivariance, measured: move the input by whole pixels and see how each stage follows.
 A convolution moves with the picture; max-pooling lets a feature move inside its window.
+A fully connected network has no grid: its rows are input, flatten, hidden and logits.
 
     result = shift_equivariance(model, image28, dx=1, dy=0)
     result.rows          # one ShiftRow per stage: how much it changed, and whether it merely moved
@@ -10,7 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from cnn_demo.arithmetic import layer_arithmetic
+from cnn_demo.arithmetic import stage_geometry
 from cnn_demo.features import feature_maps
 from cnn_demo.model import Net
 
@@ -65,8 +66,7 @@ def shift_equivariance(
     a = feature_maps(model, x) if maps is None else maps
     b = feature_maps(model, moved)
     blank = feature_maps(model, np.zeros_like(x))
-    jumps = {row.name: row.jump for row in layer_arithmetic(model)}
-    jumps.update({"relu1": jumps["conv1"], "relu2": jumps["conv2"], "relu3": jumps["conv3"]})
+    jumps = {name: row.jump for name, row in stage_geometry(model).items()}  # vectors: none
 
     def rel(diff: np.ndarray, signal: np.ndarray) -> float:
         return float(np.abs(diff).mean() / max(float(np.abs(signal).mean()), 1e-12))

@@ -3,6 +3,7 @@
     maps = feature_maps(model, image28)  # {"conv1": (16, 24, 24), ..., "logits": (10,)}
     probabilities(maps["logits"])        # (10,) softmax
     kernels(model)                       # the conv kernels as numpy arrays
+    chains(model)                        # each conv stage's names: conv1 relu1 -, conv2 relu2 pool1, ...
 
 The model passed in is the one the app shares between all browser sessions, possibly
 called from several threads at once. Nothing here changes it: hooks are added under one
@@ -12,6 +13,7 @@ lock, record only the calling thread's forward, and are removed before returning
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -27,6 +29,31 @@ _HOOK_LOCK = threading.Lock()
 def order(model: Net) -> list[str]:
     """Every stage, in the order the data flows: conv1 relu1 ... pool2 flatten hidden logits."""
     return spatial_stages(model) + ["flatten", "hidden", "logits"]
+
+
+@dataclass(frozen=True)
+class Chain:
+    """One conv stage of a network, by the names of its outputs: conv, activation, optional pooling."""
+
+    index: int  # 1-based: conv stage i
+    conv: str  # "conv2"
+    activation: str  # "relu2", "tanh2", ...: named for its function
+    pool: str | None  # "pool1" (pools are counted on their own), or None
+    function: str  # "relu", "tanh" or "sigmoid"
+    pooling: str | None  # "max", "avg" or None
+
+
+def chains(model: Net) -> list[Chain]:
+    """The conv stages in data order; [] for a fully connected net. For the tutorial's:
+    (conv1, relu1, None), (conv2, relu2, pool1), (conv3, relu3, pool2)."""
+    found, pools = [], 0
+    for i, c in enumerate(model.spec.convs, 1):
+        pool = None
+        if c.pool is not None:
+            pools += 1
+            pool = f"pool{pools}"
+        found.append(Chain(i, f"conv{i}", f"{c.activation}{i}", pool, c.activation, c.pool))
+    return found
 
 
 def as_input(image28: np.ndarray | torch.Tensor) -> torch.Tensor:
@@ -100,20 +127,36 @@ def kernels(model: Net) -> dict[str, np.ndarray]:
     return {name: w.cpu().numpy().copy() for name, w in conv_weights(model).items()}
 
 
+def unit_evidence(model: Net, image28: np.ndarray, unit: int) -> tuple[np.ndarray, np.ndarray, float]:
+    """A fully connected net's hidden unit, as pictures: its 784 weights (28, 28), what each
+    pixel adds to its input, weight · pixel (28, 28), and its bias. contributions.sum() + bias
+    is the unit's value before the ReLU. ValueError for a net with convs (its first layer
+    does not see the image)."""
+    if len(model.layer):
+        raise ValueError("only a fully connected net's hidden units read the image's pixels directly")
+    fc = model.fc_layer[0]
+    weights = fc.weight.detach()[unit].reshape(28, 28).cpu().numpy().copy()
+    return weights, weights * np.asarray(image28, dtype=np.float32), float(fc.bias.detach()[unit])
+
+
 def strongest_channel(maps: np.ndarray) -> int:
     """The channel of (C, H, W) maps whose largest value is the largest: the one this input lights up most."""
     return int(np.asarray(maps).max(axis=(-2, -1)).argmax())
 
 
-def pool_winners(fmap: np.ndarray, size: int = 2) -> tuple[np.ndarray, np.ndarray]:
-    """Rows and columns of the values a size x size max-pool keeps from one map (H, W).
+def pool_winners(fmap: np.ndarray, size: int = 2, stride: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Rows and columns of the values a size x size max-pool (stride `stride`, default `size`)
+    keeps from one map (H, W). A value that wins several overlapping windows is listed once.
 
-    Blocks that are all zero keep nothing worth showing and are left out.
+    Windows whose largest value is not above zero keep nothing worth showing and are left out.
     """
-    h, w = (fmap.shape[0] // size) * size, (fmap.shape[1] // size) * size
-    blocks = fmap[:h, :w].reshape(h // size, size, w // size, size).transpose(0, 2, 1, 3)
-    flat = blocks.reshape(h // size, w // size, size * size)  # (H/2, W/2, 4): each block's values
-    best = flat.argmax(-1)
+    stride = size if stride is None else stride
+    windows = np.lib.stride_tricks.sliding_window_view(fmap, (size, size))[::stride, ::stride]  # (H', W', K, K)
+    flat = windows.reshape(*windows.shape[:2], size * size)
+    best = flat.argmax(-1)  # (H', W'): the first largest, as torch's max-pool picks
     keep = flat.max(-1) > 0
-    block_r, block_c = np.nonzero(keep)
-    return block_r * size + best[keep] // size, block_c * size + best[keep] % size
+    out_r, out_c = np.nonzero(keep)
+    rows = out_r * stride + best[keep] // size
+    cols = out_c * stride + best[keep] % size
+    unique = np.unique(np.stack([rows, cols]), axis=1) if len(rows) else np.zeros((2, 0), dtype=int)
+    return unique[0], unique[1]

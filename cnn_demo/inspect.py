@@ -19,6 +19,7 @@ from cnn_demo.arithmetic import layer_arithmetic, param_counts
 from cnn_demo.data import DataError, load_mnist
 from cnn_demo.equivariance import shift_equivariance
 from cnn_demo.features import feature_maps, probabilities
+from cnn_demo.model import net_name
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -41,6 +42,7 @@ def main(argv: list[str] | None = None) -> int:
     maps = feature_maps(model, image)
     layers = {row.name: row for row in layer_arithmetic(model)}
     print(f"{args.checkpoint}, test image {args.index} (label {labels[args.index].item()})")
+    print(f"  network: {net_name(model.spec)}, {model.spec.describe()}")
     print(f"  {'input':8s} {'1 × 28 × 28':>14s}")
     for name, m in maps.items():
         line = f"  {name:8s} {' × '.join(map(str, m.shape)):>14s}"
@@ -50,8 +52,13 @@ def main(argv: list[str] | None = None) -> int:
             line += f"   {row.kind} K={row.kernel} S={row.stride} P={row.padding}: {row.formula}   sees {rf}×{rf} px"
         print(line)
     print(f"  prediction {int(maps['logits'].argmax())}, p = {probabilities(maps['logits']).max():.3f}")
-    print("parameters: conv vs a fully connected layer with the same input and output")
-    for row in param_counts(model):
+    counts = param_counts(model)
+    if counts:
+        print("parameters: conv vs a fully connected layer with the same input and output")
+    else:
+        n = model.fc_layer[0].out_features
+        print(f"no conv layers: each of the {n} hidden units reads all 784 pixels, so no feature maps")
+    for row in counts:
         print(f"  {row.name}: {row.params_formula}   vs FC {row.fc_formula}   ({row.fc_params / row.params:,.0f}×)")
     print("1-pixel shift right: relative change in place / error after shifting back")
     for row in shift_equivariance(model, image, 1, 0, maps).rows:

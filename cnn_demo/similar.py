@@ -1,8 +1,9 @@
 """The training images a model finds most alike a digit: nearest neighbours in its hidden layer.
 
-Each image is described by the 100 hidden units after the first Linear + ReLU (the
-model's last picture of the digit before it scores the 10 classes). Two images are alike
-when those 100 numbers point the same way: cosine similarity, 1 = the same direction.
+Each image is described by the hidden units after the first Linear + ReLU (100 for the
+tutorial's network, `spec.hidden` for any: the model's last picture of the digit before it
+scores the 10 classes). Two images are alike when those numbers point the same way: cosine
+similarity, 1 = the same direction.
 
     python -m cnn_demo.similar [CHECKPOINT] [--test-index 0] [-k 8] [--device auto]
 
@@ -27,8 +28,9 @@ from cnn_demo.model import Net
 
 
 def hidden(model: Net, x: torch.Tensor) -> torch.Tensor:
-    """x: (B, 1, 28, 28) floats in [0, 1] -> (B, 100), the hidden units after the ReLU,
-    computed by the model's own layers (fc_layer[:2] = Linear(576->100), ReLU)."""
+    """x: (B, 1, 28, 28) floats in [0, 1] -> (B, hidden), the hidden units after the ReLU,
+    computed by the model's own layers (fc_layer[:2] = Linear(576->100), ReLU for the
+    tutorial's; a fully connected net's empty `layer` passes the image on, flattened to 784)."""
     return model.fc_layer[:2](model.layer(x).flatten(1))
 
 
@@ -41,7 +43,7 @@ def embed(
     autocast: torch.dtype | None = None,
     progress: Callable[[float], None] | None = None,
 ) -> torch.Tensor:
-    """images: uint8 (N, 28, 28) -> float32 (N, 100) on the CPU, each row scaled to length 1,
+    """images: uint8 (N, 28, 28) -> float32 (N, hidden) on the CPU, each row scaled to length 1,
     so a matrix product with another unit vector is the cosine similarity. An all-zero row
     (no hidden unit fires) stays zero: alike to nothing.
 
@@ -73,14 +75,14 @@ def most_alike(
     k: int = 12,
     autocast: torch.dtype | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """image28: (28, 28) floats in [0, 1], ink = 1; embedding: (N, 100) from `embed`; the
+    """image28: (28, 28) floats in [0, 1], ink = 1; embedding: (N, hidden) from `embed`; the
     model on the CPU; autocast as in `embed`. Returns the indices of the k most alike images,
     most alike first, and their cosine similarities (float32, in [0, 1]: hidden units after
     a ReLU are never negative)."""
     x = torch.as_tensor(np.asarray(image28, dtype=np.float32)).reshape(1, 1, 28, 28)
     with torch.autocast("cpu", dtype=autocast, enabled=autocast is not None):
         h = hidden(model, x)
-    query = F.normalize(h.float(), dim=1)[0]  # (100,)
+    query = F.normalize(h.float(), dim=1)[0]  # (hidden,)
     similarity = embedding @ query  # (N,)
     top = similarity.topk(min(k, len(similarity)))
     return top.indices.numpy(), top.values.numpy()

@@ -18,7 +18,7 @@ import numpy as np
 
 from cnn_demo import checkpoint
 from cnn_demo.checkpoint import RUNS_DIR, CheckpointError
-from cnn_demo.model import Net, build
+from cnn_demo.model import Net, build, net_name
 
 UPLOAD_SUFFIXES = (".safetensors", ".pt", ".pth")  # what an upload may be called
 # Names Windows keeps for devices, whatever the extension: never a model's file name.
@@ -217,8 +217,10 @@ def main() -> None:
         try:
             meta = store.get(path).meta
             acc = meta.get("test_accuracy")
+            spec = store.get(path).model.spec
             print(
-                f"{path.stem:32s} {meta.get('recipe', '?'):8s} {'-' if acc is None else f'{100 * acc:.2f}%':>8s}  {meta.get('date', '')}"
+                f"{path.stem:32s} {meta.get('recipe', '?'):8s} {'-' if acc is None else f'{100 * acc:.2f}%':>8s}"
+                f"  {meta.get('date', ''):25s}  {net_name(spec)}: {spec.describe()}"
             )
         except checkpoint.CheckpointError as e:
             print(f"{path.stem:32s} refused: {e}")

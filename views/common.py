@@ -14,8 +14,9 @@ import streamlit as st
 from cnn_demo import checkpoint
 from cnn_demo.device import use_threads
 from cnn_demo.live import RunManager
+from cnn_demo.model import PRESETS, NetSpec, preset_name
 from cnn_demo.store import LoadedModel, ModelStore
-from views.i18n import language_switch, t
+from views.i18n import language, language_switch, t
 
 # Plotly imports pandas on its first figure. When a class arrives at once, several sessions
 # draw their first figures together, and Python can hand one of them a half-imported pandas
@@ -71,8 +72,21 @@ def accuracy_text(acc: float | None) -> str:
     return t("sidebar.not_measured") if acc is None else f"{100 * acc:.2f}%"
 
 
+def net_title(spec: NetSpec) -> str:
+    """The network's name in this browser's language: its preset's title, or "custom network"."""
+    name = preset_name(spec)
+    return PRESETS[name].title.get(language(), PRESETS[name].title["en"]) if name else t("net.custom")
+
+
+def net_shows(spec: NetSpec) -> str:
+    """One line on what this network shows, or for one of one's own its layers, e.g. "conv 8·3 → fc 64"."""
+    name = preset_name(spec)
+    return PRESETS[name].shows.get(language(), PRESETS[name].shows["en"]) if name else spec.describe()
+
+
 def model_label(loaded: LoadedModel) -> str:
-    return f"{loaded.name} · {accuracy_text(loaded.test_accuracy)}"
+    """ "default · The tutorial's CNN · 99.52%": the file, its network, its accuracy."""
+    return f"{loaded.name} · {net_title(loaded.model.spec)} · {accuracy_text(loaded.test_accuracy)}"
 
 
 # Bigger type and less chrome, for the back row of a classroom. Our own CSS, no user text.
@@ -157,6 +171,7 @@ def sidebar() -> None:
             t(
                 "sidebar.model_caption",
                 name=current.name,
+                net=net_title(current.model.spec),
                 recipe=meta.get("recipe", "?"),
                 epochs=meta.get("epochs_done", 0),
                 device=meta.get("device", "?"),

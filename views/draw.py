@@ -164,7 +164,8 @@ def workbench() -> None:
             format_func=lambda region: t(f"draw.erase_{region.replace(' ', '_')}"),
         )
         c.button(t("draw.reset"), on_click=reset_probe, help=t("draw.reset_help"))
-        st.caption(t("draw.probe_caption"))
+        # A fully connected net has no convolution to find a stroke wherever it is.
+        st.caption(t("draw.probe_caption" if loaded.model.spec.convs else "draw.probe_caption_fc"))
 
     model_input = probe(steps.image28, shift=(dx, dy), rotate_deg=turn, thickness=thickness, erase=ERASE_REGIONS[erase])
     probs = predict_proba(loaded.model, model_input)  # (10,)

@@ -52,7 +52,7 @@ def evaluation(version: str, _model) -> Evaluation:
 
 @st.cache_resource(max_entries=2, show_spinner=False)
 def training_embedding(version: str, _model):
-    """(60000, 100): every training image in the model's hidden layer, once per model, on
+    """(60000, hidden): every training image in the model's hidden layer, once per model, on
     the GPU when there is one (six times the work of testing on 10,000 images)."""
     device = pick_device("auto")
     with threads(CPU_CORES):  # batched, as evaluation() above
@@ -370,4 +370,4 @@ if alike_tab.open:
             captions = [f"{train_labels[i]} · {s:.3f}" for i, s in zip(indices, similarities)]
             title = t("evaluate.alike_title")
             chart(gallery(train_images[indices], captions, title, cols=gallery_cols(), width_px=800), key="eval_alike")
-        st.caption(t("evaluate.alike_caption"))
+        st.caption(t("evaluate.alike_caption", hidden=loaded.model.spec.hidden))

@@ -1,31 +1,41 @@
 """Inspect: what the network computes at each stage for one digit, and why a CNN is built so.
 
 Thin on purpose: widgets, calls into the engine (cnn_demo.features, arithmetic, attribution,
-equivariance), and drawing. Every number shown is read from the active model. The tabs run
-only when open (on_change="rerun"), so an input change redraws only the input, the
-prediction and the open tab.
+equivariance), and drawing. Every number shown is read from the active model, whatever its
+network: one section per conv stage (conv, activation, pooling), and for a fully connected
+net its hidden units' weights as 28 x 28 pictures instead of feature maps. The tabs run only
+when open (on_change="rerun"), so an input change redraws only the input, the prediction
+and the open tab.
 """
 
 import numpy as np
 import plotly.graph_objects as go
 import streamlit as st
 
-from cnn_demo.arithmetic import dense_layers, formula, layer_arithmetic, output_size, param_counts
-from cnn_demo.attribution import grad_cam, saliency
+from cnn_demo.arithmetic import dense_layers, formula, layer_arithmetic, output_size, param_counts, stage_geometry
+from cnn_demo.attribution import cam_stages, grad_cam, saliency
 from cnn_demo.checkpoint import filter_history
 from cnn_demo.data import DataError, load_mnist
 from cnn_demo.equivariance import shift_equivariance
-from cnn_demo.features import feature_maps, kernels, pool_winners, probabilities, strongest_channel
+from cnn_demo.features import (
+    chains,
+    feature_maps,
+    kernels,
+    pool_winners,
+    probabilities,
+    strongest_channel,
+    unit_evidence,
+)
+from cnn_demo.model import first_layer_weights
 from cnn_demo.mosaic import mosaic
-from cnn_demo.pixels import scale_each, signed_limit
+from cnn_demo.pixels import magnify, scale_each, signed_limit, weights_rgb
 from cnn_demo.predict import runner_up
 from views.common import active, drawing_for_inspect
-from views.figures import ACCENT, GAP, HIGHLIGHT, INK, SIGNED, chart, image_figure
+from views.figures import ACCENT, GAP, HIGHLIGHT, INK, SIGNED, chart, image_figure, picture
 from views.i18n import LANGUAGES, strings, t
 
 TEST, DRAWING = "test", "drawing"  # the Input radio's values; its labels come from the locales
-# The three conv → ReLU (→ pool) chains; maps of one chain share a colour range.
-CHAINS = {"conv1": ("conv1", "relu1", None), "conv2": ("conv2", "relu2", "pool1"), "conv3": ("conv3", "relu3", "pool2")}
+POOL_MODULES = {"max": "MaxPool2d", "avg": "AvgPool2d"}  # PyTorch's names, as the code writes them
 TABS = ["maps", "channel", "filters", "end", "where", "how"]  # named by the locales' inspect.tab_* strings
 DIGITS = [str(d) for d in range(10)]
 
@@ -58,7 +68,8 @@ def snapshots(path: str, version: str) -> list[dict[str, np.ndarray]]:
 def channel_mosaic(maps: np.ndarray, cols: int) -> tuple[np.ndarray, np.ndarray]:
     """(N, H, W) -> (mosaic of the maps, mosaic of each cell's channel number for hovering).
 
-    The channel numbers are uint8 (255 in the gaps): a quarter of the bytes of floats.
+    The channel numbers are uint8 (255 in the gaps): a quarter of the bytes of floats (a conv
+    layer has at most 128 channels, model.LIMITS).
     """
     index = np.broadcast_to(np.arange(len(maps), dtype=np.float32)[:, None, None], maps.shape)
     return mosaic(maps, cols=cols), np.nan_to_num(mosaic(index, cols=cols), nan=255).astype(np.uint8)
@@ -153,11 +164,30 @@ def show(fig: go.Figure, key: str) -> None:
     chart(fig, key, height=fig.layout.height, theme=None)
 
 
+def hidden_weights(key: str) -> None:
+    """A fully connected net's first layer: each hidden unit's 784 weights as a 28 x 28 picture."""
+    w = first_layer_weights(model).cpu().numpy()  # (hidden, 28, 28)
+    st.markdown(t("inspect.fc_weights", count=len(w)))
+    # A still picture, as wide as the page: a heatmap of 155 tiles has a fixed height, empty on a tablet.
+    picture(magnify(weights_rgb(mosaic(w, cols=16)), 3), key, caption=t("inspect.fc_weights_caption"))
+
+
+def activation_caption(function: str, values: np.ndarray) -> str:
+    """What the activation did to one map, counted: ReLU's zeros, tanh's and sigmoid's flat ends."""
+    if function == "relu":
+        return t("inspect.relu_caption", zeros=int((values == 0).sum()), size=values.size)
+    if function == "tanh":
+        return t("inspect.tanh_caption", flat=int((np.abs(values) > 0.9).sum()), size=values.size)
+    return t("inspect.sigmoid_caption", high=int((values > 0.5).sum()), size=values.size)
+
+
 # ------------------------------------------------------------------------------ input
 
 loaded = active()
 model = loaded.model  # shared by every session: only read
-layers = {row.name: row for row in layer_arithmetic(model)}
+layers = {row.name: row for row in layer_arithmetic(model)}  # each conv and pool layer
+stages = chains(model)  # one per conv stage: conv, activation, optional pooling; [] without convs
+by_conv = {chain.conv: chain for chain in stages}
 
 st.title(t("inspect.title"))
 st.caption(t("inspect.caption", name=loaded.name))
@@ -225,6 +255,9 @@ else:
 maps = feature_maps(model, x)
 probs = probabilities(maps["logits"])
 predicted = int(probs.argmax())
+# What reaches the fully connected layers: the last stage's maps, or the image itself.
+last = next((n for n in reversed(list(maps)) if maps[n].ndim == 3), None)
+last_maps = maps[last] if last else x[None]  # (C, H, W)
 
 left, right = st.columns([1, 2])
 with left:
@@ -252,163 +285,217 @@ tab_maps, tab_channel, tab_filters, tab_end, tab_where, tab_how = st.tabs(
 
 if tab_maps.open:
     with tab_maps:
-        per_map = st.toggle(t("inspect.per_map"), key="inspect_per_map", help=t("inspect.per_map_help"))
-        st.caption(t("inspect.maps_caption"))
+        if not stages:
+            st.info(t("inspect.fc_no_maps", hidden=model.spec.hidden))
+            hidden_weights("fc_weights_maps")
+        else:
+            per_map = st.toggle(t("inspect.per_map"), key="inspect_per_map", help=t("inspect.per_map_help"))
+            st.caption(t("inspect.maps_caption"))
 
-        def label(name: str) -> None:
+        def label(name: str, function: str) -> None:
             """The stage's name, its shape written out, and how that shape was computed."""
-            if name in layers:
-                row = layers[name]
-                if row.kind == "conv":
-                    note = t(
-                        "inspect.conv_note",
-                        c_in=row.in_shape[0],
-                        c_out=row.out_shape[0],
-                        kernel=row.kernel,
-                        stride=row.stride,
-                        padding=row.padding,
-                        formula=row.formula,
-                    )
-                else:
-                    note = t(
-                        "inspect.pool_note",
-                        kernel=row.kernel,
-                        stride=row.stride,
-                        channels=row.out_shape[0],
-                        formula=row.formula,
-                    )
+            row = layers.get(name)
+            if row is None:
+                note = t(f"inspect.{function}_note")
+            elif row.kind == "conv":
+                note = t(
+                    "inspect.conv_note",
+                    c_in=row.in_shape[0],
+                    c_out=row.out_shape[0],
+                    kernel=row.kernel,
+                    stride=row.stride,
+                    padding=row.padding,
+                    formula=row.formula,
+                )
             else:
-                note = t("inspect.relu_note")
+                note = t(
+                    "inspect.pool_note",
+                    module=POOL_MODULES[row.pooling],
+                    kernel=row.kernel,
+                    stride=row.stride,
+                    channels=row.out_shape[0],
+                    formula=row.formula,
+                )
             st.markdown(f"**{name}** · {dims(maps[name].shape)}")
             st.caption(note)
 
-        for conv, chain in CHAINS.items():
-            names = [n for n in chain if n]
-            for name, col in zip(names, st.columns(len(names))):
-                with col:
-                    label(name)
-            if per_map:
-                stages, limits = [scale_each(maps[n]) for n in names], [1.0] * len(names)
-            else:  # one range per stage: after ReLU only the positive half is used
-                stages, limits = [maps[n] for n in names], [signed_limit(maps[n]) for n in names]
-            show(row_figure(stages, limits, cols=8, width_px=940), f"maps_{conv}")
-        pool1 = layers["pool1"]
-        st.info(
-            t(
-                "inspect.pooling_info",
-                in_shape=dims(pool1.in_shape),
-                in_values=f"{np.prod(pool1.in_shape):,}",
-                out_shape=dims(pool1.out_shape),
-                out_values=f"{np.prod(pool1.out_shape):,}",
-                kernel=pool1.kernel,
-                pool2_shape=dims(layers["pool2"].out_shape),
+        for chain in stages:
+            names = [n for n in (chain.conv, chain.activation, chain.pool) if n]
+            with st.container(key=f"inspect_stage_{chain.index}"):
+                parts = [chain.conv, t(f"net.{chain.function}")] + ([t(f"net.{chain.pooling}")] if chain.pool else [])
+                st.markdown(t("inspect.stage_heading", index=chain.index, parts=" → ".join(parts)))
+                for name, col in zip(names, st.columns(len(names))):
+                    with col:
+                        label(name, chain.function)
+                if per_map:
+                    row, limits = [scale_each(maps[n]) for n in names], [1.0] * len(names)
+                else:  # one range per stage: after ReLU only the positive half is used
+                    row, limits = [maps[n] for n in names], [signed_limit(maps[n]) for n in names]
+                cols = 8 if max(maps[n].shape[-1] for n in names) > 4 else 16  # tiny maps: a shorter mosaic
+                show(row_figure(row, limits, cols=cols, width_px=940), f"maps_{chain.conv}")
+        if stages:
+            end = t(
+                "inspect.flatten_info",
+                last=last,
+                shape=dims(last_maps.shape),
                 flat=maps["flatten"].shape[0],
                 tab=t("inspect.tab_end"),
             )
-        )
+            pooled = next((c for c in stages if c.pool), None)
+            if pooled is None:
+                st.info(f"{t('inspect.no_pooling_info')} {end}")
+            else:
+                row = layers[pooled.pool]
+                text = t(
+                    f"inspect.pooling_info_{pooled.pooling}",
+                    name=pooled.pool,
+                    in_shape=dims(row.in_shape),
+                    in_values=f"{np.prod(row.in_shape):,}",
+                    out_shape=dims(row.out_shape),
+                    out_values=f"{np.prod(row.out_shape):,}",
+                    kernel=row.kernel,
+                )
+                st.info(f"{text} {end}")
 
 # ------------------------------------------------------------------------------ one channel
 
 if tab_channel.open:
     with tab_channel:
-        c1, c2 = st.columns([1, 3])
-        conv = c1.radio(t("inspect.layer"), list(CHAINS), key="inspect_channel_layer", horizontal=True)
-        n_channels = maps[conv].shape[0]
-        strongest = strongest_channel(maps[CHAINS[conv][1]])  # by its largest value after ReLU
-        slider_key = f"inspect_channel_{conv}"
-        state.setdefault(slider_key, strongest)  # start on a channel this digit lights up
-        channel = c2.slider(t("inspect.channel"), 0, n_channels - 1, key=slider_key)
-        c2.button(
-            t("inspect.strongest", channel=strongest),
-            key=f"inspect_strongest_{conv}",
-            on_click=lambda: state.update({slider_key: strongest}),
-        )
-        conv_name, relu_name, pool_name = CHAINS[conv]
-        kernel = kernels(model)[conv][channel]  # (in_channels, 5, 5)
-        limit = signed_limit(maps[conv][channel])
-        k_limit = signed_limit(kernel)
-
-        cols = st.columns(4 if pool_name else 3)
-        with cols[0]:
-            title = t("inspect.kernel_title", shape=dims(kernel.shape))
-            if kernel.shape[0] == 1:
-                show(image_figure(kernel[0], -k_limit, k_limit, height=260, title=title), "ch_kernel")
-                st.caption(t("inspect.kernel_caption_one", channel=channel))
-            else:
-                show(tiles_figure(kernel, k_limit, 4, 240, title=title), "ch_kernel")
-                st.caption(
-                    t(
-                        "inspect.kernel_caption_many",
-                        shape=dims(kernel.shape[1:]),
-                        count=kernel.shape[0],
-                        channel=channel,
-                    )
+        if not stages:  # one hidden unit instead of one channel: its weights and what each pixel gave it
+            st.info(t("inspect.fc_no_channels"))
+            hidden = maps["hidden"]
+            unit = st.slider(t("inspect.unit"), 0, len(hidden) - 1, int(hidden.argmax()), key="inspect_unit")
+            weights, parts, bias = unit_evidence(model, x, unit)
+            w_limit, p_limit = signed_limit(weights), signed_limit(parts)
+            cols = st.columns(3)
+            with cols[0]:
+                show(image_figure(x, 0, 1, INK, height=280, title=t("inspect.eq_input")), "unit_input")
+            with cols[1]:
+                show(
+                    image_figure(weights, -w_limit, w_limit, height=280, title=t("inspect.unit_weights", unit=unit)),
+                    "unit_weights",
                 )
-        with cols[1]:
-            conv_map = maps[conv_name][channel]
-            title = t("inspect.before_relu", name=conv_name, shape=dims(conv_map.shape))
-            show(image_figure(conv_map, -limit, limit, height=280, title=title), "ch_conv")
-        relu_map = maps[relu_name][channel]
-        with cols[2]:
-            fig = image_figure(relu_map, -limit, limit, height=280, title=t("inspect.after_relu", name=relu_name))
-            if pool_name:
-                rows, cols_kept = pool_winners(relu_map, layers[pool_name].kernel)
-                fig.add_scatter(
-                    x=cols_kept,
-                    y=rows,
-                    mode="markers",
-                    hoverinfo="skip",
-                    showlegend=False,
-                    marker=dict(symbol="circle-open", size=7, color="black", line=dict(width=1.5)),
-                )
-            show(fig, "ch_relu")
-        if pool_name:
-            with cols[3]:
-                pooled = maps[pool_name][channel]
-                title = t("inspect.after_pool", name=pool_name, shape=dims(pooled.shape))
-                show(image_figure(pooled, -limit, limit, height=280, title=title), "ch_pool")
-            k = layers[pool_name].kernel
+            with cols[2]:
+                show(image_figure(parts, -p_limit, p_limit, height=280, title=t("inspect.unit_parts")), "unit_parts")
+            total = float(parts.sum())
             st.caption(
                 t(
-                    "inspect.relu_pool_caption",
-                    zeros=int((relu_map == 0).sum()),
-                    size=relu_map.size,
-                    kept=len(rows),
-                    kernel=k,
-                    shape=dims(pooled.shape),
-                    pooled=pooled.size,
+                    "inspect.unit_caption",
+                    unit=unit,
+                    total=f"{total:.3f}",
+                    bias=f"{bias:+.3f}",
+                    before=f"{total + bias:.3f}",
+                    after=f"{hidden[unit]:.3f}",
                 )
             )
         else:
-            st.caption(
-                t(
-                    "inspect.relu_caption",
-                    zeros=int((relu_map == 0).sum()),
-                    size=relu_map.size,
-                    conv=conv_name,
-                    channels=maps[relu_name].shape[0],
-                )
+            c1, c2 = st.columns([1, 3])
+            conv = c1.radio(t("inspect.layer"), list(by_conv), key="inspect_channel_layer", horizontal=True)
+            chain = by_conv.get(conv, stages[0])  # a pick kept from another network's page falls back
+            conv = chain.conv
+            n_channels = maps[conv].shape[0]
+            strongest = strongest_channel(maps[chain.activation])  # by its largest value after the activation
+            slider_key = f"inspect_channel_{conv}"
+            if state.get(slider_key, 0) >= n_channels:  # kept from a network with more channels
+                del state[slider_key]
+            state.setdefault(slider_key, strongest)  # start on a channel this digit lights up
+            channel = c2.slider(t("inspect.channel"), 0, n_channels - 1, key=slider_key) if n_channels > 1 else 0
+            c2.button(
+                t("inspect.strongest", channel=strongest),
+                key=f"inspect_strongest_{conv}",
+                on_click=lambda: state.update({slider_key: strongest}),
             )
+            kernel = kernels(model)[conv][channel]  # (in_channels, K, K)
+            limit = signed_limit(maps[conv][channel])
+            k_limit = signed_limit(kernel)
+            function = t(f"net.{chain.function}")
+
+            cols = st.columns(4 if chain.pool else 3)
+            with cols[0]:
+                title = t("inspect.kernel_title", shape=dims(kernel.shape))
+                if kernel.shape[0] == 1:
+                    show(image_figure(kernel[0], -k_limit, k_limit, height=260, title=title), "ch_kernel")
+                    st.caption(t("inspect.kernel_caption_one", channel=channel))
+                else:
+                    show(tiles_figure(kernel, k_limit, 4, 240, title=title), "ch_kernel")
+                    st.caption(
+                        t(
+                            "inspect.kernel_caption_many",
+                            shape=dims(kernel.shape[1:]),
+                            count=kernel.shape[0],
+                            channel=channel,
+                        )
+                    )
+            with cols[1]:
+                conv_map = maps[conv][channel]
+                title = t("inspect.before_relu", name=conv, fn=function, shape=dims(conv_map.shape))
+                show(image_figure(conv_map, -limit, limit, height=280, title=title), "ch_conv")
+            act_map = maps[chain.activation][channel]
+            with cols[2]:
+                title = t("inspect.after_relu", name=chain.activation, fn=function)
+                fig = image_figure(act_map, -limit, limit, height=280, title=title)
+                if chain.pooling == "max":
+                    row = layers[chain.pool]
+                    rows, cols_kept = pool_winners(act_map, row.kernel, row.stride)
+                    fig.add_scatter(
+                        x=cols_kept,
+                        y=rows,
+                        mode="markers",
+                        hoverinfo="skip",
+                        showlegend=False,
+                        marker=dict(symbol="circle-open", size=7, color="black", line=dict(width=1.5)),
+                    )
+                show(fig, "ch_relu")
+            said = activation_caption(chain.function, act_map)
+            if chain.pool:
+                row = layers[chain.pool]
+                with cols[3]:
+                    pooled = maps[chain.pool][channel]
+                    pool_name = t(f"net.{chain.pooling}")
+                    title = t("inspect.after_pool", name=chain.pool, pool=pool_name, shape=dims(pooled.shape))
+                    show(image_figure(pooled, -limit, limit, height=280, title=title), "ch_pool")
+                values = dict(kernel=row.kernel, shape=dims(pooled.shape), pooled=pooled.size, size=act_map.size)
+                if chain.pooling == "max":
+                    values["kept"] = len(rows)
+                st.caption(f"{said} {t(f'inspect.{chain.pooling}_pool_caption', **values)}")
+            else:
+                key = "inspect.not_pooled_caption" if chain is not stages[-1] else "inspect.not_pooled_last_caption"
+                st.caption(f"{said} {t(key, conv=conv, channels=maps[chain.activation].shape[0])}")
 
 # ------------------------------------------------------------------------------ filters
 
 if tab_filters.open:
     with tab_filters:
-        weights = kernels(model)
-        st.markdown(t("inspect.conv1_kernels", count=weights["conv1"].shape[0], shape=dims(weights["conv1"].shape[1:])))
-        show(tiles_figure(weights["conv1"][:, 0], signed_limit(weights["conv1"]), 8, 700), "filters_conv1")
-        st.caption(t("inspect.conv1_caption"))
-        c2, c3 = st.columns(2)
-        for conv, col in (("conv2", c2), ("conv3", c3)):
-            with col:
-                w = weights[conv]  # (out, in, 5, 5)
-                out = st.slider(t("inspect.output_channel", conv=conv), 0, w.shape[0] - 1, key=f"inspect_filter_{conv}")
-                st.markdown(t("inspect.kernel_per_input", conv=conv, channel=out, shape=dims(w[out].shape)))
-                show(tiles_figure(w[out], signed_limit(w[out]), 8, 480), f"filters_{conv}")
+        if not stages:
+            hidden_weights("fc_weights_filters")
+        else:
+            weights = kernels(model)
+            first = weights["conv1"]  # (C, 1, K, K)
+            st.markdown(t("inspect.conv1_kernels", count=first.shape[0], shape=dims(first.shape[1:])))
+            show(tiles_figure(first[:, 0], signed_limit(first), 8, 700), "filters_conv1")
+            st.caption(t("inspect.conv1_caption"))
+            later = [c.conv for c in stages[1:]]
+            for start in range(0, len(later), 2):
+                for conv, col in zip(later[start : start + 2], st.columns(2)):
+                    with col:
+                        w = weights[conv]  # (out, in, K, K)
+                        key = f"inspect_filter_{conv}"
+                        if state.get(key, 0) >= w.shape[0]:  # kept from a network with more channels
+                            del state[key]
+                        out = (
+                            st.slider(t("inspect.output_channel", conv=conv), 0, w.shape[0] - 1, key=key)
+                            if w.shape[0] > 1
+                            else 0
+                        )
+                        st.markdown(t("inspect.kernel_per_input", conv=conv, channel=out, shape=dims(w[out].shape)))
+                        show(tiles_figure(w[out], signed_limit(w[out]), 8, 480), f"filters_{conv}")
 
         st.subheader(t("inspect.over_time"))
         history = snapshots(str(loaded.path), loaded.version) if loaded.path is not None else []
-        if len(history) < 2:
+        history = [h for h in history if "conv1" in h]
+        if not stages:
+            st.info(t("inspect.no_snapshots_fc"))
+        elif len(history) < 2:
             st.info(t("inspect.no_snapshots", name=loaded.name))
         else:
             epoch = st.slider(t("inspect.epoch"), 0, len(history) - 1, len(history) - 1, key="inspect_epoch")
@@ -427,13 +514,19 @@ if tab_filters.open:
 
 if tab_end.open:
     with tab_end:
-        pool2 = maps["pool2"]
         fc1, fc2 = dense_layers(model)
-        st.markdown(t("inspect.flatten", flat=dims(maps["flatten"].shape), shape=dims(pool2.shape)))
-        st.caption(t("inspect.flatten_caption", count=pool2.shape[0], shape=dims(pool2.shape[1:])))
-        flat = maps["flatten"][None]  # (1, 576): one row
-        per_channel = pool2.shape[1] * pool2.shape[2]
-        channel_of = np.arange(flat.shape[1])[None] // per_channel
+        flat = maps["flatten"][None]  # (1, 576) for the tutorial's: one row
+        st.markdown(t("inspect.flatten", flat=dims(maps["flatten"].shape), shape=dims(last_maps.shape)))
+        per_channel = last_maps.shape[1] * last_maps.shape[2]
+        if last:
+            st.caption(
+                t("inspect.flatten_caption", stage=last, count=last_maps.shape[0], shape=dims(last_maps.shape[1:]))
+            )
+            hover = t("inspect.hover_flat", position="%{x}", stage=last, channel="%{customdata}", value="%{z:.3f}")
+        else:
+            st.caption(t("inspect.flatten_caption_fc"))
+            hover = t("inspect.hover_flat_fc", position="%{x}", row="%{customdata}", value="%{z:.3f}")
+        channel_of = np.arange(flat.shape[1])[None] // (per_channel if last else 28)  # channel, or image row
         show(
             image_figure(
                 flat,
@@ -442,7 +535,7 @@ if tab_end.open:
                 height=60,
                 square=False,
                 customdata=channel_of,
-                hover=t("inspect.hover_flat", position="%{x}", channel="%{customdata}", value="%{z:.3f}"),
+                hover=hover,
             ),
             "flatten",
         )
@@ -485,14 +578,20 @@ if tab_where.open:
             help=t("inspect.compare_help"),
         )
         other = runner_up(probs) if other is None else other  # (None when nothing is picked)
-        cam_stage = st.radio(
-            t("inspect.cam_on"),
-            ["relu2", "relu3"],
-            horizontal=True,
-            key="inspect_cam_stage",
-            format_func=lambda s: f"{s} ({dims(maps[s].shape)})",
-        )
-        panels = [(predicted, "saliency"), (other, "saliency"), (predicted, "cam"), (other, "cam")]
+        options = cam_stages(model)  # each conv stage's activation; none without convs
+        if options:
+            if state.get("inspect_cam_stage") not in options:  # first visit, or kept from another network
+                state.inspect_cam_stage = options[-1]  # grad_cam's own default: the last conv stage
+            cam_stage = st.radio(
+                t("inspect.cam_on"),
+                options,
+                horizontal=True,
+                key="inspect_cam_stage",
+                format_func=lambda s: f"{s} ({dims(maps[s].shape)})",
+            )
+            panels = [(predicted, "saliency"), (other, "saliency"), (predicted, "cam"), (other, "cam")]
+        else:
+            panels = [(predicted, "saliency"), (other, "saliency")]
         for n, (col, (target, kind)) in enumerate(zip(st.columns(4), panels)):
             with col:
                 if kind == "saliency":
@@ -500,16 +599,24 @@ if tab_where.open:
                 else:
                     heat, label = grad_cam(model, x, target, stage=cam_stage), "Grad-CAM"
                 show(overlay_figure(x, heat, f"{label} · {target} ({100 * probs[target]:.1f}%)"), f"where_{n}")
-        st.caption(
-            t(
-                "inspect.where_caption",
+        if options:
+            geometry = stage_geometry(model)[cam_stage]
+            which = t(
+                "inspect.where_last" if cam_stage == options[-1] else "inspect.where_earlier",
                 stage=cam_stage,
-                relu2_shape=dims(maps["relu2"].shape),
-                rf2=layers["conv2"].receptive_field,
-                relu3_grid=dims(maps["relu3"].shape[1:]),
-                rf3=layers["conv3"].receptive_field,
+                last=options[-1],
             )
-        )
+            st.caption(
+                t(
+                    "inspect.where_caption",
+                    stage=cam_stage,
+                    shape=dims(maps[cam_stage].shape),
+                    rf=geometry.receptive_field,
+                    which=which,
+                )
+            )
+        else:
+            st.caption(t("inspect.where_fc"))
 
 # ------------------------------------------------------------------------------ how it works
 
@@ -517,22 +624,25 @@ if tab_how.open:
     with tab_how:
         st.subheader(t("inspect.how_title"))
         st.markdown(t("inspect.how_text"))
-        st.table(
-            [
-                {
-                    t("inspect.col_layer"): r.name,
-                    "in_channels": r.in_shape[0],
-                    "out_channels": r.out_shape[0],
-                    "kernel_size": r.kernel,
-                    "stride": r.stride,
-                    "padding": r.padding,
-                    t("inspect.col_input"): dims(r.in_shape),
-                    t("inspect.col_output"): dims(r.out_shape),
-                    t("inspect.col_output_width"): r.formula,
-                }
-                for r in layers.values()
-            ]
-        )
+        if layers:
+            st.table(
+                [
+                    {
+                        t("inspect.col_layer"): r.name,
+                        "in_channels": r.in_shape[0],
+                        "out_channels": r.out_shape[0],
+                        "kernel_size": r.kernel,
+                        "stride": r.stride,
+                        "padding": r.padding,
+                        t("inspect.col_input"): dims(r.in_shape),
+                        t("inspect.col_output"): dims(r.out_shape),
+                        t("inspect.col_output_width"): r.formula,
+                    }
+                    for r in layers.values()
+                ]
+            )
+        else:
+            st.info(t("inspect.how_fc", hidden=model.spec.hidden))
         st.markdown(t("inspect.calc"))
         w_col, k_col, s_col, p_col, out_col = st.columns(5)
         w = w_col.number_input(t("inspect.calc_w"), 1, 512, 28, key="calc_w")
@@ -547,45 +657,46 @@ if tab_how.open:
 
         st.subheader(t("inspect.sparse_title"))
         counts = param_counts(model)
-        c1 = counts[0]
-        st.markdown(
-            t(
-                "inspect.sparse_text",
-                kernel=layers["conv1"].kernel,
-                inputs=c1.inputs_per_unit,
-                values=c1.input_values,
-                uses=c1.uses_per_weight,
-                params=f"{c1.params:,}",
-                shape=dims(layers["conv1"].out_shape),
-                fc_params=f"{c1.fc_params:,}",
+        if counts:
+            c1 = counts[0]
+            st.markdown(
+                t(
+                    "inspect.sparse_text",
+                    kernel=layers["conv1"].kernel,
+                    inputs=c1.inputs_per_unit,
+                    values=c1.input_values,
+                    uses=c1.uses_per_weight,
+                    params=f"{c1.params:,}",
+                    shape=dims(layers["conv1"].out_shape),
+                    fc_params=f"{c1.fc_params:,}",
+                )
             )
-        )
-        st.table(
-            [
-                {
-                    t("inspect.col_layer"): c.name,
-                    t("inspect.col_parameters"): c.params_formula,
-                    t("inspect.col_fc"): c.fc_formula,
-                    t("inspect.col_times"): f"{c.fc_params / c.params:,.0f}×",
-                    t("inspect.col_reads"): t(
-                        "inspect.reads_value", inputs=f"{c.inputs_per_unit:,}", values=f"{c.input_values:,}"
-                    ),
-                    t("inspect.col_used_at"): t("inspect.used_value", uses=c.uses_per_weight),
-                    t("inspect.col_sees"): t("inspect.sees_value", size=layers[c.name].receptive_field),
-                }
-                for c in counts
-            ]
-        )
+            st.table(
+                [
+                    {
+                        t("inspect.col_layer"): c.name,
+                        t("inspect.col_parameters"): c.params_formula,
+                        t("inspect.col_fc"): c.fc_formula,
+                        t("inspect.col_times"): f"{c.fc_params / c.params:,.0f}×",
+                        t("inspect.col_reads"): t(
+                            "inspect.reads_value", inputs=f"{c.inputs_per_unit:,}", values=f"{c.input_values:,}"
+                        ),
+                        t("inspect.col_used_at"): t("inspect.used_value", uses=c.uses_per_weight),
+                        t("inspect.col_sees"): t("inspect.sees_value", size=layers[c.name].receptive_field),
+                    }
+                    for c in counts
+                ]
+            )
+        else:
+            fc1 = dense_layers(model)[0]
+            st.markdown(t("inspect.sparse_fc", hidden=fc1.out_features, params=f"{fc1.params:,}"))
 
-        st.subheader(t("inspect.eq_title"))
+        st.subheader(t("inspect.eq_title" if stages else "inspect.eq_title_fc"))
         sx, sy, sc = st.columns(3)
         dx = sx.slider(t("inspect.shift_right"), -4, 4, 1, key="shift_dx")
         dy = sy.slider(t("inspect.shift_down"), -4, 4, 0, key="shift_dy")
-        state.setdefault("shift_channel", strongest_channel(maps["relu1"]))
-        eq_channel = sc.slider(t("inspect.eq_channel"), 0, maps["relu1"].shape[0] - 1, key="shift_channel")
         shifted = shift_equivariance(model, x, dx, dy, maps)  # the moved image, its maps, and the table
         moved, moved_maps = shifted.moved, shifted.moved_maps
-        limit = signed_limit(maps["relu1"][eq_channel], moved_maps["relu1"][eq_channel])
         f1, f2, f3, f4 = st.columns(4)
         with f1:
             show(image_figure(x, 0, 1, INK, height=230, title=t("inspect.eq_input")), "eq_x")
@@ -594,12 +705,22 @@ if tab_how.open:
                 image_figure(moved, 0, 1, INK, height=230, title=t("inspect.eq_shifted", dx=f"{dx:+d}", dy=f"{dy:+d}")),
                 "eq_moved",
             )
-        with f3:
-            title = t("inspect.eq_map", channel=eq_channel)
-            show(image_figure(maps["relu1"][eq_channel], -limit, limit, height=230, title=title), "eq_map")
-        with f4:
-            title = t("inspect.eq_moved_map")
-            show(image_figure(moved_maps["relu1"][eq_channel], -limit, limit, height=230, title=title), "eq_moved_map")
+        if stages:
+            act = stages[0].activation  # the first conv stage's maps, e.g. relu1
+            if state.get("shift_channel", 0) >= maps[act].shape[0]:  # kept from a network with more channels
+                del state["shift_channel"]
+            state.setdefault("shift_channel", strongest_channel(maps[act]))
+            n_maps = maps[act].shape[0]
+            eq_channel = (
+                sc.slider(t("inspect.eq_channel", stage=act), 0, n_maps - 1, key="shift_channel") if n_maps > 1 else 0
+            )
+            limit = signed_limit(maps[act][eq_channel], moved_maps[act][eq_channel])
+            with f3:
+                title = t("inspect.eq_map", stage=act, channel=eq_channel)
+                show(image_figure(maps[act][eq_channel], -limit, limit, height=230, title=title), "eq_map")
+            with f4:
+                title = t("inspect.eq_moved_map", stage=act)
+                show(image_figure(moved_maps[act][eq_channel], -limit, limit, height=230, title=title), "eq_moved_map")
         rows = shifted.rows
         column = lambda r: t("inspect.eq_input") if r.stage == "input" else r.stage  # the layers keep their names
         st.markdown(t("inspect.eq_text"))
@@ -611,15 +732,30 @@ if tab_how.open:
             ]
         )
         by = {r.stage: r for r in rows}
-        relu2_back = percent_or_dash(by["relu2"].shift_error)
-        st.markdown(
-            t(
-                "inspect.eq_summary",
-                relu2_back=relu2_back,
-                **{stage: f"{100 * by[stage].changed:.0f}%" for stage in ("relu2", "pool1", "relu3", "pool2")},
-                moved=int(moved_maps["logits"].argmax()),
-                predicted=predicted,
-            )
-        )
+        changed = lambda stage: f"{100 * by[stage].changed:.0f}%"
+        if stages:
+            said = [
+                t(
+                    "inspect.eq_conv",
+                    stage=stages[0].activation,
+                    back=percent_or_dash(by[stages[0].activation].shift_error),
+                )
+            ]
+            for kind in ("max", "avg"):
+                pairs = [
+                    f"{c.activation} {changed(c.activation)} → {c.pool} {changed(c.pool)}"
+                    for c in stages
+                    if c.pooling == kind
+                ]
+                if pairs:
+                    said.append(t(f"inspect.eq_{kind}", pairs=", ".join(pairs)))
+            if not any(c.pool for c in stages):
+                said.append(
+                    t("inspect.eq_no_pool", chain=" → ".join(f"{c.activation} {changed(c.activation)}" for c in stages))
+                )
+        else:
+            said = [t("inspect.eq_fc", input=changed("input"), hidden=changed("hidden"))]
+        said.append(t("inspect.eq_prediction", moved=int(moved_maps["logits"].argmax()), predicted=predicted))
+        st.markdown(" ".join(said))
         if dx == dy == 0:
             st.caption(t("inspect.no_shift"))

@@ -11,7 +11,7 @@ import streamlit as st
 
 from cnn_demo.checkpoint import CheckpointError
 from cnn_demo.store import UPLOAD_SUFFIXES, StoreError
-from views.common import MODEL_PICK, accuracy_text, model_store
+from views.common import MODEL_PICK, accuracy_text, model_store, net_title
 from views.i18n import t
 
 NOTICE = "models_notice"  # session_state: (kind, text) to show once after a rerun
@@ -30,7 +30,7 @@ def when(iso: str | None) -> str:
 def row(path: Path, server_active: Path | None) -> dict:
     """One line of the table: what the checkpoint's metadata says about how it was made."""
     try:
-        meta = store.get(path).meta
+        loaded = store.get(path)
     except CheckpointError as e:
         return {
             t("models.col_model"): path.stem,
@@ -38,10 +38,13 @@ def row(path: Path, server_active: Path | None) -> dict:
             t("models.col_recipe"): t("models.unreadable"),
             t("models.col_note"): str(e),
         }
+    meta, spec = loaded.meta, loaded.model.spec
     seconds, epochs = meta.get("seconds"), meta.get("epochs_done")
     return {
         t("models.col_model"): path.stem,
         t("models.col_in_use"): "✓" if server_active == path else "",
+        t("models.col_network"): net_title(spec),
+        t("models.col_layers"): spec.describe(),
         t("models.col_recipe"): meta.get("recipe", "?"),
         t("models.col_epochs"): "" if epochs is None else str(epochs),
         t("models.col_accuracy"): accuracy_text(meta.get("test_accuracy")),
