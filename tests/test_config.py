@@ -4,6 +4,9 @@ import re
 import tomllib
 from pathlib import Path
 
+from cnn_demo import checkpoint
+from cnn_demo.model import MAX_PARAMS
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -11,7 +14,10 @@ def test_streamlit_config():
     config = tomllib.loads((ROOT / ".streamlit" / "config.toml").read_text())
     assert config["server"]["enableXsrfProtection"] is True
     assert config["server"]["runOnSave"] is False
-    assert config["server"]["maxUploadSize"] <= 10  # MB
+    # An upload fits the largest network a spec allows (float32 weights), and no more than a
+    # checkpoint may be.
+    assert MAX_PARAMS * 4 / 2**20 < config["server"]["maxUploadSize"] <= checkpoint.MAX_BYTES / 2**20  # MB
+    assert config["runner"]["magicEnabled"] is False  # see the comment there
     assert config["browser"]["gatherUsageStats"] is False
 
 

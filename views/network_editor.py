@@ -29,11 +29,11 @@ from views.i18n import LANGUAGES, language, strings, t
 NUMBERS = ("out_channels", "kernel_size", "stride", "padding", "pool_size", "pool_stride")
 COLUMNS = ("out_channels", "kernel_size", "stride", "padding", "activation", "pool", "pool_size", "pool_stride")
 NEW_STAGE = ConvStage(16)  # what a row added to the table starts as
-POOL_CHOICES = (None, *POOLS)  # shown as net.pool_none, net.pool_max, net.pool_avg
+POOL_CHOICES = (None, *POOLS)  # shown as editor.pool_none, editor.pool_max, editor.pool_avg
 
 
 def pool_label(pool: str | None, lang: str | None = None) -> str:
-    return strings(lang or language())[f"net.pool_{pool or 'none'}"]
+    return strings(lang or language())[f"editor.pool_{pool or 'none'}"]
 
 
 def pool_of(label) -> str | None:
@@ -73,7 +73,7 @@ def spec_of(rows: list[dict], hidden: int) -> NetSpec:
 def title(spec: NetSpec) -> str:
     """The preset's title in this browser's language, or "Your own network"."""
     name = preset_name(spec)
-    return PRESETS[name].title[language()] if name else t("net.custom")
+    return PRESETS[name].title[language()] if name else t("editor.custom")
 
 
 def _use_preset(prefix: str) -> None:
@@ -122,8 +122,8 @@ def _column_config() -> dict:
     number = st.column_config.NumberColumn
     config = {
         name: number(
-            t(f"net.{name}"),
-            help=t(f"net.{name}_help", low=LIMITS[name][0], high=LIMITS[name][1]),
+            t(f"editor.{name}"),
+            help=t(f"editor.{name}_help", low=LIMITS[name][0], high=LIMITS[name][1]),
             min_value=LIMITS[name][0],
             max_value=LIMITS[name][1],
             step=1,
@@ -133,11 +133,11 @@ def _column_config() -> dict:
         for name in NUMBERS
     }
     config["activation"] = st.column_config.SelectboxColumn(
-        t("net.activation"), options=list(ACTIVATIONS), default=NEW_STAGE.activation, required=True
+        t("editor.activation"), options=list(ACTIVATIONS), default=NEW_STAGE.activation, required=True
     )
     config["pool"] = st.column_config.SelectboxColumn(
-        t("net.pool"),
-        help=t("net.pool_help"),
+        t("editor.pool"),
+        help=t("editor.pool_help"),
         options=[pool_label(p) for p in POOL_CHOICES],
         default=pool_label(None),
         required=True,
@@ -155,7 +155,7 @@ def numbers_editor(prefix: str) -> NetSpec:
         st.session_state[f"{prefix}_version"] += 1
         editor = f"{prefix}_stages_{st.session_state[f'{prefix}_version']}"
     rows = [{**row, "pool": pool_label(pool_of(row.get("pool")))} for row in st.session_state[f"{prefix}_rows"]]
-    st.caption(t("net.table_help", stages=MAX_CONV_STAGES))
+    st.caption(t("editor.table_help", stages=MAX_CONV_STAGES))
     edited = st.data_editor(
         pd.DataFrame(rows, columns=list(COLUMNS)),
         key=editor,
@@ -166,7 +166,7 @@ def numbers_editor(prefix: str) -> NetSpec:
     )
     st.session_state[f"_{prefix}_edited"] = edited.to_dict("records")
     low, high = LIMITS["hidden"]
-    hidden = st.slider(t("net.hidden"), low, high, key=f"{prefix}_hidden", help=t("net.hidden_help"))
+    hidden = st.slider(t("editor.hidden"), low, high, key=f"{prefix}_hidden", help=t("editor.hidden_help"))
     kept(f"{prefix}_hidden")
     return spec_of(edited.to_dict("records"), hidden)
 
@@ -177,17 +177,23 @@ def shape(chw: tuple[int, int, int]) -> str:
 
 def plan_table(spec: NetSpec) -> None:
     """Each stage's output shape with its formula, its parameters and its multiply-adds per image."""
-    head = [t("net.col_stage"), t("net.col_in"), t("net.col_conv"), t("net.col_pool"), t("net.col_params")]
-    head.append(t("net.col_macs"))
+    head = [
+        t("editor.col_stage"),
+        t("editor.col_in"),
+        t("editor.col_conv"),
+        t("editor.col_pool"),
+        t("editor.col_params"),
+    ]
+    head.append(t("editor.col_macs"))
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * 2 + "---|---|--:|--:|"]
     for row in spec.plan():
         conv = f"{shape(row.conv_shape)}: {row.conv_formula}"
         pool = f"{shape(row.out_shape)}: {row.pool_formula}" if row.pool_formula else "–"
         cells = [f"conv{row.index}", shape(row.in_shape), conv, pool, f"{row.params:,}", f"{row.multiply_adds:,}"]
         lines.append("| " + " | ".join(cells) + " |")
-    dense = t("net.dense", flat=f"{spec.flat_features():,}", hidden=spec.hidden)
-    lines.append(f"| {t('net.fc')} | {dense} | | | {spec.dense_params():,} | {spec.dense_multiply_adds():,} |")
-    lines.append(f"| **{t('net.total')}** | | | | **{spec.params():,}** | **{spec.multiply_adds():,}** |")
+    dense = t("editor.dense", flat=f"{spec.flat_features():,}", hidden=spec.hidden)
+    lines.append(f"| {t('editor.fc')} | {dense} | | | {spec.dense_params():,} | {spec.dense_multiply_adds():,} |")
+    lines.append(f"| **{t('editor.total')}** | | | | **{spec.params():,}** | **{spec.multiply_adds():,}** |")
     st.markdown("\n".join(lines))
 
 
@@ -195,7 +201,7 @@ def summary(spec: NetSpec) -> str:
     """One line: the layers, the parameters, the multiply-adds against the tutorial's."""
     ratio = spec.multiply_adds() / SEED.multiply_adds()
     return t(
-        "net.summary",
+        "editor.summary",
         layers=spec.describe(),
         params=f"{spec.params():,}",
         macs=f"{spec.multiply_adds():,}",
@@ -208,7 +214,7 @@ def network_numbers(prefix: str) -> NetSpec | SpecError:
     """Opened: the network's numbers and what they make, as wide as the page. Returns the spec,
     or the SpecError (shown by `outcome`, raised on Start)."""
     name = PRESETS[st.session_state[f"{prefix}_preset"]].title[language()]
-    with st.expander(t("net.change", name=name)):
+    with st.expander(t("editor.change", name=name)):
         try:
             spec = numbers_editor(prefix)
         except SpecError as e:
@@ -221,15 +227,15 @@ def spec_message(error: SpecError) -> str:
     """Why a network cannot work, in this browser's language (the field named as its column is)."""
     values = dict(error.values)
     if "field" in values:
-        values["field"] = t(f"net.{values['field']}")
+        values["field"] = t(f"editor.{values['field']}")
     return t(f"spec.{error.code}", **values)
 
 
 def outcome(prefix: str, spec: NetSpec | SpecError) -> None:
     """Under the network's choice: why it cannot work, or what it is."""
     if isinstance(spec, SpecError):
-        st.error(t("net.cannot_work", error=spec_message(spec)))
+        st.error(t("editor.cannot_work", error=spec_message(spec)))
         return
     if spec != PRESETS[st.session_state[f"{prefix}_preset"]].spec:
-        st.caption(t("net.changed", name=title(spec)))
+        st.caption(t("editor.changed", name=title(spec)))
     st.caption(summary(spec))
