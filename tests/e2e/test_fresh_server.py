@@ -10,7 +10,7 @@ import asyncio
 from harness.browser import Server
 from harness.websocket import Session, run_sync
 
-PAGES = ["", "train", "draw", "inspect", "evaluate", "models"]  # app.py's URL paths, home first
+PAGES = ["", "train", "draw", "inspect", "evaluate", "models", "experiments"]  # app.py's URL paths, home first
 STUDENTS = 6
 
 

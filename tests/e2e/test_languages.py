@@ -12,7 +12,7 @@ import pytest
 
 from views.i18n import strings
 
-PAGES = ["", "train", "draw", "inspect", "evaluate", "models"]
+PAGES = ["", "train", "draw", "inspect", "evaluate", "models", "experiments"]
 WAIT_MS = 60_000
 HANGUL = re.compile(r"[\uac00-\ud7a3]")
 # A dotted locale key: one of the locale files' tables, a dot, a key ("inspect.title"); not a file name.

@@ -301,7 +301,8 @@ def test_a_race_charts_both_networks_live_in_place_and_saves_both(app, server):
     )
     app.page.wait_for_function(more, timeout=30_000)  # both curves grew ...
     assert app.page.evaluate(f"() => {LOSS_CHART} === window.__raceChart")  # ... on the chart first drawn
-    expect(app.page.get_by_text("Network: The tutorial's CNN")).to_be_visible()  # fixed while it runs
+    main = app.page.get_by_test_id("stMainBlockContainer")  # the sidebar names the active model's network too
+    expect(main.get_by_text("Network: The tutorial's CNN")).to_be_visible()  # fixed while it runs
     app.screenshot("train-race-running")
     app.page.get_by_text("Race finished.").wait_for(timeout=300_000)
     app.wait_idle()
