@@ -184,6 +184,9 @@ SAW_REFUSAL = """() => {
 }"""
 
 
+RUNNING_LINE = re.compile(r"epoch \d+/3 · step \d+/\d+ · running")
+
+
 def test_second_browser_sees_the_run_and_cannot_start_another(new_app, server):
     teacher, student = new_app(), new_app()
     for a in (teacher, student):
@@ -197,7 +200,8 @@ def test_second_browser_sees_the_run_and_cannot_start_another(new_app, server):
     teacher.button("Start training").click(no_wait_after=True)
     student.button("Start training").click(no_wait_after=True)
     for a in (teacher, student):
-        a.page.get_by_text(re.compile(r"epoch \d+/3 · step")).wait_for(timeout=60_000)  # both watch it live
+        # both watch it live (the last run's "stopped" line can linger a moment while the page redraws)
+        a.page.get_by_text(RUNNING_LINE).wait_for(timeout=60_000)
         a.wait_idle()
         expect(a.button("Start training")).to_be_disabled()
     # One run on the server is one training process: a second run would have its own (the same
@@ -209,7 +213,7 @@ def test_second_browser_sees_the_run_and_cannot_start_another(new_app, server):
     late = new_app()  # a browser opened during the run sees it, and Start is disabled
     late.goto("train")
     assert late.button("Start training").is_disabled()
-    assert late.page.get_by_text(re.compile(r"epoch \d+/3 · step")).is_visible()
+    assert late.page.get_by_text(RUNNING_LINE).is_visible()
     stop_if_running(teacher)
     # The one training process above is what tells one run from two. The losing click is told
     # "already going" when the server takes it; under load it can instead land in the rerun that
@@ -221,7 +225,7 @@ def test_a_page_opened_before_the_run_picks_it_up(new_app):
     teacher, student = new_app(), new_app()
     student.goto("train")  # a student's page, open before the teacher starts
     start_run(teacher, images=60000, epochs=3, batch=64)
-    student.page.get_by_text(re.compile(r"epoch \d+/3 · step")).wait_for(timeout=15_000)
+    student.page.get_by_text(RUNNING_LINE).wait_for(timeout=15_000)
     student.wait_idle()
     expect(student.button("Start training")).to_be_disabled()
     stop_if_running(teacher)
