@@ -24,6 +24,7 @@ from cnn_demo.model import (
     spatial_stages,
 )
 from cnn_demo.train import Epoch, History, TrainConfig, fit
+from tests.test_model import TUTORIAL_KEYS
 
 
 def test_presets_have_names_and_lines_in_both_languages():
@@ -45,18 +46,7 @@ def test_presets_have_names_and_lines_in_both_languages():
 
 def test_the_seed_spec_is_the_tutorials_network():
     assert build().spec == SEED and SEED.params() == 123_222
-    assert list(build().state_dict()) == [
-        "layer.0.weight",
-        "layer.0.bias",
-        "layer.2.weight",
-        "layer.2.bias",
-        "layer.5.weight",
-        "layer.5.bias",
-        "fc_layer.0.weight",
-        "fc_layer.0.bias",
-        "fc_layer.2.weight",
-        "fc_layer.2.bias",
-    ]
+    assert list(build().state_dict()) == TUTORIAL_KEYS
 
 
 def test_what_each_preset_shows_is_in_its_shape():
