@@ -210,10 +210,11 @@ class App:
 
     def check(self) -> None:
         """No exception on the page, no unexpected error box, no traceback in the server log."""
-        assert not self.exceptions(), f"Streamlit exception on the page: {self.exceptions()}"
+        log = self.server.log_text(self._log_start)
+        # The page shows a redacted message; the server's log has the traceback.
+        assert not self.exceptions(), f"Streamlit exception on the page: {self.exceptions()}\n{log[-3000:]}"
         unexpected = [e for e in self.errors() if not any(x in e for x in self.expected_errors)]
         assert not unexpected, f"error box on the page: {unexpected}"
-        log = self.server.log_text(self._log_start)
         assert "Traceback" not in log, f"traceback in the server log:\n{log[-3000:]}"
 
     def close(self) -> None:

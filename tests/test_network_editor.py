@@ -68,9 +68,9 @@ def app(monkeypatch, tmp_path):
 
 
 def test_a_race_started_from_the_page_trains_the_two_networks_it_shows(app):
-    assert app.selectbox(key="net_preset").value == "seed"
+    assert app.selectbox(key="net_preset.en").value == "seed"
     app.toggle(key="train_race").set_value(True).run()
-    assert app.selectbox(key="race_preset").value == "fully_connected"  # the default opponent
+    assert app.selectbox(key="race_preset.en").value == "fully_connected"  # the default opponent
     captions = " ".join(c.value for c in app.caption)
     assert "fc 155 · 123,235 parameters" in captions and "1e+01× the tutorial's" not in captions
     app.number_input(key="train_images").set_value(256).run()

@@ -35,9 +35,9 @@ def test_recipe_fills_the_hyper_parameters(app):
     values = lambda: {n.label: n.value for n in app.number_input}
     # Quick is the first choice: one epoch of 30,000 images
     assert values() == {"Epochs": 1, "Batch size": 64, "Learning rate": 0.005, "Training images": 30000}
-    app.radio(key="train_recipe").set_value("seed").run()
+    app.radio(key="train_recipe.en").set_value("seed").run()
     assert values() == {"Epochs": 10, "Batch size": 256, "Learning rate": 0.0002, "Training images": 60000}
-    app.radio(key="train_recipe").set_value("best").run()
+    app.radio(key="train_recipe.en").set_value("best").run()
     assert values() == {"Epochs": 16, "Batch size": 128, "Learning rate": 0.003, "Training images": 60000}
 
 

@@ -18,7 +18,7 @@ from cnn_demo.preprocess import CANVAS, CENTRE, FIT, ImageError, Steps, decode_i
 from cnn_demo.probe import ERASE_REGIONS, MAX_THICKNESS, probe
 from views.common import active, remember_drawing, send_to_inspect
 from views.figures import ACCENT, PALE, picture
-from views.i18n import t
+from views.i18n import choice, t
 from views.touch import pin_canvas_toolbar
 
 UNSURE = 0.6  # below this probability the page says "unsure" instead of presenting a guess
@@ -157,12 +157,14 @@ def workbench() -> None:
         dy = a.slider(t("draw.shift_down"), -8, 8, key="probe_dy")
         turn = b.slider(t("draw.turn"), -90, 90, step=5, key="probe_turn")
         thickness = b.slider(t("draw.thickness"), -MAX_THICKNESS, MAX_THICKNESS, key="probe_thickness")
-        erase = c.select_slider(
-            t("draw.erase"),
-            options=list(ERASE_REGIONS),
-            key="probe_erase",
-            format_func=lambda region: t(f"draw.erase_{region.replace(' ', '_')}"),
-        )
+        with c:
+            erase = choice(
+                st.select_slider,
+                t("draw.erase"),
+                list(ERASE_REGIONS),
+                key="probe_erase",
+                format_func=lambda region: t(f"draw.erase_{region.replace(' ', '_')}"),
+            )
         c.button(t("draw.reset"), on_click=reset_probe, help=t("draw.reset_help"))
         # A fully connected net has no convolution to find a stroke wherever it is.
         st.caption(t("draw.probe_caption" if loaded.model.spec.convs else "draw.probe_caption_fc"))

@@ -24,7 +24,7 @@ from views.common import (
     projector,
 )
 from views.figures import ACCENT, HIGHLIGHT, INK, PALETTE, chart, image_figure
-from views.i18n import LANGUAGES, strings, t
+from views.i18n import LANGUAGES, choice, strings, t
 
 TABS = ["confusion", "mistakes", "curves", "alike"]  # named by the locales' evaluate.tab_* strings
 CELL_IMAGES = 50  # at most this many images of one confusion-matrix cell are drawn
@@ -258,13 +258,15 @@ if confusion_tab.open:
 if mistakes_tab.open:
     with mistakes_tab:
         c1, c2 = st.columns([2, 3])
-        order = c1.radio(
-            t("evaluate.order"),
-            ["most", "least"],
-            key="eval_order",
-            horizontal=True,
-            format_func=lambda v: t(f"evaluate.order_{v}"),
-        )
+        with c1:
+            order = choice(
+                st.radio,
+                t("evaluate.order"),
+                ["most", "least"],
+                key="eval_order",
+                horizontal=True,
+                format_func=lambda v: t(f"evaluate.order_{v}"),
+            )
         count = c2.slider(t("evaluate.how_many"), 10, 200, 50, step=10, key="eval_mistake_count")
         mistakes = result.mistakes(most_confident_first=order == "most")
         st.caption(t("evaluate.mistakes_caption", count=f"{len(mistakes):,}"))
@@ -333,7 +335,8 @@ if alike_tab.open:
         drawing = drawing_for_inspect()
         DRAWING, TEST = "drawing", "test"  # the radio's values; its labels come from the locales
         if drawing is not None:
-            source = st.radio(
+            source = choice(
+                st.radio,
                 t("evaluate.alike_source"),
                 [DRAWING, TEST],
                 key="eval_alike_source",

@@ -77,3 +77,27 @@ def language_switch() -> None:
     st.segmented_control(
         "Language · 언어", list(LANGUAGES), format_func=LANGUAGES.get, key="lang_switch", on_change=_switched
     )
+
+
+def choice(widget, label: str, options, *, key: str, format_func, on_change=None, args=(), **kwargs):
+    """A choice widget (st.radio, st.selectbox, st.select_slider) whose options are shown in this
+    browser's language; the option picked is kept in st.session_state[key].
+
+    Such a widget sends back its option's label, and Streamlit keeps a keyed widget's id when only
+    its labels change: after a language switch the browser would send the old language's label,
+    which no option has now, and the choice would be lost (an on_change callback would get the
+    label, not an option). So each language draws its own widget, f"{key}.{lang}", which starts
+    from the choice so far.
+    """
+    widget_key = f"{key}.{language()}"
+    if key in st.session_state:
+        st.session_state[widget_key] = st.session_state[key]
+
+    def changed() -> None:
+        st.session_state[key] = st.session_state[widget_key]
+        if on_change is not None:
+            on_change(*args)
+
+    picked = widget(label, options, key=widget_key, format_func=format_func, on_change=changed, **kwargs)
+    st.session_state[key] = picked
+    return picked

@@ -32,7 +32,7 @@ from cnn_demo.pixels import magnify, scale_each, signed_limit, weights_rgb
 from cnn_demo.predict import runner_up
 from views.common import active, drawing_for_inspect
 from views.figures import ACCENT, GAP, HIGHLIGHT, INK, SIGNED, chart, image_figure, picture
-from views.i18n import LANGUAGES, strings, t
+from views.i18n import LANGUAGES, choice, strings, t
 
 TEST, DRAWING = "test", "drawing"  # the Input radio's values; its labels come from the locales
 POOL_MODULES = {"max": "MaxPool2d", "avg": "AvgPool2d"}  # PyTorch's names, as the code writes them
@@ -226,7 +226,8 @@ def random_image() -> None:
 
 with st.container(border=True):
     if drawing is not None:
-        st.radio(
+        choice(
+            st.radio,
             t("inspect.input"),
             [TEST, DRAWING],
             key="inspect_source",

@@ -24,7 +24,7 @@ from cnn_demo.model import (
     SpecError,
     preset_name,
 )
-from views.i18n import LANGUAGES, language, strings, t
+from views.i18n import LANGUAGES, choice, language, strings, t
 
 NUMBERS = ("out_channels", "kernel_size", "stride", "padding", "pool_size", "pool_stride")
 COLUMNS = ("out_channels", "kernel_size", "stride", "padding", "activation", "pool", "pool_size", "pool_stride")
@@ -101,11 +101,12 @@ def kept(*keys: str) -> None:
 def network_picker(prefix: str, label: str, default: str) -> str:
     """The preset choice and its one line; the preset's name."""
     key = f"{prefix}_preset"
-    keep(key, f"{prefix}_hidden")
+    keep(f"{prefix}_hidden")
     if key not in st.session_state:
         st.session_state[key] = default
         _use_preset(prefix)
-    st.selectbox(
+    choice(
+        st.selectbox,
         label,
         list(PRESETS),
         key=key,
@@ -113,7 +114,6 @@ def network_picker(prefix: str, label: str, default: str) -> str:
         on_change=_use_preset,
         args=(prefix,),
     )
-    kept(key)
     st.caption(PRESETS[st.session_state[key]].shows[language()])
     return st.session_state[key]
 

@@ -20,7 +20,7 @@ from views.common import (
     run_manager,
 )
 from views.figures import HIGHLIGHT, PALETTE, faded, picture
-from views.i18n import t
+from views.i18n import choice, t
 from views.live_chart import live_chart
 from views.live_chart import preload as live_chart_preload
 from views.network_editor import keep, kept, network_numbers, network_picker, outcome, spec_message, summary, title
@@ -104,7 +104,8 @@ with st.container(border=True):
         networks_editor()
 
 with st.container(border=True):
-    st.radio(
+    choice(
+        st.radio,
         t("train.recipe"),
         list(RECIPES),
         key="train_recipe",

@@ -63,3 +63,47 @@ def test_page_in_both_languages_and_the_switch(app, path):
     app.wait_idle()
     app.page.wait_for_url(re.compile(r"[?&]lang=ko\b"), timeout=WAIT_MS)
     assert check_page(app, "ko") == korean
+
+
+def test_choices_survive_the_language_switch(app):
+    """A radio or selectbox sends back its option's label, which a language switch changes: the
+    recipe and the network picked in English are still picked in Korean, and can be changed there."""
+    from playwright.sync_api import expect
+
+    from cnn_demo.model import PRESETS
+
+    main = app.page.locator("[data-testid='stMain']")
+    recipes = main.get_by_role("radiogroup").first
+    preset = main.locator("[data-testid='stSelectbox']").first
+    shown = preset.get_by_role("combobox")  # its value is the option shown
+
+    def checked() -> list[bool]:
+        return recipes.evaluate("g => [...g.querySelectorAll('input')].map(i => i.checked)")
+
+    def pick(name: str, lang: str) -> None:
+        preset.click()
+        app.page.get_by_role("option", name=PRESETS[name].title[lang], exact=True).click()
+        app.wait_idle()
+
+    def switch(to: str) -> None:
+        app.page.locator("[data-testid='stSidebar']").get_by_text(to, exact=True).click()
+        app.page.wait_for_url(re.compile(rf"[?&]lang={'ko' if to == '한국어' else 'en'}\b"), timeout=WAIT_MS)
+        app.wait_idle()
+
+    app.goto("train?lang=en")
+    recipes.locator("label").nth(2).click()
+    app.wait_idle()
+    pick("kernel3", "en")
+    switch("한국어")
+    app.check()
+    assert checked() == [False, False, True, False]
+    expect(shown).to_have_value(PRESETS["kernel3"].title["ko"])
+    assert main.get_by_text(PRESETS["kernel3"].shows["ko"]).first.is_visible()
+
+    pick("fully_connected", "ko")  # a choice made in Korean, after the switch
+    app.check()
+    assert main.get_by_text(PRESETS["fully_connected"].shows["ko"]).first.is_visible()
+    switch("English")
+    app.check()
+    expect(shown).to_have_value(PRESETS["fully_connected"].title["en"])
+    assert checked() == [False, False, True, False]

@@ -323,21 +323,44 @@ def test_a_race_charts_both_networks_live_in_place_and_saves_both(app, server):
     expect(main).to_contain_text("-quick-fully_connected")
 
 
-def edit_cell(app, row: int, column: int, value) -> None:
+def steady_box(locator) -> dict:
+    """The element's box once it stops moving (an expander opening, a run's results appearing
+    above it): a click at a box measured mid-move lands on another cell."""
+    box = locator.bounding_box()
+    for _ in range(20):
+        locator.page.wait_for_timeout(150)
+        now = locator.bounding_box()
+        if now == box:
+            return box
+        box = now
+    return box
+
+
+def edit_cell(app, row: int, column: int, value, shows: str) -> None:
     """Type a value into a data editor's cell, as a user does: click the first cell, move there
     with the arrow keys, Enter to edit, type over it, Enter (the grid is a canvas: its cells are
-    not elements)."""
+    not elements). Done when the page shows `shows`; a rerun that redraws the grid mid-edit can
+    drop the keys, so a user (and this test) tries again."""
     grid = app.page.locator("[data-testid='stDataFrame']").first
-    box = grid.bounding_box()
-    app.page.mouse.click(box["x"] + 70, box["y"] + 35 + 17)  # past the row markers, below the header: the first cell
-    for key in ["ArrowDown"] * row + ["ArrowRight"] * column + ["Enter"]:
-        app.page.wait_for_timeout(100)
-        app.page.keyboard.press(key)
-    app.page.wait_for_timeout(300)
-    app.page.keyboard.press("Control+a")
-    app.page.keyboard.type(str(value))
-    app.page.keyboard.press("Enter")
-    app.wait_idle()
+    for _ in range(3):
+        box = steady_box(grid)
+        app.page.mouse.click(
+            box["x"] + 70, box["y"] + 35 + 17
+        )  # past the row markers, below the header: the first cell
+        for key in ["ArrowDown"] * row + ["ArrowRight"] * column + ["Enter"]:
+            app.page.wait_for_timeout(100)
+            app.page.keyboard.press(key)
+        app.page.wait_for_timeout(300)
+        app.page.keyboard.press("Control+a")
+        app.page.keyboard.type(str(value))
+        app.page.keyboard.press("Enter")
+        app.wait_idle()
+        try:
+            expect(app.page.get_by_text(shows).first).to_be_visible(timeout=5000)
+            return
+        except AssertionError:
+            app.page.keyboard.press("Escape")  # close a cell editor left open
+    raise AssertionError(f"the edit did not take: the page never showed {shows!r}")
 
 
 def test_a_bad_spec_in_the_editor_names_the_stage_and_starts_no_run(app, server):
@@ -347,9 +370,10 @@ def test_a_bad_spec_in_the_editor_names_the_stage_and_starts_no_run(app, server)
     expect(
         app.page.get_by_text("(28 − 5 + 2·0) / 1 + 1 = 24").first
     ).to_be_visible()  # the shapes, before anything trains
-    edit_cell(app, row=0, column=2, value=3)  # conv1 steps 3 pixels: 28 -> 8, conv2 -> 4, pooled to 2
+    # conv1 steps 3 pixels: 28 -> 8, conv2 -> 4, pooled to 2
     message = "conv3: a 5×5 kernel does not fit in its 2×2 input with padding 0"
     app.expected_errors = [message]
+    edit_cell(app, row=0, column=2, value=3, shows=message)
     expect(app.page.get_by_text(re.compile("This network cannot work: " + re.escape(message)))).to_be_visible()
     before = sorted(server.runs_dir.glob("*.safetensors"))
     app.button("Start training").click()
