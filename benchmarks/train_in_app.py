@@ -61,7 +61,7 @@ def app_run(images: int, epochs: int, tmp: Path, page_closed: bool = False) -> d
             # The command line's recipe (the page's first choice is Quick)
             app.page.get_by_text("The tutorial's (Adam 0.0002, 10 epochs)", exact=True).click()
             app.wait_idle()
-            app.page.get_by_text("Training process ready").wait_for(timeout=180_000)
+            app.wait_worker_ready()
             for label, value in (("Training images", images), ("Epochs", epochs)):
                 box = app.page.get_by_label(label, exact=True)
                 box.fill(str(value))

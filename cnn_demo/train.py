@@ -47,7 +47,7 @@ from cnn_demo.model import PRESETS, SEED, Net, NetSpec, build, conv_weights, net
 # the time), "seed" is the tutorial's, "best" this project's longest (the shipped model).
 # The README's performance table has what each reaches, in how many seconds, on which CPU.
 RECIPES = {
-    "quick": dict(epochs=1, batch_size=64, lr=5e-3, schedule="onecycle", augment=False, train_images=30_000),
+    "quick": dict(epochs=1, batch_size=64, lr=5e-3, schedule="onecycle", augment=False, train_images=20_000),
     "quick99": dict(epochs=1, batch_size=128, lr=5e-3, schedule="onecycle", augment=True, train_images=60_000),
     "seed": dict(epochs=10, batch_size=256, lr=2e-4, schedule="constant", augment=False),
     "best": dict(epochs=16, batch_size=128, lr=3e-3, schedule="onecycle", augment=True),

@@ -5,6 +5,7 @@ benchmarks in benchmarks/. Set CHROMIUM_PATH to use another Chromium.
 """
 
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -128,6 +129,9 @@ class Server:
         self.log.close()
 
 
+WORKER_READY = re.compile(r"^Training process ready")  # locales/en.toml, train.worker_ready
+
+
 class App:
     """One browser session on the app, with the waits and checks every test needs."""
 
@@ -159,6 +163,12 @@ class App:
             if self.page.evaluate(SCRIPT_IDLE):
                 break
         self.page.wait_for_timeout(150)  # let the last deltas paint
+
+    def wait_worker_ready(self, timeout: float = 180_000) -> None:
+        """Until the Train page says its training process is ready (the first time on a machine
+        it measures how to train first). The text must begin the caption: matched as a
+        substring, "Training process ready" is also in "Getting the training process ready …"."""
+        self.page.get_by_text(WORKER_READY).wait_for(timeout=timeout)
 
     def type_number(self, label: str, value) -> None:
         """Type into the number box with this label and press Enter (a rerun follows)."""

@@ -143,6 +143,21 @@ def test_results_have_the_documented_shape(records):
     assert len(records["presets"]["runs"]) == len(PRESETS)
 
 
+def test_the_shipped_results_are_what_the_default_options_train():
+    """Quick's one epoch for the experiments stays at the images the shipped results were measured
+    with, whatever the Train page's Quick is tuned to; other recipes keep their own."""
+    shipped = experiments.ROOT / "checkpoints" / "experiments"
+    config = Options().config(PRESETS["seed"].spec)
+    assert (config.recipe, config.train_images) == ("quick", experiments.QUICK_TRAIN_IMAGES)
+    for name in NAMES:
+        record = kept(name, shipped)
+        assert record["options"]["recipe"] == config.recipe, name
+        assert record["options"]["train_images"] == config.train_images, name
+        assert record["command"] == experiments.command(name), name  # "Run again" reruns the same
+    assert Options(recipe="quick99").config(PRESETS["seed"].spec).train_images == 60_000
+    assert Options(train_images=1024).config(PRESETS["seed"].spec).train_images == 1024
+
+
 def test_results_are_kept_and_read_back(records, tmp_path):
     assert kept("shuffled", tmp_path) is None  # never run
     for record in records.values():

@@ -33,8 +33,8 @@ def test_home_shows_the_active_model_in_the_sidebar(app):
 def test_recipe_fills_the_hyper_parameters(app):
     app.switch_page("views/train.py").run()
     values = lambda: {n.label: n.value for n in app.number_input}
-    # Quick is the first choice: one epoch of 30,000 images
-    assert values() == {"Epochs": 1, "Batch size": 64, "Learning rate": 0.005, "Training images": 30000}
+    # Quick is the first choice: one epoch of 20,000 images
+    assert values() == {"Epochs": 1, "Batch size": 64, "Learning rate": 0.005, "Training images": 20000}
     app.radio(key="train_recipe.en").set_value("seed").run()
     assert values() == {"Epochs": 10, "Batch size": 256, "Learning rate": 0.0002, "Training images": 60000}
     app.radio(key="train_recipe.en").set_value("best").run()
@@ -87,7 +87,7 @@ def test_a_setting_the_trainer_refuses_is_a_clear_error_and_starts_nothing(app, 
     app.button[0].click().run()  # "Start training"
     (error,) = app.error
     assert error.value == "Training did not start: lr must be between 1e-06 and 1, not 5"
-    assert checked and checked[0].lr == 0.005 and checked[0].train_images == 30_000  # what the boxes held (Quick)
+    assert checked and checked[0].lr == 0.005 and checked[0].train_images == 20_000  # what the boxes held (Quick)
     assert app.button[0].label == "Start training" and not app.button[0].disabled
     assert any(i.value.startswith("No run yet") for i in app.info)
     assert not app.exception

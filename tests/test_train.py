@@ -150,7 +150,7 @@ def test_evaluate_cli_refuses_a_bad_file(tmp_path, capsys):
 
 @pytest.mark.slow
 def test_the_quick_recipe_passes_97_percent_on_mnist(tmp_path):
-    """The Train page's first choice works: one epoch of 30,000 images, the whole test set after.
+    """The Train page's first choice works: one epoch of 20,000 images, the whole test set after.
     (Full MNIST: run with -m slow. benchmarks/time_to_accuracy.py times it from the click.)"""
     from cnn_demo.data import load_mnist
 

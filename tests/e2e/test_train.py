@@ -133,7 +133,7 @@ def quick_run(app, device: str = "auto") -> float:
         app.page.get_by_label("Device").click()
         app.page.get_by_role("option", name=device, exact=True).click()
         app.wait_idle()
-    app.page.get_by_text("Training process ready").wait_for(timeout=120_000)
+    app.wait_worker_ready(timeout=120_000)
     expect(app.button("Start training")).to_be_enabled(timeout=60_000)
     app.button("Start training").click()
     # This run on the page, not the last one (its chart and result stay until the next redraw)
