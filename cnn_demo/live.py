@@ -21,9 +21,12 @@ the view has a Lane per network (`view.lanes`), and each is saved as its own che
 import math
 import os
 import queue
+import sys
 import threading
 import time
 import tomllib
+import types
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -173,7 +176,8 @@ class Worker:
             before = {key: os.environ.get(key) for key in env}
             os.environ.update(env)
             try:
-                self.process.start()
+                with _no_main_to_rerun():
+                    self.process.start()
             finally:
                 for key, value in before.items():
                     if value is None:
@@ -193,6 +197,24 @@ class Worker:
 
 
 _ENVIRON_LOCK = threading.Lock()
+
+
+@contextmanager
+def _no_main_to_rerun():
+    """While a spawned process starts: no __main__ for it to import again.
+
+    A spawned child imports its parent's __main__ script first (multiprocessing.spawn, for
+    functions defined there). Under `streamlit run` that is the page script, app.py: the worker
+    imported streamlit and every view, seconds of a fresh server's start, for nothing
+    (worker_main lives here). A module with no file makes spawn leave __main__ alone. Streamlit
+    puts a new __main__ in sys.modules for each script run, so one set meanwhile is kept."""
+    previous = sys.modules.get("__main__")
+    stand_in = sys.modules["__main__"] = types.ModuleType("__main__")
+    try:
+        yield
+    finally:
+        if sys.modules.get("__main__") is stand_in and previous is not None:
+            sys.modules["__main__"] = previous
 
 
 def worker_main(jobs, reports, go, stop, ready, own_data: bool, parent_pid: int) -> None:

@@ -342,3 +342,26 @@ def test_a_race_where_one_network_diverges_stops_and_keeps_the_other(thread_mana
     assert view.state == "failed" and "learning rate 0.002 is too large" in view.message
     assert all(lane.saved_path is not None for lane in view.lanes)  # finite weights: both kept, marked diverged
     assert checkpoint.load(view.lanes[1].saved_path)[1]["stopped"] == "diverged"
+
+
+def test_the_worker_does_not_run_the_page_script_again(tmp_path, monkeypatch):
+    """Under `streamlit run`, __main__ is app.py; a spawned child would import it again first
+    (multiprocessing.spawn), and with it streamlit and every view: seconds of a fresh server's
+    start. Here a __main__ whose file leaves a mark when it is run stands in for app.py."""
+    import sys
+    import types
+
+    mark = tmp_path / "ran"
+    script = tmp_path / "page_script.py"
+    script.write_text(f"open({str(mark)!r}, 'w').close()\n")
+    page = types.ModuleType("__main__")
+    page.__file__ = str(script)
+    monkeypatch.setitem(sys.modules, "__main__", page)
+    worker = live.Worker(own_data=False)
+    try:
+        assert sys.modules["__main__"] is page  # put back at once
+        wait_until(lambda: worker.ready.is_set() or not worker.alive(), what="the worker ready")
+        assert worker.alive() and worker.ready.is_set()
+    finally:
+        worker.close()
+    assert not mark.exists(), "the worker ran the parent's __main__ script"

@@ -1,3 +1,4 @@
+import json
 import subprocess
 import sys
 from dataclasses import replace
@@ -247,3 +248,17 @@ def test_the_one_cycle_schedule_runs_for_a_run_of_a_few_steps(small_sets, steps)
     history = History()
     list(fit(build(), config, *small_sets, history))
     assert len(history.losses) == steps
+
+
+def test_quick_sizes_reports_each_seed_and_the_worst(small_sets, monkeypatch, capsys):
+    """benchmarks.quick_sizes, the measurement behind Quick's size: one accuracy per seed, the
+    worst of them, on small data here (the full MNIST is the command's)."""
+    from benchmarks import quick_sizes
+
+    monkeypatch.setattr(quick_sizes, "load_mnist", lambda split: small_sets[0] if split == "train" else small_sets[1])
+    assert quick_sizes.main(["--images", "512", "--lr", "5e-3", "--seeds", "0", "1", "--json"]) == 0
+    report = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    (row,) = report["runs"]
+    assert (row["images"], row["batch"], report["seeds"]) == (512, 64, [0, 1])
+    assert len(row["accuracies"]) == 2 and row["worst"] == min(row["accuracies"])
+    assert all(10 < a <= 100 for a in row["accuracies"])  # percentages, and above chance on these
