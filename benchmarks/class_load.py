@@ -20,7 +20,7 @@ stroke must read as the digit drawn (the drawings are those the engine reads rig
 `--students` takes several class sizes; each one draws for `--duration` seconds without a
 training run and with one (`--training`), started through the app as a teacher does: one
 more session opens /train, sets the epochs and presses "Start training", then plays the
-browser's timers (the live progress every second, the filters every three) and reads the
+browser's timers (the live progress every 2 s, the filters every 3 s) and reads the
 run's progress from them. The run's images per second (evaluation excluded, from the page's
 step count and images/s) are measured alone for `--alone` seconds before the students start,
 then while they draw; "Stop" ends it. `--browsers` real Chromium students (headless, on this

@@ -25,7 +25,7 @@ from views.live_chart import live_chart
 from views.live_chart import preload as live_chart_preload
 from views.network_editor import keep, kept, network_numbers, network_picker, outcome, spec_message, summary, title
 
-# The page redraws every second while a run trains, in a browser that often shares the
+# The page redraws every few seconds while a run trains, in a browser that often shares the
 # teacher's cores with the run. Streamlit eases those redraws (the progress bar slides, elements
 # fade), and each easing keeps the browser drawing frames for most of the second: off here.
 STILL_CSS = (
@@ -201,7 +201,7 @@ def accuracy_range(accuracies: list[float]) -> tuple[float, float]:
 def loss_figure(v: RunView) -> go.Figure:
     """Loss of every step (thin), its moving average (thick), and test accuracy on a second axis;
     in a race, each network in its own colour, named. Built in one call and thinned to 600
-    points a network: it is redrawn every second, on the cores the run trains on. The traces keep
+    points a network: it is redrawn every CHART_EVERY_S, on the cores the run trains on. The traces keep
     their order (each network's two losses, then the accuracies), so Plotly.react updates them."""
     data, accuracy_traces, all_accuracies = [], [], []
     for i, lane in enumerate(v.lanes):
@@ -354,9 +354,17 @@ def use_model_button(lane: Lane, text: str | None, key: str) -> None:
         st.rerun(scope="app")
 
 
-# While a run is active the chart is redrawn every second and the filters every three
-# (they change slowly, and every redraw costs the run CPU time); the timers are off otherwise.
-@st.fragment(run_every=1.0 if running else None)
+# While a run is active the chart is redrawn every CHART_EVERY_S and the filters every
+# FILTERS_EVERY_S; the timers are off otherwise. Every redraw costs the run: the browser shares
+# the teacher's cores with it, and each of its pauses stalls both training threads. Measured
+# (`python -m benchmarks.train_in_app`, Intel with AMX, bf16): with the chart every second the app
+# kept 84% of the command line's speed, every 2 s 92%. The points drawn and the metrics beside
+# the chart made no difference: it is the redraw itself (Streamlit's and Plotly's).
+CHART_EVERY_S = 2.0
+FILTERS_EVERY_S = 3.0  # they change slowly
+
+
+@st.fragment(run_every=CHART_EVERY_S if running else None)
 def live_progress() -> None:
     v = manager.run.view()
     show_progress(v)
@@ -366,7 +374,7 @@ def live_progress() -> None:
         show_result(v)
 
 
-@st.fragment(run_every=3.0 if running else None)
+@st.fragment(run_every=FILTERS_EVERY_S if running else None)
 def live_filters() -> None:
     v = manager.run.view()
     for i, lane in enumerate(v.lanes):
