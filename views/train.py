@@ -138,10 +138,15 @@ if st.session_state.pop(BUSY_NOTICE, False):
 b1, b2, b3, note_col = st.columns([1.2, 1.2, 1, 1.6], vertical_alignment="center")
 
 
-@st.fragment(run_every=1.0 if manager.worker_state() in ("measuring", "starting") else None)
+worker_waited_for = manager.worker_state() in ("measuring", "starting")
+
+
+@st.fragment(run_every=1.0 if worker_waited_for else None)
 def worker_note() -> None:
     """The training process is made when the server starts; a Start pressed before it is ready waits."""
     state = manager.worker_state()
+    if worker_waited_for and state not in ("measuring", "starting"):
+        st.rerun(scope="app")  # the page again, without this note's timer: an idle page stays idle
     if state == "ready":
         tuned = settings("cpu")
         st.caption(t("train.worker_ready", settings=tuned.short() if tuned.measured else t("train.unmeasured")))

@@ -273,6 +273,42 @@ def test_first_visits_on_a_fresh_server_straight_to_pages_get_the_whole_app(brow
         fresh.stop()
 
 
+def test_an_idle_train_page_stops_its_worker_timer_once_the_worker_is_ready(browser, tmp_path):
+    """Opened while the training process starts, the page asks every second how it is doing;
+    once it is ready, only the 2-s watch for another browser's run is left (a class's idle
+    browsers would otherwise rerun a fragment each, every second, all lesson)."""
+    from streamlit.proto.BackMsg_pb2 import BackMsg
+
+    from harness.browser import App, Server
+
+    fresh = Server(tmp_path / "runs", tmp_path / "fresh.log")
+    reruns: list[str] = []  # the fragment each rerun the page asks for is of ("" for the page)
+
+    def sent(payload) -> None:
+        message = BackMsg()
+        message.ParseFromString(payload)
+        if message.WhichOneof("type") == "rerun_script":
+            reruns.append(message.rerun_script.fragment_id)
+
+    try:
+        app = App(fresh, browser)
+        app.page.on("websocket", lambda ws: ws.on("framesent", sent))
+        app.goto("train")
+        expect(app.page.get_by_text("Getting the training process ready")).to_be_visible()
+        app.wait_worker_ready()
+        app.page.wait_for_timeout(1500)  # the page's one rerun without the timer
+        app.wait_idle()
+        before = len(reruns)
+        app.page.wait_for_timeout(8000)
+        timers = {f: reruns[before:].count(f) for f in set(reruns[before:])}
+        assert "" not in timers, timers  # no full rerun of an idle page
+        assert len(timers) == 1 and max(timers.values()) <= 5, timers  # watch_for_a_run alone, every 2 s
+        app.check()
+        app.close()
+    finally:
+        fresh.stop()
+
+
 # Each network's smoothed loss in a race, named in the legend: [[name, points], ...].
 RACE_LOSSES = (
     "() => { const g = document.querySelector('.st-key-loss_chart .js-plotly-plot');"
@@ -339,28 +375,34 @@ def steady_box(locator) -> dict:
 
 def edit_cell(app, row: int, column: int, value, shows: str) -> None:
     """Type a value into a data editor's cell, as a user does: click the first cell, move there
-    with the arrow keys, Enter to edit, type over it, Enter (the grid is a canvas: its cells are
-    not elements). Done when the page shows `shows`; a rerun that redraws the grid mid-edit can
-    drop the keys, so a user (and this test) tries again."""
+    with the arrow keys, Enter to open the cell's editor, type over it, Enter (the grid is a
+    canvas: its cells are not elements, but the editor is an input). Done when the page shows
+    `shows`.
+
+    Enter is pressed only once the editor holds the value and the browser has drawn a frame:
+    the grid commits the value its editor last rendered, so an Enter at once after the keys
+    (as a test types, not a person) commits the old value, which is no edit at all."""
     grid = app.page.locator("[data-testid='stDataFrame']").first
+    cell_editor = app.page.locator(".gdg-input").first
     for _ in range(3):
-        box = steady_box(grid)
+        box = steady_box(grid)  # measured each time: an error shown above it moves the grid
         app.page.mouse.click(
             box["x"] + 70, box["y"] + 35 + 17
         )  # past the row markers, below the header: the first cell
         for key in ["ArrowDown"] * row + ["ArrowRight"] * column + ["Enter"]:
             app.page.wait_for_timeout(100)
             app.page.keyboard.press(key)
-        app.page.wait_for_timeout(300)
-        app.page.keyboard.press("Control+a")
-        app.page.keyboard.type(str(value))
-        app.page.keyboard.press("Enter")
-        app.wait_idle()
         try:
+            expect(cell_editor).to_be_focused(timeout=3000)
+            cell_editor.fill(str(value))
+            expect(cell_editor).to_have_value(str(value))
+            app.page.evaluate("() => new Promise(done => requestAnimationFrame(() => requestAnimationFrame(done)))")
+            app.page.keyboard.press("Enter")
+            app.wait_idle()
             expect(app.page.get_by_text(shows).first).to_be_visible(timeout=5000)
             return
         except AssertionError:
-            app.page.keyboard.press("Escape")  # close a cell editor left open
+            app.page.keyboard.press("Escape")  # close a cell editor left open, then try again
     raise AssertionError(f"the edit did not take: the page never showed {shows!r}")
 
 
