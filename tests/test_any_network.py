@@ -185,6 +185,7 @@ def page_with(tmp_path, monkeypatch):
 
     store = ModelStore(runs_dir=tmp_path)
     monkeypatch.setattr(views.common, "model_store", lambda: store)
+    monkeypatch.setenv("CNN_DEMO_TRAINING", "thread")  # no training process to start: nothing here trains
 
     def make(spec: NetSpec, name: str) -> AppTest:
         torch.manual_seed(0)

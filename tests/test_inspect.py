@@ -28,7 +28,8 @@ TABS = ["Feature maps", "One channel", "Learned filters", "End of the network", 
 
 
 @pytest.fixture
-def page():
+def page(monkeypatch):
+    monkeypatch.setenv("CNN_DEMO_TRAINING", "thread")  # no training process to start for a page that trains nothing
     st.cache_resource.clear()  # a fresh "server"
     at = AppTest.from_file(APP, default_timeout=60)
     at.run()
