@@ -1,13 +1,14 @@
 """The classroom CNN app. Start it with:  streamlit run app.py
 
-This file only routes: the pages live in views/, the engine in cnn_demo/. The folder is not
-named pages/: Streamlit would take that for its older multipage mode.
+This file only routes: the pages live in app_pages/ (the folder Streamlit's docs name for apps
+that use st.navigation; a pages/ folder would turn on its older multipage mode), the engine in
+cnn_demo/.
 """
 
 import streamlit as st
 
-from views.common import sidebar
-from views.i18n import t
+from app_pages.common import sidebar
+from app_pages.i18n import t
 
 # (file, url path, icon); each page's title comes from the [nav] table of the locales.
 PAGES = [
@@ -24,7 +25,7 @@ PAGES = [
 def run() -> None:
     st.set_page_config(page_title="CNN classroom", page_icon=":material/neurology:", layout="wide")
     pages = [
-        st.Page(f"views/{name}.py", title=t(f"nav.{name}"), icon=icon, url_path=path or None, default=not path)
+        st.Page(f"app_pages/{name}.py", title=t(f"nav.{name}"), icon=icon, url_path=path or None, default=not path)
         for name, path, icon in PAGES
     ]
     page = st.navigation(pages)

@@ -5,7 +5,7 @@
 
 One `streamlit run app.py` on this machine. Each simulated student is one websocket session
 (harness/websocket.py), as a browser opens it: it opens /draw, and after each stroke of a digit
-(cnn_demo.drawn, stroke by stroke) sends the canvas's value as streamlit-drawable-canvas 0.13
+(cnn_demo.drawings.drawn, stroke by stroke) sends the canvas's value as streamlit-drawable-canvas 0.13
 sends it (the fabric JSON of the paths and a PNG data URL of the 280 x 280 canvas) in a rerun
 of the canvas's fragment, reads the answer (the "Prediction" metric) from the ForwardMsgs and
 loads the run's pictures, as the page's <img>s do. After a digit it clears the canvas. A
@@ -47,7 +47,7 @@ from pathlib import Path
 
 import numpy as np
 
-from cnn_demo.preprocess import CANVAS as CANVAS_PX
+from cnn_demo.drawings.preprocess import CANVAS as CANVAS_PX
 from harness.browser import CHROMIUM, CHROMIUM_ARGS, Server
 from harness.canvas import CANVAS, SEEN_SRC, UNTIL_NEW_ANSWER, canvas_value
 from harness.websocket import Session, json_widget, trigger_widget
@@ -78,10 +78,10 @@ def drawing_book(n: int, seed: int = 1000) -> list[Digit]:
     """n digits drawn stroke by stroke, each with its canvas value and the engine's answer
     after every stroke; only digits the engine reads right when whole (99.8% of them), so
     that a wrong answer on the page is the server's mistake, not the model's."""
-    from cnn_demo.checkpoint import DEFAULT, load
-    from cnn_demo.drawn import drawings, render
-    from cnn_demo.predict import predict_proba
-    from cnn_demo.preprocess import canvas_to_mnist
+    from cnn_demo.drawings.drawn import drawings, render
+    from cnn_demo.drawings.preprocess import canvas_to_mnist
+    from cnn_demo.inside.predict import predict_proba
+    from cnn_demo.storage.checkpoint import DEFAULT, load
 
     model, _ = load(DEFAULT)
     book = []
@@ -434,7 +434,7 @@ async def measure(
 ) -> dict:
     from playwright.async_api import async_playwright
 
-    from cnn_demo.train import RECIPES
+    from cnn_demo.training.train import RECIPES
 
     batch = RECIPES[next(iter(RECIPES))]["batch_size"]  # the teacher's run: the recipe /train offers first (Quick)
     book = drawing_book(60)

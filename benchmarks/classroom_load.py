@@ -29,7 +29,7 @@ from pathlib import Path
 
 import numpy as np
 
-from cnn_demo.drawn import drawings
+from cnn_demo.drawings.drawn import drawings
 from harness.browser import CHROMIUM, CHROMIUM_ARGS, SCRIPT_IDLE, Server
 from harness.canvas import CANVAS, SEEN_SRC, UNTIL_NEW_ANSWER, UNTIL_NO_ANSWER, on_change
 

@@ -3,9 +3,9 @@
 #
 #     bash benchmarks/gpu_check.sh            # figures under bench-out/gpu/ (or under $OUT/gpu)
 #
-#  1. python -m cnn_demo.calibrate --device cuda   layout and dtype measured on this GPU, kept
-#  2. python -m cnn_demo.bench --device cuda        tutorial pipeline vs this one, fraction of peak
-#  3. python -m cnn_demo.train --device cuda        the tutorial's recipe, 10 epochs (target: an epoch <= 1 s)
+#  1. python -m cnn_demo calibrate --device cuda   layout and dtype measured on this GPU, kept
+#  2. python -m cnn_demo bench --device cuda        tutorial pipeline vs this one, fraction of peak
+#  3. python -m cnn_demo train --device cuda        the tutorial's recipe, 10 epochs (target: an epoch <= 1 s)
 #  4. python -m benchmarks.time_to_accuracy --device cuda
 #                                                   Quick and Quick 99% in Chromium, from the click
 #                                                   (target on an H200: 99% <= 3 s after the click)
@@ -32,9 +32,9 @@ step() {  # step NAME LIMIT_S COMMAND...: run it, keep its output, note a failur
 }
 nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv | tee "$out/nvidia-smi.txt"
 python -c "import torch; print('torch', torch.__version__, 'cuda', torch.version.cuda)" | tee -a "$out/nvidia-smi.txt"
-step calibrate 90 python -m cnn_demo.calibrate --device cuda --again --json
-step bench 120 python -m cnn_demo.bench --device cuda --json
-step seed-10-epochs 150 python -m cnn_demo.train --device cuda --out "$out/seed-cuda.safetensors"
+step calibrate 90 python -m cnn_demo calibrate --device cuda --again --json
+step bench 120 python -m cnn_demo bench --device cuda --json
+step seed-10-epochs 150 python -m cnn_demo train --device cuda --out "$out/seed-cuda.safetensors"
 if [ -x "${CHROMIUM_PATH:-/usr/bin/chromium}" ]; then
     step time-to-accuracy 240 python -m benchmarks.time_to_accuracy --device cuda --rounds 3 --json
     step e2e-train-cuda 120 python -m pytest -q tests/e2e/test_train.py -k test_a_run_on_the_gpu

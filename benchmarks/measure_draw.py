@@ -2,7 +2,7 @@
 
     python -m benchmarks.measure_draw [--n 50] [--seed 0] [--every 2] [--json]
 
-starts the app (as the end-to-end tests do), replays `cnn_demo.drawn` strokes with the mouse
+starts the app (as the end-to-end tests do), replays `cnn_demo.drawings.drawn` strokes with the mouse
 in Chromium, and reports the accuracy of the "Prediction" metric and the stroke-to-answer
 latency: from the mouse button's release to the page showing the new answer (p50, p95).
 The drawing helpers are harness/canvas.py, which tests/e2e/test_draw.py draws with too.
@@ -20,7 +20,7 @@ from harness.canvas import clear_canvas, draw_strokes, prediction
 
 def measure(app, n: int, seed: int = 0, every: int = 2) -> dict:
     """Draw n digits (0..9 in turn) on the page, read each answer, clear; accuracy and latency."""
-    from cnn_demo.drawn import drawings
+    from cnn_demo.drawings.drawn import drawings
 
     app.goto("draw")
     correct, per_class, latencies, wrong = 0, np.zeros((10, 2), int), [], []

@@ -5,7 +5,7 @@
 
 Quick is one epoch with a one-cycle schedule; what a lesson can afford is one epoch of as few
 images as still reach 98% on all 10,000 test images, for every seed, not only the lucky one.
-Each combination trains the tutorial's network in-process (`cnn_demo.train.fit`, as the Train
+Each combination trains the tutorial's network in-process (`cnn_demo.training.train.fit`, as the Train
 page's worker does) and prints its accuracy per seed, the worst of them and the mean seconds.
 `--dtype float32` trains as an AVX2-only CPU does (bf16 is slower there, and the calibration
 keeps fp32); `--dtype auto` uses this machine's calibrated settings. The seconds are this
@@ -17,10 +17,10 @@ import itertools
 import json
 import time
 
-from cnn_demo.calibrate import Settings, settings
-from cnn_demo.data import load_mnist
-from cnn_demo.device import use_threads
-from cnn_demo.train import Epoch, TrainConfig, fit, networks
+from cnn_demo.storage.data import load_mnist
+from cnn_demo.training.calibrate import Settings, settings
+from cnn_demo.training.device import use_threads
+from cnn_demo.training.train import Epoch, TrainConfig, fit, networks
 
 
 def final_accuracy(config: TrainConfig, sets, tuned: Settings) -> tuple[float, float]:

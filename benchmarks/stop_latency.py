@@ -2,7 +2,7 @@
 
     python -m benchmarks.stop_latency [--rounds 5] [--images 60000] [--batch-size 64] [--thread] [--json]
 
-Each round starts a run the way the Train page does (cnn_demo.live.RunManager, the worker
+Each round starts a run the way the Train page does (cnn_demo.training.live.RunManager, the worker
 in its own process; `--thread` runs it in a thread, as a notebook does) on the first N
 MNIST training images, lets it train for `--warm` seconds, presses Stop and measures:
   - stop -> out of the loop: until the run reads "saving" (the worker has left the training
@@ -21,9 +21,9 @@ import tempfile
 import time
 from pathlib import Path
 
-from cnn_demo.data import DataError, load_mnist
-from cnn_demo.live import RunManager
-from cnn_demo.train import TrainConfig
+from cnn_demo.storage.data import DataError, load_mnist
+from cnn_demo.training.live import RunManager
+from cnn_demo.training.train import TrainConfig
 
 
 def wait_state(run, states, timeout: float) -> float:

@@ -3,7 +3,7 @@
     python -m benchmarks.stroke_cost [--strokes 200] [--profile] [--json]
 
 One `streamlit run app.py`, one session at the protocol level (harness/websocket.py) sending
-strokes of `cnn_demo.drawn` digits as the canvas does, each after the last one's answer. Per
+strokes of `cnn_demo.drawings.drawn` digits as the canvas does, each after the last one's answer. Per
 stroke: the server's CPU time (from /proc), the time from sending to the answer (the
 "Prediction" metric) and to the fragment run's end, the ForwardMsgs and bytes it sent, and
 the pictures' bytes. `--profile` samples the server with py-spy (`pip install py-spy`) while
@@ -40,14 +40,14 @@ STEPS = {
     "predict_proba": ("predict_proba", "cnn_demo/predict.py"),
     "the probabilities, as a Plotly chart": ("chart", "figures.py"),
     "the probabilities, as HTML bars": ("probability_bars", "draw.py"),
-    "the pictures (views.figures.picture)": ("picture", "figures.py"),
+    "the pictures (app_pages.figures.picture)": ("picture", "figures.py"),
     "  of which PNG encoding (pixels.png)": ("png", "cnn_demo/pixels.py"),
     "the step-by-step pictures (show_steps)": ("show_steps", "draw.py"),
     "the probe's sliders (st.slider)": ("slider", "streamlit/elements/widgets/slider.py"),
     "st.metric": ("metric", "streamlit/elements/metric.py"),
     "the pictures served (HTTP GET /media)": ("run_asgi", "uvicorn/protocols/http/h11_impl.py"),
     "the websocket's messages sent": ("_sender", "streamlit/web/server/starlette/starlette_websocket.py"),
-    "the training run's listener thread (cnn_demo.live)": ("_listen", "cnn_demo/live.py"),
+    "the training run's listener thread (cnn_demo.training.live)": ("_listen", "cnn_demo/live.py"),
 }
 FRAME = re.compile(r"(?P<function>.*) \((?P<file>.*?)(:\d+)?\)$")
 

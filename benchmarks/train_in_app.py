@@ -2,7 +2,7 @@
 
     python -m benchmarks.train_in_app [--images 60000] [--epochs 2] [--repeats 3] [--page-closed] [--json]
 
-1. `python -m cnn_demo.train` with the tutorial's recipe on the first N images.
+1. `python -m cnn_demo train` with the tutorial's recipe on the first N images.
 2. The same run started from the Train page of `streamlit run app.py` in Chromium,
    with the page open, so its live chart redraws every second while it trains.
    `--page-closed` closes the browser once the run has started: the app's own cost
@@ -25,7 +25,7 @@ import time
 from pathlib import Path
 
 from benchmarks.classroom_load import cpu_seconds, cpu_share
-from cnn_demo import checkpoint
+from cnn_demo.storage import checkpoint
 from harness.browser import CHROMIUM, CHROMIUM_ARGS, ROOT, App, Server
 
 
@@ -34,7 +34,7 @@ def cli_samples_per_s(images: int, epochs: int, out: Path) -> float:
         [
             sys.executable,
             "-m",
-            "cnn_demo.train",
+            "cnn_demo.training.train",
             "--train-images",
             str(images),
             "--epochs",
@@ -128,7 +128,7 @@ def main(argv: list[str] | None = None) -> int:
     cli, app = statistics.median(clis), statistics.median(apps)
     fraction = statistics.median(a / c for a, c in zip(apps, clis))
     where = "the app, its page closed" if args.page_closed else "Train page of the app   "
-    print(f"python -m cnn_demo.train : {cli:8.0f} images/s (median of {args.repeats})")
+    print(f"python -m cnn_demo train : {cli:8.0f} images/s (median of {args.repeats})")
     print(f"{where} : {app:8.0f} images/s")
     print(f"the app's share of the command line's speed: {100 * fraction:.0f}% (median of the rounds)")
     if args.json:

@@ -103,7 +103,7 @@ class Server:
     def training_workers(self) -> list[int]:
         """The pids of the training worker processes this server has running now (Linux).
 
-        A run's worker is spawned by multiprocessing (cnn_demo.live) and stays in the server's
+        A run's worker is spawned by multiprocessing (cnn_demo.training.live) and stays in the server's
         process group; each run has its own, so this counts the runs that are training."""
         pids = []
         for entry in Path("/proc").iterdir():

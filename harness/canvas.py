@@ -225,14 +225,14 @@ def canvas_value(strokes: list[np.ndarray], brush: int, image: np.ndarray | None
     """The canvas widget's value after these strokes, as streamlit-drawable-canvas 0.13 sends
     it from a black canvas with return_image_data=True: the fabric JSON of the paths and a PNG
     data URL of the whole canvas (opaque RGBA). `image`: the (H, W, 4) canvas, drawn here from
-    the strokes when not given (cnn_demo.drawn.render)."""
+    the strokes when not given (cnn_demo.drawings.drawn.render)."""
     import base64
     import json
 
     from PIL import Image
 
     if image is None:
-        from cnn_demo.drawn import render
+        from cnn_demo.drawings.drawn import render
 
         image = render(strokes, brush)
     png = io.BytesIO()

@@ -12,9 +12,9 @@ import numpy as np
 import pytest
 import torch
 
-from cnn_demo import calibrate
-from cnn_demo.data import load_mnist
-from cnn_demo.model import Net, build
+from cnn_demo.network.model import Net, build
+from cnn_demo.storage.data import load_mnist
+from cnn_demo.training import calibrate
 
 # Run only when -m names them: `python -m pytest` and `python -m pytest -m "not e2e"` leave them out.
 ON_REQUEST = ("slow", "load")

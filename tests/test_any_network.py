@@ -10,19 +10,19 @@ import torch
 import torch.nn.functional as F
 from streamlit.testing.v1 import AppTest
 
-from cnn_demo import checkpoint
-from cnn_demo import inspect as ins
-from cnn_demo.arithmetic import network_table, stage_geometry
-from cnn_demo.attribution import cam_stages, grad_cam, saliency
-from cnn_demo.drawn import accuracy_on_drawings, drawings
-from cnn_demo.equivariance import shift_equivariance
-from cnn_demo.evaluate import evaluate
-from cnn_demo.features import chains, feature_maps, pool_winners
-from cnn_demo.model import PRESETS, ConvStage, NetSpec, build
-from cnn_demo.similar import embed, most_alike
-from cnn_demo.store import ModelStore
+from app_pages.common import MODEL_PICK
+from cnn_demo.drawings.drawn import accuracy_on_drawings, drawings
+from cnn_demo.inside import inspect as ins
+from cnn_demo.inside.attribution import cam_stages, grad_cam, saliency
+from cnn_demo.inside.equivariance import shift_equivariance
+from cnn_demo.inside.features import chains, feature_maps, pool_winners
+from cnn_demo.inside.similar import embed, most_alike
+from cnn_demo.network.arithmetic import network_table, stage_geometry
+from cnn_demo.network.model import PRESETS, ConvStage, NetSpec, build
+from cnn_demo.storage import checkpoint
+from cnn_demo.storage.store import ModelStore
+from cnn_demo.training.evaluate import evaluate
 from tests.conftest import synthetic_digits
-from views.common import MODEL_PICK
 
 NAMES = list(PRESETS)
 
@@ -150,7 +150,7 @@ def test_command_line_and_store(nets, tmp_path, capsys, name):
 
 
 def test_unit_evidence_adds_up_to_the_hidden_unit(nets, image):
-    from cnn_demo.features import unit_evidence
+    from cnn_demo.inside.features import unit_evidence
 
     model = nets["fully_connected"]
     hidden = feature_maps(model, image)["hidden"]  # (155,) after the ReLU
@@ -165,7 +165,7 @@ def test_unit_evidence_adds_up_to_the_hidden_unit(nets, image):
 # ---------------------------------------------------------------------------- the pages (AppTest)
 
 # Evaluate passes all 10,000 test images through the model: the browser test opens it (tests/e2e).
-PAGES = ["views/home.py", "views/draw.py", "views/inspect.py", "views/models.py"]
+PAGES = ["app_pages/home.py", "app_pages/draw.py", "app_pages/inspect.py", "app_pages/models.py"]
 INSPECT_TABS = ["One channel", "Learned filters", "End of the network", "Where it looks", "How it works"]
 # Not a preset: tanh and sigmoid, an overlapping max-pool, a strided padded conv, average pooling.
 ODD = NetSpec(
@@ -181,10 +181,10 @@ ODD = NetSpec(
 def page_with(tmp_path, monkeypatch):
     """AppTest of the app with this browser's model picked in the sidebar: an untrained `spec`,
     saved in the runs folder of the server's model store (a temp dir here)."""
-    import views.common
+    import app_pages.common
 
     store = ModelStore(runs_dir=tmp_path)
-    monkeypatch.setattr(views.common, "model_store", lambda: store)
+    monkeypatch.setattr(app_pages.common, "model_store", lambda: store)
     monkeypatch.setenv("CNN_DEMO_TRAINING", "thread")  # no training process to start: nothing here trains
 
     def make(spec: NetSpec, name: str) -> AppTest:
@@ -209,11 +209,11 @@ def test_every_page_and_tab_with_any_network(page_with, name):
     for page in PAGES:
         at.switch_page(page).run()
         assert not at.exception, (name, page, at.exception)
-        if page == "views/home.py":  # the table of stages follows the network
+        if page == "app_pages/home.py":  # the table of stages follows the network
             table = at.table[0].value
             assert list(table.iloc[-3:, 2]) == [str(spec.flat_features()), str(spec.hidden), "10"]
             assert len(table) == 4 + len(spec.convs) + sum(c.pool is not None for c in spec.convs)
-    at.switch_page("views/inspect.py").run()
+    at.switch_page("app_pages/inspect.py").run()
     if spec.convs:
         for i in range(1, len(spec.convs) + 1):
             assert f"**Conv stage {i}**" in text()

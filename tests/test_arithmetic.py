@@ -1,12 +1,12 @@
-"""cnn_demo.arithmetic: output sizes, the worked formulas, receptive fields and parameter
+"""cnn_demo.network.arithmetic: output sizes, the worked formulas, receptive fields and parameter
 counts, checked against the model's real maps, its gradients and its parameters."""
 
 import numpy as np
 import pytest
 import torch
 
-from cnn_demo import arithmetic
-from cnn_demo.features import feature_maps
+from cnn_demo.inside.features import feature_maps
+from cnn_demo.network import arithmetic
 
 
 def test_output_size_and_formula():

@@ -1,12 +1,12 @@
-"""cnn_demo.attribution against independent truths: finite differences for saliency, and
+"""cnn_demo.inside.attribution against independent truths: finite differences for saliency, and
 Grad-CAM written out here with plain autograd on the model's own layers."""
 
 import numpy as np
 import pytest
 import torch
 
-from cnn_demo.attribution import grad_cam, saliency
-from cnn_demo.model import Net, build
+from cnn_demo.inside.attribution import grad_cam, saliency
+from cnn_demo.network.model import Net, build
 
 
 def test_saliency_matches_finite_differences(model, digits):

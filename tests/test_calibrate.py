@@ -4,9 +4,9 @@ import json
 
 import torch
 
-from cnn_demo import calibrate
-from cnn_demo.calibrate import FASTER, Settings, choose
-from cnn_demo.device import CPU_CORES
+from cnn_demo.training import calibrate
+from cnn_demo.training.calibrate import FASTER, Settings, choose
+from cnn_demo.training.device import CPU_CORES
 
 CPU = torch.device("cpu")
 

@@ -7,9 +7,9 @@ import torch
 from safetensors.torch import save as st_save
 from torch import nn
 
-from cnn_demo import checkpoint
-from cnn_demo.checkpoint import CheckpointError
-from cnn_demo.model import SEED, build
+from cnn_demo.network.model import SEED, build
+from cnn_demo.storage import checkpoint
+from cnn_demo.storage.checkpoint import CheckpointError
 
 
 def test_round_trip_keeps_weights_meta_and_filters(tmp_path):
@@ -154,8 +154,8 @@ WRITER = """
 import os, sys
 import torch
 torch.set_num_threads(1)
-from cnn_demo import checkpoint
-from cnn_demo.model import Net, build, conv_weights
+from cnn_demo.storage import checkpoint
+from cnn_demo.network.model import Net, build, conv_weights
 target = sys.argv[1]
 torch.manual_seed(0)
 model = build()
@@ -184,8 +184,8 @@ def test_a_save_killed_at_any_moment_leaves_the_old_file_or_the_new_one_never_a_
     import sys
     import time
 
-    from cnn_demo.model import conv_weights
-    from cnn_demo.store import ModelStore
+    from cnn_demo.network.model import conv_weights
+    from cnn_demo.storage.store import ModelStore
 
     # How long one save takes here, to spread the kills over it.
     model = build()

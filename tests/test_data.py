@@ -5,8 +5,8 @@ import numpy as np
 import pytest
 import torch
 
-from cnn_demo import data
-from cnn_demo.data import DataError, load_mnist
+from cnn_demo.storage import data
+from cnn_demo.storage.data import DataError, load_mnist
 
 
 def write_npz(path, n_train=12, n_test=5):

@@ -1,11 +1,11 @@
-"""cnn_demo.device: the calling thread's CPU threads, set for a block and given back."""
+"""cnn_demo.training.device: the calling thread's CPU threads, set for a block and given back."""
 
 import threading
 
 import pytest
 import torch
 
-from cnn_demo.device import threads, use_threads
+from cnn_demo.training.device import threads, use_threads
 
 
 def test_threads_sets_the_count_for_the_block_and_restores_it():

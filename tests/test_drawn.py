@@ -6,11 +6,11 @@ import numpy as np
 import pytest
 import torch
 
-from cnn_demo import checkpoint
-from cnn_demo.drawn import CANVAS, TEMPLATES, accuracy_on_drawings, draw_digit, drawings, main, render
-from cnn_demo.model import Net, build
-from cnn_demo.predict import predict_proba
-from cnn_demo.preprocess import canvas_to_mnist
+from cnn_demo.drawings.drawn import CANVAS, TEMPLATES, accuracy_on_drawings, draw_digit, drawings, main, render
+from cnn_demo.drawings.preprocess import canvas_to_mnist
+from cnn_demo.inside.predict import predict_proba
+from cnn_demo.network.model import Net, build
+from cnn_demo.storage import checkpoint
 
 
 def test_reproducible_with_a_seed():

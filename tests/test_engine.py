@@ -40,5 +40,5 @@ def test_no_engine_module_imports_streamlit():
     )
     assert result.returncode == 0, result.stderr
     report = json.loads(result.stdout.strip().splitlines()[-1])
-    assert set(report["modules"]) == module_names() and "cnn_demo.live" in report["modules"]
+    assert set(report["modules"]) == module_names() and "cnn_demo.training.live" in report["modules"]
     assert report["streamlit"] == [], f"importing the engine pulled in streamlit: {report['streamlit'][:5]}"

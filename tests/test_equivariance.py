@@ -1,10 +1,10 @@
-"""cnn_demo.equivariance: conv maps move with the input, pooling damps the change."""
+"""cnn_demo.inside.equivariance: conv maps move with the input, pooling damps the change."""
 
 import numpy as np
 
-from cnn_demo import equivariance
-from cnn_demo.equivariance import shift, shift_equivariance
-from cnn_demo.features import feature_maps
+from cnn_demo.inside import equivariance
+from cnn_demo.inside.equivariance import shift, shift_equivariance
+from cnn_demo.inside.features import feature_maps
 
 
 def test_shift_moves_pixels():

@@ -3,10 +3,11 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from cnn_demo import checkpoint, evaluate
-from cnn_demo.evaluate import evaluate as run_evaluation
-from cnn_demo.evaluate import per_class_accuracy, predict_logits, training_curves
-from cnn_demo.model import build
+from cnn_demo.network.model import build
+from cnn_demo.storage import checkpoint
+from cnn_demo.training import evaluate
+from cnn_demo.training.evaluate import evaluate as run_evaluation
+from cnn_demo.training.evaluate import per_class_accuracy, predict_logits, training_curves
 from tests.conftest import synthetic_digits
 
 

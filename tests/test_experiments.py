@@ -1,4 +1,4 @@
-"""cnn_demo.experiments: the permutation, the shift, the fully connected net's invariance, the
+"""cnn_demo.experiments.claims: the permutation, the shift, the fully connected net's invariance, the
 experiments' results on small synthetic data, keeping them, the command line and the background job."""
 
 import json
@@ -8,9 +8,8 @@ import numpy as np
 import pytest
 import torch
 
-from cnn_demo import experiments
-from cnn_demo.calibrate import Settings
-from cnn_demo.experiments import (
+from cnn_demo.experiments import claims as experiments
+from cnn_demo.experiments.claims import (
     NAMES,
     SHIFTS,
     Background,
@@ -24,8 +23,9 @@ from cnn_demo.experiments import (
     shift_x,
     shuffle_pixels,
 )
-from cnn_demo.model import PRESETS, build
-from cnn_demo.train import History
+from cnn_demo.network.model import PRESETS, build
+from cnn_demo.training.calibrate import Settings
+from cnn_demo.training.train import History
 from tests.conftest import synthetic_digits
 
 SMALL = Options(train_images=1024)  # 16 steps of the quick recipe: a second per network
@@ -138,7 +138,7 @@ def test_results_have_the_documented_shape(records):
     assert shift["cnn"]["0"] == shuffled["cnn"]["plain"] and shift["fully_connected"]["0"] == fc["plain"]
     record = records["shuffled"]
     assert record["options"]["train_images"] == 1024 and record["options"]["permutation_seed"] == 0
-    assert record["command"] == "python -m cnn_demo.experiments shuffled --train-images 1024"
+    assert record["command"] == "python -m cnn_demo experiments shuffled --train-images 1024"
     assert {"device", "torch", "settings"} <= set(record["machine"]) and record["seconds"] > 0
     assert len(records["presets"]["runs"]) == len(PRESETS)
 

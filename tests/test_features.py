@@ -1,4 +1,4 @@
-"""cnn_demo.features against independent truths (F.conv2d, max_pool2d, the model's own forward),
+"""cnn_demo.inside.features against independent truths (F.conv2d, max_pool2d, the model's own forward),
 and the shared model left as it was, from one thread or many."""
 
 import threading
@@ -9,8 +9,8 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from cnn_demo import features
-from cnn_demo.attribution import grad_cam
+from cnn_demo.inside import features
+from cnn_demo.inside.attribution import grad_cam
 
 SHAPES = {
     "conv1": (16, 24, 24),

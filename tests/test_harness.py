@@ -9,7 +9,7 @@ import numpy as np
 from PIL import Image
 
 from benchmarks.class_load import Teacher
-from cnn_demo.drawn import drawings, render
+from cnn_demo.drawings.drawn import drawings, render
 from harness.canvas import canvas_value, fabric_path, finger_path
 
 

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from cnn_demo.live import MESSAGES
-from views.i18n import LANGUAGES, strings
+from app_pages.i18n import LANGUAGES, strings
+from cnn_demo.training.live import MESSAGES
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -41,7 +41,7 @@ def test_korean_is_korean():
 def test_every_key_the_code_asks_for_exists():
     en = strings("en")
     used = set()
-    for path in [ROOT / "app.py", *sorted((ROOT / "views").glob("*.py"))]:
+    for path in [ROOT / "app.py", *sorted((ROOT / "app_pages").rglob("*.py"))]:
         used |= set(re.findall(r"""\bt\(\s*["']([\w.]+)["']""", path.read_text()))
     assert used, "no t(...) calls found"
     assert sorted(used - set(en)) == []

@@ -1,4 +1,4 @@
-"""`python -m cnn_demo.inspect`, and the Inspect page's logic through Streamlit's AppTest (no browser)."""
+"""`python -m cnn_demo inspect`, and the Inspect page's logic through Streamlit's AppTest (no browser)."""
 
 from pathlib import Path
 
@@ -7,9 +7,9 @@ import streamlit as st
 import torch
 from streamlit.testing.v1 import AppTest
 
-from cnn_demo import checkpoint
-from cnn_demo import inspect as ins
-from cnn_demo.data import load_mnist
+from cnn_demo.inside import inspect as ins
+from cnn_demo.storage import checkpoint
+from cnn_demo.storage.data import load_mnist
 from tests.test_features import SHAPES
 
 
@@ -33,7 +33,7 @@ def page(monkeypatch):
     st.cache_resource.clear()  # a fresh "server"
     at = AppTest.from_file(APP, default_timeout=60)
     at.run()
-    at.switch_page("views/inspect.py").run()
+    at.switch_page("app_pages/inspect.py").run()
     assert not at.exception
     yield at
     st.cache_resource.clear()

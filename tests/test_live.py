@@ -7,12 +7,13 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from cnn_demo import checkpoint, live
-from cnn_demo import train as live_train
-from cnn_demo.live import RunBusy, RunManager
-from cnn_demo.model import PRESETS, SEED
-from cnn_demo.store import ModelStore
-from cnn_demo.train import TrainConfig
+from cnn_demo.network.model import PRESETS, SEED
+from cnn_demo.storage import checkpoint
+from cnn_demo.storage.store import ModelStore
+from cnn_demo.training import live
+from cnn_demo.training import train as live_train
+from cnn_demo.training.live import RunBusy, RunManager
+from cnn_demo.training.train import TrainConfig
 from tests.conftest import synthetic_digits
 
 

@@ -1,4 +1,4 @@
-"""The live chart's server half (views/live_chart.py), without a browser: what it sends, and
+"""The live chart's server half (app_pages/live_chart.py), without a browser: what it sends, and
 plotly.js copied into static/ for Streamlit to serve (tests/e2e/test_live_chart.py drives it)."""
 
 import json
@@ -7,7 +7,7 @@ import numpy as np
 import plotly.graph_objects as go
 import pytest
 
-from views import live_chart
+from app_pages import live_chart
 
 
 def test_the_spec_is_plain_json_without_the_placeholder_template():

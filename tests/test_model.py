@@ -1,6 +1,6 @@
 import torch
 
-from cnn_demo.model import build, conv_weights
+from cnn_demo.network.model import build, conv_weights
 
 # The keys of the tutorial notebook's state_dict: `layer` and `fc_layer`, with its indices.
 TUTORIAL_KEYS = [

@@ -7,11 +7,9 @@ from pathlib import Path
 import pytest
 import torch
 
-from cnn_demo import checkpoint, train
-from cnn_demo.arithmetic import multiply_adds
-from cnn_demo.checkpoint import CheckpointError
-from cnn_demo.features import feature_maps
-from cnn_demo.model import (
+from cnn_demo.inside.features import feature_maps
+from cnn_demo.network.arithmetic import multiply_adds
+from cnn_demo.network.model import (
     MAX_MULTIPLY_ADDS_RATIO,
     PRESETS,
     SEED,
@@ -23,7 +21,10 @@ from cnn_demo.model import (
     preset_name,
     spatial_stages,
 )
-from cnn_demo.train import Epoch, History, TrainConfig, fit
+from cnn_demo.storage import checkpoint
+from cnn_demo.storage.checkpoint import CheckpointError
+from cnn_demo.training import train
+from cnn_demo.training.train import Epoch, History, TrainConfig, fit
 from tests.test_model import TUTORIAL_KEYS
 
 

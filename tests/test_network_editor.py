@@ -1,4 +1,4 @@
-"""The Train page's network editor (views/network_editor.py): the table's rows to a NetSpec and
+"""The Train page's network editor (app_pages/network_editor.py): the table's rows to a NetSpec and
 back, and a race started from the page (AppTest, no browser; tests/e2e/test_train.py drives it)."""
 
 import math
@@ -9,8 +9,8 @@ import pytest
 import streamlit as st
 from streamlit.testing.v1 import AppTest
 
-from cnn_demo.model import PRESETS, SEED, ConvStage, NetSpec, SpecError
-from views import network_editor as editor
+from app_pages import network_editor as editor
+from cnn_demo.network.model import PRESETS, SEED, ConvStage, NetSpec, SpecError
 
 APP = str(Path(__file__).resolve().parents[1] / "app.py")
 
@@ -54,14 +54,14 @@ def test_a_table_that_cannot_work_is_a_spec_error_naming_the_stage(rows, hidden,
 @pytest.fixture
 def app(monkeypatch, tmp_path):
     monkeypatch.setenv("CNN_DEMO_TRAINING", "thread")
-    monkeypatch.setattr("cnn_demo.checkpoint.RUNS_DIR", tmp_path)
+    monkeypatch.setattr("cnn_demo.storage.checkpoint.RUNS_DIR", tmp_path)
     st.cache_resource.clear()
     at = AppTest.from_file(APP, default_timeout=60)
     at.run()
-    at.switch_page("views/train.py").run()
+    at.switch_page("app_pages/train.py").run()
     assert not at.exception
     yield at
-    from views.common import run_manager
+    from app_pages.common import run_manager
 
     run_manager().close()
     st.cache_resource.clear()
@@ -76,7 +76,7 @@ def test_a_race_started_from_the_page_trains_the_two_networks_it_shows(app):
     app.number_input(key="train_images").set_value(256).run()
     app.button[0].click().run()  # "Start training"
     assert not app.exception and not app.error
-    from views.common import run_manager
+    from app_pages.common import run_manager
 
     run = run_manager().run
     assert run.config.net == SEED and run.config.race == PRESETS["fully_connected"].spec

@@ -7,8 +7,8 @@ import pytest
 import streamlit as st
 from streamlit.testing.v1 import AppTest
 
-from cnn_demo import data
-from cnn_demo.train import LIMITS, TrainConfig
+from cnn_demo.storage import data
+from cnn_demo.training.train import LIMITS, TrainConfig
 
 APP = str(Path(__file__).resolve().parents[1] / "app.py")
 
@@ -31,7 +31,7 @@ def test_home_shows_the_active_model_in_the_sidebar(app):
 
 
 def test_recipe_fills_the_hyper_parameters(app):
-    app.switch_page("views/train.py").run()
+    app.switch_page("app_pages/train.py").run()
     values = lambda: {n.label: n.value for n in app.number_input}
     # Quick is the first choice: one epoch of 20,000 images
     assert values() == {"Epochs": 1, "Batch size": 64, "Learning rate": 0.005, "Training images": 20000}
@@ -51,7 +51,7 @@ def test_missing_data_is_a_clear_message_and_starts_nothing(app, tmp_path, monke
     from torchvision import datasets
 
     monkeypatch.setattr(datasets, "MNIST", no_network)
-    app.switch_page("views/train.py").run()
+    app.switch_page("app_pages/train.py").run()
     app.button[0].click().run()  # "Start training"
     assert app.button[0].label == "Start training"
     (error,) = app.error
@@ -64,9 +64,9 @@ BOXES = {"train_epochs": "epochs", "train_batch": "batch_size", "train_lr": "lr"
 
 
 def test_hyper_parameter_boxes_hold_the_trainers_limits(app):
-    """The page offers exactly what the trainer accepts (cnn_demo.train.LIMITS, which
+    """The page offers exactly what the trainer accepts (cnn_demo.training.train.LIMITS, which
     tests/test_train.py checks the trainer enforces): no value a box lets through is refused."""
-    app.switch_page("views/train.py").run()
+    app.switch_page("app_pages/train.py").run()
     for key, name in BOXES.items():
         box = app.number_input(key=key)
         assert (box.min, box.max) == LIMITS[name], key
@@ -83,7 +83,7 @@ def test_a_setting_the_trainer_refuses_is_a_clear_error_and_starts_nothing(app, 
         raise ValueError("lr must be between 1e-06 and 1, not 5")
 
     monkeypatch.setattr(TrainConfig, "validated", refuse)
-    app.switch_page("views/train.py").run()
+    app.switch_page("app_pages/train.py").run()
     app.button[0].click().run()  # "Start training"
     (error,) = app.error
     assert error.value == "Training did not start: lr must be between 1e-06 and 1, not 5"

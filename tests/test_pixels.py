@@ -5,8 +5,8 @@ import io
 import numpy as np
 from PIL import Image
 
-from cnn_demo.mosaic import mosaic
-from cnn_demo.pixels import (
+from cnn_demo.inside.mosaic import mosaic
+from cnn_demo.inside.pixels import (
     BLUE_WHITE_RED,
     GAP,
     GRID,

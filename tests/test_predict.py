@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 import torch
 
-from cnn_demo.model import Net, build
-from cnn_demo.predict import predict_proba, runner_up
+from cnn_demo.inside.predict import predict_proba, runner_up
+from cnn_demo.network.model import Net, build
 
 
 @pytest.fixture(scope="module")

@@ -6,11 +6,11 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from cnn_demo import preprocess
-from cnn_demo.checkpoint import ROOT
-from cnn_demo.drawn import render
-from cnn_demo.preprocess import ImageError, canvas_to_mnist, decode_image, preprocess_steps
-from cnn_demo.probe import ERASE_REGIONS, probe
+from cnn_demo.drawings import preprocess
+from cnn_demo.drawings.drawn import render
+from cnn_demo.drawings.preprocess import ImageError, canvas_to_mnist, decode_image, preprocess_steps
+from cnn_demo.inside.probe import ERASE_REGIONS, probe
+from cnn_demo.storage.checkpoint import ROOT
 
 # A 2 drawn with the mouse: a top arc, a diagonal, a base; in units of the digit's height.
 TWO = [np.array([[0.0, 0.3], [0.1, 0.08], [0.3, 0.0], [0.5, 0.08], [0.58, 0.3], [0.0, 1.0], [0.65, 1.0]])]

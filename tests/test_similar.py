@@ -2,9 +2,10 @@ import numpy as np
 import pytest
 import torch
 
-from cnn_demo import checkpoint, similar
-from cnn_demo.model import Net, build
-from cnn_demo.similar import embed, hidden, most_alike
+from cnn_demo.inside import similar
+from cnn_demo.inside.similar import embed, hidden, most_alike
+from cnn_demo.network.model import Net, build
+from cnn_demo.storage import checkpoint
 from tests.conftest import synthetic_digits
 
 

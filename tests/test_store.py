@@ -6,10 +6,10 @@ import torch
 from safetensors.torch import save as st_save
 from torch import nn
 
-from cnn_demo import checkpoint
-from cnn_demo.checkpoint import CheckpointError
-from cnn_demo.model import Net, build
-from cnn_demo.store import ModelStore, StoreError, safe_stem
+from cnn_demo.network.model import Net, build
+from cnn_demo.storage import checkpoint
+from cnn_demo.storage.checkpoint import CheckpointError
+from cnn_demo.storage.store import ModelStore, StoreError, safe_stem
 
 
 @pytest.fixture

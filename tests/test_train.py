@@ -6,9 +6,10 @@ from dataclasses import replace
 import pytest
 import torch
 
-from cnn_demo import checkpoint, evaluate, train
-from cnn_demo.model import PRESETS, build
-from cnn_demo.train import LIMITS, Epoch, History, Step, TrainConfig, augment, fit
+from cnn_demo.network.model import PRESETS, build
+from cnn_demo.storage import checkpoint
+from cnn_demo.training import evaluate, train
+from cnn_demo.training.train import LIMITS, Epoch, History, Step, TrainConfig, augment, fit
 
 
 def test_a_short_run_really_learns(small_sets):
@@ -117,7 +118,7 @@ def test_train_cli_end_to_end_then_evaluate_reads_its_checkpoint(tmp_path, capsy
     out = tmp_path / "quick.safetensors"
     command = ["--train-images", "4096", "--epochs", "1", "--batch-size", "64", "--lr", "0.002", "--out", str(out)]
     result = subprocess.run(
-        [sys.executable, "-m", "cnn_demo.train", *command, "--min-accuracy", "70"],
+        [sys.executable, "-m", "cnn_demo", "train", *command, "--min-accuracy", "70"],
         capture_output=True,
         text=True,
         timeout=300,
@@ -153,7 +154,7 @@ def test_evaluate_cli_refuses_a_bad_file(tmp_path, capsys):
 def test_the_quick_recipe_passes_97_percent_on_mnist(tmp_path):
     """The Train page's first choice works: one epoch of 20,000 images, the whole test set after.
     (Full MNIST: run with -m slow. benchmarks/time_to_accuracy.py times it from the click.)"""
-    from cnn_demo.data import load_mnist
+    from cnn_demo.storage.data import load_mnist
 
     config = train.TrainConfig.from_recipe("quick", device="cpu")
     model, history = train.build(), train.History()

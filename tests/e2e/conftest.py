@@ -29,7 +29,7 @@ def measured_machine():
     """This machine's training settings, measured once (about 20 s, the first time only) before
     any server starts: as the README's start command does, so no test's server measures them
     while the test waits, and every server's worker trains with them."""
-    subprocess.run([sys.executable, "-m", "cnn_demo.calibrate"], cwd=ROOT, check=True, capture_output=True)
+    subprocess.run([sys.executable, "-m", "cnn_demo", "calibrate"], cwd=ROOT, check=True, capture_output=True)
 
 
 @pytest.fixture(scope="session")

@@ -15,9 +15,9 @@ import numpy as np
 import pytest
 import torch
 
-from cnn_demo import checkpoint
-from cnn_demo.drawn import draw_digit
-from cnn_demo.model import PRESETS, build
+from cnn_demo.drawings.drawn import draw_digit
+from cnn_demo.network.model import PRESETS, build
+from cnn_demo.storage import checkpoint
 from harness.canvas import draw_strokes, prediction
 
 WAIT_MS = 60_000

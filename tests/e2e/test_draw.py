@@ -1,6 +1,6 @@
 """The Draw page in a real browser: the mouse draws on the canvas and the page answers.
 
-Strokes come from cnn_demo.drawn, replayed with page.mouse; see harness/canvas.py for the
+Strokes come from cnn_demo.drawings.drawn, replayed with page.mouse; see harness/canvas.py for the
 helpers and for the slower accuracy and latency measurement (marked slow here).
 """
 
@@ -13,7 +13,7 @@ import pytest
 from PIL import Image
 
 from benchmarks.measure_draw import measure
-from cnn_demo.drawn import drawings, render
+from cnn_demo.drawings.drawn import drawings, render
 from harness.canvas import clear_canvas, draw_strokes, prediction, seen_pixels
 
 PROMPT = "Draw a digit on the black canvas"

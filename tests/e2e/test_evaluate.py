@@ -12,11 +12,11 @@ import numpy as np
 import pytest
 import torch
 
-from cnn_demo import checkpoint
-from cnn_demo.data import load_mnist
-from cnn_demo.drawn import draw_digit
-from cnn_demo.model import build
-from cnn_demo.train import History, TrainConfig, fit
+from cnn_demo.drawings.drawn import draw_digit
+from cnn_demo.network.model import build
+from cnn_demo.storage import checkpoint
+from cnn_demo.storage.data import load_mnist
+from cnn_demo.training.train import History, TrainConfig, fit
 
 SLOW_PAGE = 300_000  # ms: the first visit tests 10,000 images (a few seconds; much more on a busy 2-core box)
 

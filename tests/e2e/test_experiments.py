@@ -3,7 +3,7 @@ once, with the plain and shuffled digit, the shift chart and the presets table, 
 Korean; a damaged result file is a clear message; "Run again" recomputes one in the background
 while the page stays usable.
 
-The server's results folder is beside its runs folder (cnn_demo.experiments.RESULTS_DIR follows
+The server's results folder is beside its runs folder (cnn_demo.experiments.claims.RESULTS_DIR follows
 CNN_DEMO_RUNS_DIR), so the shipped results in checkpoints/experiments/ are never touched.
 Screenshots go to $E2E_SHOTS (default /tmp/shots).
 """
@@ -13,9 +13,9 @@ import re
 
 import pytest
 
-from cnn_demo import experiments
-from cnn_demo.calibrate import Settings
-from cnn_demo.model import PRESETS
+from cnn_demo.experiments import claims as experiments
+from cnn_demo.network.model import PRESETS
+from cnn_demo.training.calibrate import Settings
 from tests.conftest import synthetic_digits
 
 WAIT_MS = 60_000
@@ -71,7 +71,7 @@ def test_kept_results_show_at_once_in_both_languages(app, results_dir, records):
     assert width == 2 * 28 * 7 + 14  # the plain digit and the shuffled one, side by side
     meaning = shuffled.locator("[data-testid='stAlertContentInfo']").inner_text()
     assert percent(r["cnn"]["shuffled"]) in meaning and percent(r["fully_connected"]["shuffled"]) in meaning
-    assert shuffled.get_by_text("python -m cnn_demo.experiments shuffled --train-images 1024").is_visible()
+    assert shuffled.get_by_text("python -m cnn_demo experiments shuffled --train-images 1024").is_visible()
     assert "1,024 training images" in shuffled.inner_text()
 
     shift = section(app, "shift")
@@ -105,7 +105,7 @@ def test_missing_and_damaged_results_are_said_plainly(app, results_dir):
     assert "The kept result could not be read: presets.json: not valid JSON" in presets.inner_text()
     shift = section(app, "shift")
     assert "Not computed on this computer yet" in shift.inner_text()
-    assert shift.get_by_text("python -m cnn_demo.experiments shift", exact=True).is_visible()
+    assert shift.get_by_text("python -m cnn_demo experiments shift", exact=True).is_visible()
     assert app.button("Run it now").count() == 2  # the damaged one and the missing one
     assert picture_loaded(app, "shuffled_pair")  # the kept one is shown as ever
 

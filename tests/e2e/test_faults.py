@@ -5,7 +5,7 @@ import os
 import signal
 import time
 
-from cnn_demo import checkpoint
+from cnn_demo.storage import checkpoint
 from harness.browser import App, Server
 
 

@@ -11,11 +11,11 @@ import re
 
 import numpy as np
 
-from cnn_demo import checkpoint
-from cnn_demo.data import load_mnist
-from cnn_demo.drawn import draw_digit
-from cnn_demo.model import build
-from cnn_demo.train import History, TrainConfig, fit
+from cnn_demo.drawings.drawn import draw_digit
+from cnn_demo.network.model import build
+from cnn_demo.storage import checkpoint
+from cnn_demo.storage.data import load_mnist
+from cnn_demo.training.train import History, TrainConfig, fit
 from harness.canvas import draw_strokes
 
 STAGE_SHAPES = ["16 × 24 × 24", "32 × 20 × 20", "32 × 10 × 10", "64 × 6 × 6", "64 × 3 × 3"]

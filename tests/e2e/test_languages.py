@@ -10,7 +10,7 @@ import re
 
 import pytest
 
-from views.i18n import strings
+from app_pages.i18n import strings
 
 PAGES = ["", "train", "draw", "inspect", "evaluate", "models", "experiments"]
 WAIT_MS = 60_000
@@ -70,7 +70,7 @@ def test_choices_survive_the_language_switch(app):
     recipe and the network picked in English are still picked in Korean, and can be changed there."""
     from playwright.sync_api import expect
 
-    from cnn_demo.model import PRESETS
+    from cnn_demo.network.model import PRESETS
 
     main = app.page.locator("[data-testid='stMain']")
     recipes = main.get_by_role("radiogroup").first

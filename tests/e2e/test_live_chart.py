@@ -1,4 +1,4 @@
-"""The Train page's live loss chart (views/live_chart.py), in a real browser: one chart element,
+"""The Train page's live loss chart (app_pages/live_chart.py), in a real browser: one chart element,
 updated in place (Plotly.react) while a run trains, that keeps a zoom the user made.
 
 st.plotly_chart, which it replaces, made a new element and a new plot for every update."""

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import torch
 
-from cnn_demo import checkpoint
-from cnn_demo.model import build
+from cnn_demo.network.model import build
+from cnn_demo.storage import checkpoint
 
 
 class WritesAFile:

@@ -9,7 +9,7 @@ window, and a finger must get them right as often.
 import numpy as np
 import pytest
 
-from cnn_demo.drawn import drawings
+from cnn_demo.drawings.drawn import drawings
 from harness.browser import App
 from harness.canvas import CANVAS, UNTIL_NO_ANSWER, draw_strokes, prediction, touch_strokes
 

@@ -17,7 +17,7 @@ PAGES = {
 
 # How many points the live loss chart holds (Plotly keeps its data on the div): the chart by
 # its key, not the page's first Plotly figure, and 0 while it is half-way through a redraw.
-REDRAW_S = 2.0  # how often the Train page redraws a run's chart and progress (views/train.py, CHART_EVERY_S)
+REDRAW_S = 2.0  # how often the Train page redraws a run's chart and progress (app_pages/train.py, CHART_EVERY_S)
 LOSS_POINTS = (
     "() => { const g = document.querySelector('.st-key-loss_chart .js-plotly-plot');"
     " const x = g?._fullData?.[0]?.x; return x ? x.length : 0; }"

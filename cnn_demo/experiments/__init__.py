@@ -1,0 +1,1 @@
+"""The tutorial's claims, measured: shuffled pixels, shifted digits, every preset (claims)."""

@@ -1,0 +1,1 @@
+"""The network as data: NetSpec and build (model), and each layer's arithmetic (arithmetic)."""

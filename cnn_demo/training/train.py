@@ -1,0 +1,495 @@
+"""Train a network (the tutorial's CNN by default) on MNIST: one loop for the app, the command line and notebooks.
+
+    python -m cnn_demo train                         # the tutorial's recipe, 10 epochs: 98.72% (the tutorial: 98.54%)
+    python -m cnn_demo train --recipe best           # this project's recipe: 99.52% (the shipped model)
+    python -m cnn_demo train --train-images 3000 --epochs 1 --out quick.safetensors
+    python -m cnn_demo train --recipe quick --net fully_connected   # any of model.PRESETS
+    python -m cnn_demo train --recipe quick --race fully_connected  # two networks on the same batches
+
+`fit` is a generator: it yields a `Step` after every optimiser step and an `Epoch` after
+every epoch, so a caller can draw a chart, pause (by not asking for the next event) or
+stop (by closing the generator) between any two steps. It knows nothing of any UI.
+
+Speed: the whole training set sits on the device as one uint8 tensor (60000, 28, 28);
+each batch is a slice of a shuffled index, scaled to [0, 1] on the device. The memory
+layout and the dtype (bf16 autocast or fp32) are this machine's, measured by
+`cnn_demo.training.calibrate`.
+
+While it trains, a fixed held-out slice of the test set (PROBE_IMAGES) is scored every
+PROBE_EVERY_S seconds of training, so a short run's accuracy moves on the chart; every
+epoch ends with the whole test set, and that is the figure saved.
+"""
+
+import argparse
+import importlib.metadata
+import json
+import math
+import os
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass, field, replace
+from datetime import UTC, datetime
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+
+from cnn_demo.network.model import PRESETS, SEED, Net, NetSpec, build, conv_weights, net_name
+from cnn_demo.storage import checkpoint
+from cnn_demo.storage.data import DataError, load_mnist
+from cnn_demo.training.calibrate import Settings, settings, worker_env
+from cnn_demo.training.device import pick_device, use_threads
+from cnn_demo.training.evaluate import accuracy
+
+# Same model in all; what differs is how it is taught. "quick" and "quick99" are sized for a
+# lesson on a laptop CPU (one epoch, a one-cycle schedule, small batches: many steps for
+# the time), "seed" is the tutorial's, "best" this project's longest (the shipped model).
+# The README's performance table has what each reaches, in how many seconds, on which CPU.
+RECIPES = {
+    "quick": dict(epochs=1, batch_size=64, lr=5e-3, schedule="onecycle", augment=False, train_images=20_000),
+    "quick99": dict(epochs=1, batch_size=128, lr=5e-3, schedule="onecycle", augment=True, train_images=60_000),
+    "seed": dict(epochs=10, batch_size=256, lr=2e-4, schedule="constant", augment=False),
+    "best": dict(epochs=16, batch_size=128, lr=3e-3, schedule="onecycle", augment=True),
+}
+PROBE_IMAGES = 2_000  # every 5th test image (the set's two halves differ in difficulty); 1/5 of a full evaluation
+PROBE_EVERY_S = 4.0  # of training time: with the scoring itself, a point at least every 5 s
+LIMITS = {  # what the command line and the app accept
+    "epochs": (1, 100),
+    "batch_size": (1, 8192),
+    "lr": (1e-6, 1.0),
+    "train_images": (1, 60_000),
+}
+
+
+@dataclass
+class TrainConfig:
+    recipe: str = "seed"  # a key of RECIPES; its values override the defaults below
+    epochs: int = 10
+    batch_size: int = 256  # images per step
+    lr: float = 2e-4  # Adam learning rate (the peak, with the one-cycle schedule)
+    schedule: str = "constant"  # "constant" or "onecycle"
+    augment: bool = False  # random affine jitter of each training batch
+    train_images: int = 60_000  # train on the first N of the 60,000
+    seed: int = 0  # for the initial weights and the shuffling
+    device: str = "auto"  # "auto", "cuda", "mps" or "cpu"
+    net: NetSpec = SEED  # the network to train
+    race: NetSpec | None = None  # a second network, trained on the same batches in turn
+
+    @classmethod
+    def from_recipe(cls, recipe: str = "seed", **overrides) -> "TrainConfig":
+        if recipe not in RECIPES:
+            raise ValueError(f"recipe must be one of {', '.join(RECIPES)}, not {recipe!r}")
+        values = {**RECIPES[recipe], **{k: v for k, v in overrides.items() if v is not None}}
+        return cls(recipe=recipe, **values).validated()
+
+    def validated(self) -> "TrainConfig":
+        """Return self, or raise ValueError saying which value is out of range."""
+        for name, (low, high) in LIMITS.items():
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+                raise ValueError(f"{name} must be a number, not {value!r}")
+            if name != "lr" and value != int(value):
+                raise ValueError(f"{name} must be a whole number, not {value!r}")
+            if not low <= value <= high:
+                raise ValueError(f"{name} must be between {low:g} and {high:g}, not {value:g}")
+        for spec in (self.net, self.race):
+            if spec is not None and not isinstance(spec, NetSpec):
+                raise ValueError(f"a network must be a NetSpec, not {type(spec).__name__}")
+            if spec is not None:
+                spec.check()  # SpecError (a ValueError) naming the stage and the arithmetic
+        if self.schedule not in ("constant", "onecycle"):
+            raise ValueError(f"schedule must be 'constant' or 'onecycle', not {self.schedule!r}")
+        self.epochs, self.batch_size, self.train_images = int(self.epochs), int(self.batch_size), int(self.train_images)
+        return self
+
+
+@dataclass
+class Step:
+    epoch: int  # 1-based
+    step: int  # 1-based, counted over the whole run
+    total_steps: int
+    loss: float  # this batch's cross-entropy (the first network's, in a race)
+    samples_per_s: float  # over the run so far, evaluation excluded
+    losses: tuple[float, ...] = ()  # every network's, in a race's order
+
+
+@dataclass
+class Probe:
+    step: int  # after this step
+    test_accuracy: float  # on the PROBE_IMAGES held-out test images
+    accuracies: tuple[float, ...] = ()  # every network's
+
+
+@dataclass
+class Epoch:
+    epoch: int  # 1-based
+    test_accuracy: float  # fraction of the test images right
+    train_loss: float  # mean loss over the epoch's steps
+    seconds: float  # since the start of the run
+    accuracies: tuple[float, ...] = ()  # every network's test accuracy
+    train_losses: tuple[float, ...] = ()  # every network's mean loss
+
+
+@dataclass
+class History:
+    """What a run has done so far; `fit` appends to it and the checkpoint stores it."""
+
+    losses: list[float] = field(default_factory=list)  # every step
+    test_accuracy: list[float] = field(default_factory=list)  # every epoch, the whole test set
+    probes: list[tuple[int, float]] = field(default_factory=list)  # (step, accuracy on PROBE_IMAGES)
+    epoch_steps: list[int] = field(default_factory=list)  # the step each epoch ended on
+    train_loss: list[float] = field(default_factory=list)  # every epoch
+    filters: list[dict[str, torch.Tensor]] = field(default_factory=list)  # conv kernels, epoch 0..E
+    seconds: float = 0.0  # training time, evaluation included
+    train_seconds: float = 0.0  # optimiser steps only
+    samples: int = 0  # images seen
+
+    def meta(self, config: TrainConfig, device: torch.device, stopped: str | None = None) -> dict:
+        return {
+            "model": net_name(config.net),
+            "recipe": config.recipe,
+            "config": asdict(config),
+            "epochs_done": len(self.test_accuracy),
+            "test_accuracy": self.test_accuracy[-1] if self.test_accuracy else None,
+            "test_accuracy_per_epoch": self.test_accuracy,
+            "probe_accuracy": [[step, round(acc, 5)] for step, acc in self.probes],
+            "train_loss_per_epoch": self.train_loss,
+            "loss_history": [round(x, 5) for x in self.losses],
+            "device": str(device),
+            "seconds": round(self.seconds, 1),
+            "samples_per_s": round(self.samples / self.train_seconds, 1) if self.train_seconds else None,
+            "stopped": stopped,
+            "versions": {
+                "torch": torch.__version__,
+                "torchvision": installed_version("torchvision"),
+                "python": sys.version.split()[0],
+            },
+            "date": datetime.now(UTC).isoformat(timespec="seconds"),
+        }
+
+
+def installed_version(package: str) -> str | None:
+    """A package's version as installed (its metadata; no local tag such as "+cu130"), without
+    importing it: importing torchvision takes seconds, and every run's first save waited for it."""
+    try:
+        return importlib.metadata.version(package)
+    except importlib.metadata.PackageNotFoundError:
+        return None
+
+
+def augment(x: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+    """Random small affine warps of a batch, on its own device. x: (B, 1, 28, 28) -> same.
+
+    Up to 12 degrees of turn, 10% zoom, 0.15 shear and 2 pixels of shift: digits people
+    draw vary this much even after MNIST-style centring.
+    """
+    b = x.shape[0]
+    rand = torch.rand(b, 5, device=x.device, generator=generator) * 2 - 1  # uniform in [-1, 1)
+    angle, scale, shear = rand[:, 0] * math.radians(12), 1 + rand[:, 1] * 0.1, rand[:, 2] * 0.15
+    shift = rand[:, 3:5] * (2 / 14)  # 2 pixels in grid units (the image spans [-1, 1])
+    cos, sin = torch.cos(angle) / scale, torch.sin(angle) / scale
+    theta = torch.stack(
+        [torch.stack([cos, -sin + shear, shift[:, 0]], 1), torch.stack([sin, cos, shift[:, 1]], 1)], 1
+    )  # (B, 2, 3)
+    grid = F.affine_grid(theta, list(x.shape), align_corners=False)
+    return F.grid_sample(x, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
+
+
+def fit(
+    model: Net | list[Net],
+    config: TrainConfig,
+    train_set: tuple[torch.Tensor, torch.Tensor],
+    test_set: tuple[torch.Tensor, torch.Tensor],
+    history: History | list[History] | None = None,
+    tuned: Settings | None = None,
+) -> Iterator[Step | Probe | Epoch]:
+    """Train `model` in place, yielding a Step per batch, a Probe every PROBE_EVERY_S seconds of
+    training and an Epoch per epoch. `tuned`: layout and dtype, by default this machine's
+    calibrated ones.
+
+    A race: `model` a list of networks and `history` a list of Histories, one each. Every batch
+    (shuffled and augmented once) is given to each network in turn, each with its own optimiser
+    and schedule of the same recipe. The events' `loss` and `test_accuracy` are the first
+    network's, as for one; `losses` and `accuracies` hold every network's, in order."""
+    models = [model] if isinstance(model, torch.nn.Module) else list(model)
+    if history is None:
+        history = [History() for _ in models]
+    histories = [history] if isinstance(history, History) else list(history)
+    if len(histories) != len(models):
+        raise ValueError(f"{len(models)} networks need {len(models)} histories, not {len(histories)}")
+    device = pick_device(config.device)
+    tuned = tuned or settings(device)
+    amp, layout = tuned.autocast, tuned.memory_format
+    generator = torch.Generator(device=device).manual_seed(config.seed)
+
+    images, labels = train_set
+    images, labels = images[: config.train_images].to(device), labels[: config.train_images].to(device)
+    test_images, test_labels = test_set[0].to(device), test_set[1].to(device)
+    every = max(1, len(test_images) // PROBE_IMAGES)
+    probe_images, probe_labels = test_images[::every][:PROBE_IMAGES], test_labels[::every][:PROBE_IMAGES]
+    n = len(images)
+    steps_per_epoch = math.ceil(n / config.batch_size)  # the short last batch is kept
+    total_steps = steps_per_epoch * config.epochs
+
+    optimizers, schedules = [], []
+    for net, hist in zip(models, histories):
+        net.to(device, memory_format=layout).train()
+        optimizers.append(torch.optim.Adam(net.parameters(), lr=config.lr))
+        schedules.append(
+            # At least 8 steps in the cycle: with 4 its warm-up ends at step 0 and OneCycleLR
+            # divides by zero (a run of 256 images in batches of 64); a shorter run stops part-way.
+            torch.optim.lr_scheduler.OneCycleLR(
+                optimizers[-1], max_lr=config.lr, total_steps=max(total_steps, 8), pct_start=0.25
+            )
+            if config.schedule == "onecycle"
+            else None
+        )
+        hist.filters.append({k: v.cpu().clone() for k, v in conv_weights(net).items()})
+    lanes = list(zip(models, optimizers, schedules, histories))
+
+    start = time.perf_counter()
+    step, trained_since_probe, run_seconds = 0, 0.0, histories[0].train_seconds
+    for epoch in range(1, config.epochs + 1):
+        for net in models:
+            net.train()
+        order = torch.randperm(n, device=device, generator=generator)
+        epoch_losses = [[] for _ in models]
+        for i in range(0, n, config.batch_size):
+            t0 = time.perf_counter()
+            idx = order[i : i + config.batch_size]
+            x = images[idx].unsqueeze(1).float().div_(255)  # (B, 1, 28, 28) in [0, 1]
+            if config.augment:
+                x = augment(x, generator)
+            x = x.contiguous(memory_format=layout)
+            y = labels[idx]
+            batch_seconds = time.perf_counter() - t0  # counted in each network's time: each needs the batch
+            step += 1
+            losses = []
+            for (net, optimizer, schedule, hist), lane_losses in zip(lanes, epoch_losses):
+                t1 = time.perf_counter()
+                with torch.autocast(device.type, dtype=amp, enabled=amp is not None):
+                    loss = F.cross_entropy(net(x), y)
+                optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                optimizer.step()
+                if schedule is not None:
+                    schedule.step()
+                loss_value = loss.item()  # one sync per step; the chart needs every loss
+                seconds = time.perf_counter() - t1
+                hist.train_seconds += batch_seconds + seconds
+                hist.samples += len(idx)
+                hist.losses.append(loss_value)
+                lane_losses.append(loss_value)
+                losses.append(loss_value)
+                run_seconds += seconds
+                trained_since_probe += seconds
+            run_seconds += batch_seconds
+            trained_since_probe += batch_seconds
+            samples_per_s = histories[0].samples / run_seconds  # images through the whole race per second
+            yield Step(epoch, step, total_steps, losses[0], samples_per_s, tuple(losses))
+            last_of_epoch = i + config.batch_size >= n  # the whole test set comes next anyway
+            if trained_since_probe >= PROBE_EVERY_S and not last_of_epoch:
+                accuracies = []
+                for net, hist in zip(models, histories):
+                    accuracies.append(accuracy(net, probe_images, probe_labels, autocast=amp))  # keeps train mode
+                    hist.probes.append((step, accuracies[-1]))
+                trained_since_probe = 0.0
+                yield Probe(step, accuracies[0], tuple(accuracies))
+        accuracies = []
+        for net, hist, lane_losses in zip(models, histories, epoch_losses):
+            accuracies.append(accuracy(net, test_images, test_labels, autocast=amp))
+            hist.test_accuracy.append(accuracies[-1])
+            hist.epoch_steps.append(step)
+            hist.train_loss.append(sum(lane_losses) / len(lane_losses))
+            hist.filters.append({k: v.cpu().clone() for k, v in conv_weights(net).items()})
+            hist.seconds = time.perf_counter() - start
+        trained_since_probe = 0.0
+        train_losses = tuple(hist.train_loss[-1] for hist in histories)
+        yield Epoch(epoch, accuracies[0], train_losses[0], histories[0].seconds, tuple(accuracies), train_losses)
+    for net in models:
+        net.eval()
+
+
+def default_out(config: TrainConfig, spec: NetSpec | None = None, stamp: str | None = None) -> Path:
+    """checkpoints/runs/<time>-<recipe>[-<network>].safetensors (the network's name unless the tutorial's)."""
+    stamp = stamp or datetime.now().strftime("%Y%m%d-%H%M%S")
+    name = net_name(spec or config.net)
+    return checkpoint.RUNS_DIR / f"{stamp}-{config.recipe}{'' if name == 'seed' else '-' + name}.safetensors"
+
+
+def specs(config: TrainConfig) -> list[NetSpec]:
+    """The networks a run trains: config.net, then config.race if it is a race."""
+    return [config.net] if config.race is None else [config.net, config.race]
+
+
+def networks(config: TrainConfig) -> list[Net]:
+    """The run's networks with fresh weights, made in order after seeding with config.seed: the
+    first of a race starts from the weights it would have alone."""
+    torch.manual_seed(config.seed)
+    return [build(spec) for spec in specs(config)]
+
+
+def default_outs(config: TrainConfig) -> list[Path]:
+    """One checkpoint per network (default_out's names, one time stamp); a network raced against
+    its own kind gets "-2" on the second file."""
+    stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
+    outs = [default_out(config, spec, stamp) for spec in specs(config)]
+    if len(outs) == 2 and outs[0] == outs[1]:
+        outs[1] = outs[1].with_name(f"{outs[1].stem}-2{checkpoint.SUFFIX}")
+    return outs
+
+
+def lane_meta(history: History, config: TrainConfig, lane: int, outs: list[Path], device, stopped=None) -> dict:
+    """A race's network's metadata: its own spec as config.net, the other as config.race, and the
+    other's file ("raced_with"). For a run of one network, history.meta as it is."""
+    nets = specs(config)
+    if len(nets) == 1:
+        return history.meta(config, device, stopped)
+    other = 1 - lane
+    meta = history.meta(replace(config, net=nets[lane], race=nets[other]), device, stopped)
+    meta["raced_with"] = outs[other].name
+    return meta
+
+
+def parse_net(text: str, option: str = "--net") -> NetSpec:
+    """A preset's name, a NetSpec as JSON, or the path of a .json file holding one; a
+    ValueError (SpecError) that says what is wrong otherwise."""
+    if text in PRESETS:
+        return PRESETS[text].spec
+    source = text
+    if not text.lstrip().startswith("{"):
+        path = Path(text)
+        if path.suffix != ".json" or not path.is_file():
+            raise ValueError(f"{option}: {text!r} is not a preset ({', '.join(PRESETS)}), a JSON spec or a .json file")
+        source = path.read_text()
+    try:
+        data = json.loads(source)
+    except ValueError as e:
+        raise ValueError(f"{option}: not valid JSON ({e})") from None
+    return NetSpec.from_dict(data).check()
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(prog="python -m cnn_demo train", description="Train a network on MNIST.")
+    p.add_argument(
+        "--recipe",
+        choices=list(RECIPES),
+        default="seed",
+        help="quick: 98%% in seconds; quick99: 99%% in under a minute; seed: the tutorial's; best: this project's",
+    )
+    p.add_argument(
+        "--net",
+        default="seed",
+        metavar="PRESET|JSON|FILE",
+        help="the network: a preset ("
+        + "; ".join(f"{name}: {p.title['en']}" for name, p in PRESETS.items())
+        + '), or a NetSpec as JSON, inline or in a .json file: {"convs": [{"out_channels": 8, "kernel_size": 3}], "hidden": 64}',
+    )
+    p.add_argument(
+        "--race",
+        metavar="PRESET|JSON|FILE",
+        help="a second network (as --net), trained on the same batches in turn, one step of each; both are saved",
+    )
+    p.add_argument("--epochs", type=int, help="default: the recipe's (seed 10)")
+    p.add_argument("--batch-size", type=int, help="default: the recipe's (seed 256)")
+    p.add_argument("--lr", type=float, help="Adam learning rate; default: the recipe's (seed 0.0002)")
+    p.add_argument("--train-images", type=int, help="train on the first N training images (default all 60000)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--device", default="auto", help="auto (cuda, then mps, then cpu), cuda, mps or cpu")
+    p.add_argument(
+        "--out", type=Path, help="checkpoint to write (default checkpoints/runs/<time>-<recipe>.safetensors)"
+    )
+    p.add_argument("--min-accuracy", type=float, help="exit 1 if the final test accuracy (in %%) is below this")
+    args = p.parse_args(argv)
+    try:
+        args.config = TrainConfig.from_recipe(
+            args.recipe,
+            epochs=args.epochs,
+            batch_size=args.batch_size,
+            lr=args.lr,
+            train_images=args.train_images,
+            seed=args.seed,
+            device=args.device,
+            net=parse_net(args.net),
+            race=parse_net(args.race, "--race") if args.race else None,
+        )
+        pick_device(args.device)
+    except ValueError as e:  # SpecError too: it names the stage and the arithmetic
+        p.error(str(e))
+    if args.out is not None and args.race:
+        p.error("--out names one file; a race saves two under checkpoints/runs/")
+    return args
+
+
+def main(argv: list[str] | None = None) -> int:
+    from tqdm import tqdm
+
+    args = parse_args(argv)
+    config = args.config
+    device = pick_device(config.device)
+    tuned = settings(device, measure=True)  # measured the first time on this machine (~20 s)
+    if argv is None and device.type == "cpu" and os.environ.get("OMP_WAIT_POLICY") != tuned.wait_policy:
+        # OpenMP reads its wait policy when torch loads: the command starts again with the
+        # measured one (only from the command line: a caller's process is left alone).
+        os.execve(
+            sys.executable,
+            [sys.executable, "-m", "cnn_demo", "train", *sys.argv[1:]],
+            {**os.environ, **worker_env(tuned)},
+        )
+    use_threads(tuned.threads)
+    try:
+        train_set, test_set = load_mnist("train"), load_mnist("test")
+    except DataError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 1
+    models = networks(config)
+    histories = [History() for _ in models]
+    names = [net_name(spec) for spec in specs(config)]
+    described = " against ".join(f"{name} ({spec.describe()})" for name, spec in zip(names, specs(config)))
+    print(f"training {described}, recipe {config.recipe}: {asdict(config)} on {device} ({tuned.describe()})")
+    bar = tqdm(
+        total=math.ceil(min(config.train_images, len(train_set[0])) / config.batch_size) * config.epochs, unit="step"
+    )
+
+    def each(values, fmt) -> str:  # "0.1234" alone, "seed 0.1234 · fully_connected 0.2345" in a race
+        return fmt(values[0]) if len(values) == 1 else " · ".join(f"{n} {fmt(v)}" for n, v in zip(names, values))
+
+    stopped = None
+    try:
+        for event in fit(models, config, train_set, test_set, histories, tuned):
+            if isinstance(event, Step):
+                bar.update(1)
+                bar.set_postfix(
+                    epoch=f"{event.epoch}/{config.epochs}",
+                    loss=each(event.losses, lambda x: f"{x:.4f}"),
+                    img_s=f"{event.samples_per_s:.0f}",
+                )
+            elif isinstance(event, Probe):
+                bar.write(
+                    f"step {event.step}: {each(event.accuracies, lambda a: f'{100 * a:.2f}%')} of {PROBE_IMAGES} test images"
+                )
+            else:
+                bar.write(
+                    f"epoch {event.epoch}: test accuracy {each(event.accuracies, lambda a: f'{100 * a:.2f}%')}"
+                    f"  train loss {each(event.train_losses, lambda x: f'{x:.4f}')}  {event.seconds:.0f}s"
+                )
+    except KeyboardInterrupt:
+        stopped = "interrupted"
+        bar.write("interrupted: saving what was trained so far")
+    bar.close()
+    outs = [args.out] if args.out else default_outs(config)
+    finals = []
+    for lane, (model, history, out) in enumerate(zip(models, histories, outs)):
+        meta = lane_meta(history, config, lane, outs, device, stopped)
+        checkpoint.save(model.cpu().to(memory_format=torch.contiguous_format), out, meta, history.filters)
+        finals.append(history.test_accuracy[-1] if history.test_accuracy else float("nan"))
+        print(
+            f"saved {out}  test accuracy {100 * finals[-1]:.2f}%"
+            f"  {history.samples / max(history.train_seconds, 1e-9):.0f} images/s"
+        )
+    final = finals[0]
+    if args.min_accuracy is not None and not (100 * final >= args.min_accuracy):
+        print(f"error: test accuracy {100 * final:.2f}% is below --min-accuracy {args.min_accuracy}", file=sys.stderr)
+        return 1
+    return 0
