@@ -1,27 +1,22 @@
 """What every page shares: the server's model store and training run, the active model,
-the sidebar. Written once here, never pasted into a page; figure code is in app_pages/figures.py.
+the words for a network, the sidebar. Written once here, never pasted into a page; figure code
+is in app_pages/figures.py, the server process's tuning in app_pages/server.py.
 
-Not a page itself: app.py lists the pages (app_pages/*.py), and this module is only imported.
+Not a page itself: app.py lists the pages, and this module is only imported.
 """
 
-import gc
 import os
 
 import numpy as np
-import pandas  # noqa: F401 -- see below
 import streamlit as st
 
-from app_pages.i18n import language, language_switch, t
-from cnn_demo.network.model import PRESETS, NetSpec, preset_name
+from app_pages.i18n import language_switch, t
+from app_pages.server import tune_once
+from cnn_demo.network.model import NetSpec, preset_name
 from cnn_demo.storage import checkpoint
 from cnn_demo.storage.store import LoadedModel, ModelStore
 from cnn_demo.training.device import use_threads
 from cnn_demo.training.live import RunManager
-
-# Plotly imports pandas on its first figure. When a class arrives at once, several sessions
-# draw their first figures together, and Python can hand one of them a half-imported pandas
-# ("partially initialized module"). Imported here, in the import of this module that every
-# session waits for, it is whole before any figure is made.
 
 PROJECTOR = "projector"  # session_state: larger text and figures for a class's projector
 MODEL_PICK = "model_pick"  # session_state: this browser's own choice of saved model (a path)
@@ -72,16 +67,31 @@ def accuracy_text(acc: float | None) -> str:
     return t("sidebar.not_measured") if acc is None else f"{100 * acc:.2f}%"
 
 
+def dims(shape) -> str:
+    """A shape as the pages write it: (16, 24, 24) -> "16 × 24 × 24"."""
+    return " × ".join(str(d) for d in shape)
+
+
+def preset_title(name: str) -> str:
+    """A preset network's title (a key of cnn_demo.network.model.PRESETS) in this browser's language."""
+    return t(f"presets.{name}.title")
+
+
+def preset_shows(name: str) -> str:
+    """One line on what a preset network shows, in this browser's language."""
+    return t(f"presets.{name}.shows")
+
+
 def net_title(spec: NetSpec) -> str:
     """The network's name in this browser's language: its preset's title, or "custom network"."""
     name = preset_name(spec)
-    return PRESETS[name].title.get(language(), PRESETS[name].title["en"]) if name else t("net.custom")
+    return preset_title(name) if name else t("net.custom")
 
 
 def net_shows(spec: NetSpec) -> str:
     """One line on what this network shows, or for one of one's own its layers, e.g. "conv 8·3 → fc 64"."""
     name = preset_name(spec)
-    return PRESETS[name].shows.get(language(), PRESETS[name].shows["en"]) if name else spec.describe()
+    return preset_shows(name) if name else spec.describe()
 
 
 def model_label(loaded: LoadedModel) -> str:
@@ -102,44 +112,9 @@ def projector() -> bool:
     return bool(st.session_state.get(PROJECTOR, False))
 
 
-@st.cache_resource
-def freeze_what_startup_made() -> None:
-    """Once per server, at its first page: move every object alive now (the modules of torch,
-    plotly, numpy, streamlit, the models) out of reach of Python's cyclic garbage collector.
-
-    Its full (oldest-generation) collections walk every tracked object, and with a class
-    drawing they came every few seconds and held the GIL for 250-330 ms each: every answer
-    due then waited (60 students: p95 0.83 s, max 1.9 s, without a training run). Frozen
-    objects are still freed by reference counting; what sessions make later is collected
-    as usual, so only this first call freezes, never a session's objects."""
-    import plotly.graph_objects  # noqa: F401 -- the figure pages' big import, frozen with the rest
-
-    gc.collect()
-    gc.freeze()
-    limit_malloc_arenas()
-
-
-M_ARENA_MAX = -8  # glibc's mallopt parameter number (malloc.h)
-
-
-def limit_malloc_arenas(arenas: int = 2) -> None:
-    """Every script run is a thread, and glibc gives busy threads malloc arenas of their own
-    (up to 8 per core), which keep their memory after the sessions that filled them close:
-    the server's memory grew with the size of the class. Two arenas, as for a small server.
-    A no-op where the C library is not glibc."""
-    import ctypes
-    import ctypes.util
-
-    try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
-        libc.mallopt(M_ARENA_MAX, arenas)
-    except (OSError, AttributeError):
-        pass
-
-
 def sidebar() -> None:
     """The active model on every page: pick one, see its accuracy and device."""
-    freeze_what_startup_made()
+    tune_once()
     use_threads(1)  # this session's script thread answers single images: see use_threads
     store = model_store()
     current = active()

@@ -209,7 +209,7 @@ def workbench() -> None:
         picture(enlarge(model_input), "seen", caption=t("draw.seen"))
         if st.button(t("draw.send"), help=t("draw.send_help"), width="stretch"):
             send_to_inspect(model_input)
-            st.switch_page("app_pages/inspect.py")
+            st.switch_page("app_pages/inspect/page.py")
 
     show_steps(steps, fit)
 

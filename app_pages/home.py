@@ -4,14 +4,17 @@ import inspect
 
 import streamlit as st
 
-from app_pages.common import active, net_shows, net_title
+from app_pages.common import active, dims, net_shows, net_title
 from app_pages.i18n import t
 from cnn_demo.network.arithmetic import TableRow, network_table
 from cnn_demo.network.model import Net
 
-
-def dims(shape) -> str:
-    return " × ".join(str(d) for d in shape)
+# The pages the home page leads to: (name, entry script as app.py lists it, icon).
+LINKS = (
+    ("train", "app_pages/train.py", ":material/monitoring:"),
+    ("draw", "app_pages/draw.py", ":material/draw:"),
+    ("inspect", "app_pages/inspect/page.py", ":material/search:"),
+)
 
 
 def stage_cells(row: TableRow) -> tuple[str, str]:
@@ -35,13 +38,11 @@ def stage_cells(row: TableRow) -> tuple[str, str]:
 st.title(t("home.title"))
 st.markdown(t("home.intro"))
 
-for column, (page, icon) in zip(
-    st.columns(3), (("train", ":material/monitoring:"), ("draw", ":material/draw:"), ("inspect", ":material/search:"))
-):
+for column, (page, script, icon) in zip(st.columns(3), LINKS):
     with column:
         st.subheader(f"{icon} {t(f'nav.{page}')}")
         st.write(t(f"home.{page}_text"))
-        st.page_link(f"app_pages/{page}.py", label=t("home.open", page=t(f"nav.{page}")), icon=icon)
+        st.page_link(script, label=t("home.open", page=t(f"nav.{page}")), icon=icon)
 
 loaded = active()
 model = loaded.model  # shared by every session: only read

@@ -101,3 +101,18 @@ def choice(widget, label: str, options, *, key: str, format_func, on_change=None
     picked = widget(label, options, key=widget_key, format_func=format_func, on_change=changed, **kwargs)
     st.session_state[key] = picked
     return picked
+
+
+def kept_tabs(table: str, names: list[str], *, key: str) -> dict:
+    """st.tabs labelled by the locales' f"{table}.tab_{name}" strings, each run only while open
+    (on_change="rerun"); {name: tab}.
+
+    Streamlit keeps the open tab by its label in st.session_state[key], so after a language
+    switch no tab would have it and the first would open: the label kept from the other
+    language is changed to the same tab's label in this one.
+    """
+    labels = [t(f"{table}.tab_{name}") for name in names]
+    for name, label in zip(names, labels):
+        if st.session_state.get(key) in {strings(lang)[f"{table}.tab_{name}"] for lang in LANGUAGES} - {label}:
+            st.session_state[key] = label
+    return dict(zip(names, st.tabs(labels, key=key, on_change="rerun")))

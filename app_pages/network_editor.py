@@ -1,7 +1,7 @@
 """The Train page's network editor: pick a preset, change each conv stage's numbers, and see what
 they make (shapes with their formulas, parameters, multiply-adds) before anything trains.
 
-Every number and limit comes from cnn_demo.network.model (LIMITS, NetSpec.plan, check): this file only
+Every number and limit comes from cnn_demo.network.model (SPEC_LIMITS, NetSpec.plan, check): this file only
 turns widgets into a NetSpec and a NetSpec into text. Not a page: app_pages/train.py uses it.
 """
 
@@ -11,15 +11,16 @@ from dataclasses import asdict
 import pandas as pd
 import streamlit as st
 
+from app_pages.common import dims, preset_shows, preset_title
 from app_pages.i18n import LANGUAGES, choice, language, strings, t
 from cnn_demo.network.model import (
     ACTIVATIONS,
-    LIMITS,
     MAX_CONV_STAGES,
     MAX_MULTIPLY_ADDS_RATIO,
     POOLS,
     PRESETS,
     SEED,
+    SPEC_LIMITS,
     ConvStage,
     NetSpec,
     SpecError,
@@ -73,7 +74,7 @@ def spec_of(rows: list[dict], hidden: int) -> NetSpec:
 def title(spec: NetSpec) -> str:
     """The preset's title in this browser's language, or "Your own network"."""
     name = preset_name(spec)
-    return PRESETS[name].title[language()] if name else t("editor.custom")
+    return preset_title(name) if name else t("editor.custom")
 
 
 def _use_preset(prefix: str) -> None:
@@ -84,15 +85,17 @@ def _use_preset(prefix: str) -> None:
     st.session_state[f"{prefix}_hidden"] = spec.hidden
 
 
-def keep(*keys: str) -> None:
+def restore_values(*keys: str) -> None:
     """Widgets not drawn in a run lose their values (the editor is not drawn while a run trains):
-    each value is also kept under "_<key>", and put back when the widget has lost it."""
+    each value is also saved under "_<key>" (save_values), and put back here, before the widget
+    is drawn, when the widget has lost it."""
     for key in keys:
         if key not in st.session_state and f"_{key}" in st.session_state:
             st.session_state[key] = st.session_state[f"_{key}"]
 
 
-def kept(*keys: str) -> None:
+def save_values(*keys: str) -> None:
+    """A copy of each widget's value under "_<key>", after the widget is drawn: see restore_values."""
     for key in keys:
         if key in st.session_state:
             st.session_state[f"_{key}"] = st.session_state[key]
@@ -101,7 +104,7 @@ def kept(*keys: str) -> None:
 def network_picker(prefix: str, label: str, default: str) -> str:
     """The preset choice and its one line; the preset's name."""
     key = f"{prefix}_preset"
-    keep(f"{prefix}_hidden")
+    restore_values(f"{prefix}_hidden")
     if key not in st.session_state:
         st.session_state[key] = default
         _use_preset(prefix)
@@ -110,11 +113,11 @@ def network_picker(prefix: str, label: str, default: str) -> str:
         label,
         list(PRESETS),
         key=key,
-        format_func=lambda name: PRESETS[name].title[language()],
+        format_func=preset_title,
         on_change=_use_preset,
         args=(prefix,),
     )
-    st.caption(PRESETS[st.session_state[key]].shows[language()])
+    st.caption(preset_shows(st.session_state[key]))
     return st.session_state[key]
 
 
@@ -123,9 +126,9 @@ def _column_config() -> dict:
     config = {
         name: number(
             t(f"editor.{name}"),
-            help=t(f"editor.{name}_help", low=LIMITS[name][0], high=LIMITS[name][1]),
-            min_value=LIMITS[name][0],
-            max_value=LIMITS[name][1],
+            help=t(f"editor.{name}_help", low=SPEC_LIMITS[name][0], high=SPEC_LIMITS[name][1]),
+            min_value=SPEC_LIMITS[name][0],
+            max_value=SPEC_LIMITS[name][1],
             step=1,
             default=getattr(NEW_STAGE, name),
             required=True,
@@ -165,14 +168,10 @@ def numbers_editor(prefix: str) -> NetSpec:
         width="stretch",
     )
     st.session_state[f"_{prefix}_edited"] = edited.to_dict("records")
-    low, high = LIMITS["hidden"]
+    low, high = SPEC_LIMITS["hidden"]
     hidden = st.slider(t("editor.hidden"), low, high, key=f"{prefix}_hidden", help=t("editor.hidden_help"))
-    kept(f"{prefix}_hidden")
+    save_values(f"{prefix}_hidden")
     return spec_of(edited.to_dict("records"), hidden)
-
-
-def shape(chw: tuple[int, int, int]) -> str:
-    return " × ".join(str(n) for n in chw)
 
 
 def plan_table(spec: NetSpec) -> None:
@@ -187,9 +186,9 @@ def plan_table(spec: NetSpec) -> None:
     head.append(t("editor.col_macs"))
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * 2 + "---|---|--:|--:|"]
     for row in spec.plan():
-        conv = f"{shape(row.conv_shape)}: {row.conv_formula}"
-        pool = f"{shape(row.out_shape)}: {row.pool_formula}" if row.pool_formula else "–"
-        cells = [f"conv{row.index}", shape(row.in_shape), conv, pool, f"{row.params:,}", f"{row.multiply_adds:,}"]
+        conv = f"{dims(row.conv_shape)}: {row.conv_formula}"
+        pool = f"{dims(row.out_shape)}: {row.pool_formula}" if row.pool_formula else "–"
+        cells = [f"conv{row.index}", dims(row.in_shape), conv, pool, f"{row.params:,}", f"{row.multiply_adds:,}"]
         lines.append("| " + " | ".join(cells) + " |")
     dense = t("editor.dense", flat=f"{spec.flat_features():,}", hidden=spec.hidden)
     lines.append(f"| {t('editor.fc')} | {dense} | | | {spec.dense_params():,} | {spec.dense_multiply_adds():,} |")
@@ -213,7 +212,7 @@ def summary(spec: NetSpec) -> str:
 def network_numbers(prefix: str) -> NetSpec | SpecError:
     """Opened: the network's numbers and what they make, as wide as the page. Returns the spec,
     or the SpecError (shown by `outcome`, raised on Start)."""
-    name = PRESETS[st.session_state[f"{prefix}_preset"]].title[language()]
+    name = preset_title(st.session_state[f"{prefix}_preset"])
     with st.expander(t("editor.change", name=name)):
         try:
             spec = numbers_editor(prefix)

@@ -165,7 +165,7 @@ def test_unit_evidence_adds_up_to_the_hidden_unit(nets, image):
 # ---------------------------------------------------------------------------- the pages (AppTest)
 
 # Evaluate passes all 10,000 test images through the model: the browser test opens it (tests/e2e).
-PAGES = ["app_pages/home.py", "app_pages/draw.py", "app_pages/inspect.py", "app_pages/models.py"]
+PAGES = ["app_pages/home.py", "app_pages/draw.py", "app_pages/inspect/page.py", "app_pages/models.py"]
 INSPECT_TABS = ["One channel", "Learned filters", "End of the network", "Where it looks", "How it works"]
 # Not a preset: tanh and sigmoid, an overlapping max-pool, a strided padded conv, average pooling.
 ODD = NetSpec(
@@ -213,7 +213,7 @@ def test_every_page_and_tab_with_any_network(page_with, name):
             table = at.table[0].value
             assert list(table.iloc[-3:, 2]) == [str(spec.flat_features()), str(spec.hidden), "10"]
             assert len(table) == 4 + len(spec.convs) + sum(c.pool is not None for c in spec.convs)
-    at.switch_page("app_pages/inspect.py").run()
+    at.switch_page("app_pages/inspect/page.py").run()
     if spec.convs:
         for i in range(1, len(spec.convs) + 1):
             assert f"**Conv stage {i}**" in text()

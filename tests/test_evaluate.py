@@ -124,3 +124,31 @@ def test_cli_prints_accuracy_and_confusion(tmp_path, monkeypatch, capsys, model_
 def test_predict_logits_still_scores_every_image(model_and_set):
     model, (images, _) = model_and_set
     assert predict_logits(model, images[:37], batch_size=10).shape == (37, 10)
+
+
+def test_the_pages_passes_choose_their_threads_and_precision_and_give_the_same_answers(model_and_set, monkeypatch):
+    """What the Evaluate page calls: the same results as the plain passes, every core while they run,
+    the caller's one thread afterwards, and bf16 only where this machine's calibration chose it."""
+    from cnn_demo.inside.similar import embed, most_alike
+    from cnn_demo.training import device
+
+    model, (images, labels) = model_and_set
+    seen = []
+    monkeypatch.setattr(evaluate, "evaluate", lambda *a: seen.append(torch.get_num_threads()) or run_evaluation(*a))
+    with device.threads(1):
+        result = evaluate.evaluate_on_every_core(model, images, labels)
+        assert torch.get_num_threads() == 1
+    assert seen == [device.CPU_CORES]
+    assert np.array_equal(result.confusion, run_evaluation(model, images, labels).confusion)
+
+    chosen = []
+    monkeypatch.setattr(evaluate, "autocast_dtype", lambda d: chosen.append(d.type) or None)
+    embedding = evaluate.embed_on_best_device(model, images)
+    assert chosen == [device.pick_device("auto").type]
+    assert torch.allclose(embedding, embed(model, images), atol=1e-5)  # (N, hidden), unit rows
+    query = images[3].float().numpy() / 255
+    indices, similarities = evaluate.most_alike_on_cpu(model, query, embedding, k=5)
+    assert chosen[-1] == "cpu"
+    expected = most_alike(model, query, embedding, k=5)
+    assert np.array_equal(indices, expected[0]) and np.allclose(similarities, expected[1])
+    assert indices[0] == 3  # the image itself is among the set embedded: the most alike

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from app_pages.i18n import LANGUAGES, strings
-from cnn_demo.training.live import MESSAGES
+from cnn_demo.training.live import REASONS
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -48,8 +48,18 @@ def test_every_key_the_code_asks_for_exists():
 
 
 def test_run_messages_are_translated():
-    # every way a run can end (cnn_demo/live.py) has its message, in both languages
-    assert {"finished", "stopped", "diverged_nan", "diverged", "device_failed", "error"} <= set(MESSAGES)
-    assert {f"run.{code}" for code in MESSAGES} <= set(strings("ko"))
-    for code, text in MESSAGES.items():
-        assert placeholders(text) == placeholders(strings("en")[f"run.{code}"])
+    # every way a run can end (cnn_demo/training/live.py's reason codes) has its message, in both languages
+    assert {"finished", "stopped", "diverged_nan", "diverged", "device_failed", "error"} <= set(REASONS)
+    for lang in LANGUAGES:
+        assert {f"run.{code}" for code in REASONS} <= set(strings(lang)), lang
+
+
+def test_every_preset_has_a_title_and_a_line_in_each_language():
+    """The engine keeps a preset's spec and its name; the words for it are the locales'."""
+    from cnn_demo.network.model import PRESETS
+
+    for lang in LANGUAGES:
+        table = {key: text for key, text in strings(lang).items() if key.startswith("presets.")}
+        assert set(table) == {f"presets.{name}.{part}" for name in PRESETS for part in ("title", "shows")}, lang
+    titles = [strings("en")[f"presets.{name}.title"] for name in PRESETS]
+    assert len(set(titles)) == len(titles)  # a picker tells them apart

@@ -1,5 +1,6 @@
 """`python -m cnn_demo inspect`, and the Inspect page's logic through Streamlit's AppTest (no browser)."""
 
+import json
 from pathlib import Path
 
 import pytest
@@ -8,6 +9,7 @@ import torch
 from streamlit.testing.v1 import AppTest
 
 from cnn_demo.inside import inspect as ins
+from cnn_demo.inside.features import feature_maps, probabilities
 from cnn_demo.storage import checkpoint
 from cnn_demo.storage.data import load_mnist
 from tests.test_features import SHAPES
@@ -33,7 +35,7 @@ def page(monkeypatch):
     st.cache_resource.clear()  # a fresh "server"
     at = AppTest.from_file(APP, default_timeout=60)
     at.run()
-    at.switch_page("app_pages/inspect.py").run()
+    at.switch_page("app_pages/inspect/page.py").run()
     assert not at.exception
     yield at
     st.cache_resource.clear()
@@ -63,3 +65,43 @@ def test_page_prediction_is_the_models(page):
     page.button(key="inspect_digit_3").click().run()  # the next 3 after image 42
     index = page.session_state["inspect_index"]
     assert index > 42 and labels[index] == 3 and (labels[43:index] != 3).all()
+
+
+def test_the_open_tab_is_kept_across_a_language_switch(page):
+    """The tabs are kept by their label (app_pages.i18n.kept_tabs): in Korean, the same tab opens."""
+    page.session_state["inspect_tab"] = "Where it looks"
+    page.run()
+    assert any(c.value.startswith("**Saliency**") for c in page.caption)  # that tab ran
+    page.session_state["lang"] = "ko"
+    page.run()
+    assert not page.exception
+    assert page.session_state["inspect_tab"] == "어디를 보는가"
+    assert any("Grad-CAM" in c.value for c in page.caption)  # still that tab, now in Korean
+
+
+def end_of_the_network(model, image28, maps, probs, predicted):
+    """One tab alone, as a script of its own: its inputs are its arguments."""
+    from app_pages.inspect.end import end_tab
+
+    end_tab(model, image28, maps, probs, predicted)
+
+
+def test_a_tab_runs_on_its_own_from_its_arguments(model, digits):
+    image = digits[0]  # (28, 28) in [0, 1]
+    maps = feature_maps(model, image)
+    probs = probabilities(maps["logits"])
+    args = (model, image, maps, probs, int(probs.argmax()))
+    at = AppTest.from_function(end_of_the_network, args=args, default_timeout=60).run()
+    assert not at.exception
+    text = " ".join(m.value for m in at.markdown)
+    # The independent truth: the model's own layers, not the page's arithmetic.
+    with torch.no_grad():
+        x = torch.as_tensor(image)[None, None]
+        flat = model.layer(x).flatten(1)  # (1, 576)
+        hidden = model.fc_layer[:2](flat)[0]  # (100,) after the ReLU
+    fc1 = model.fc_layer[0]
+    assert f"**flatten** · {flat.shape[1]} = 64 × 3 × 3" in text
+    params = fc1.weight.numel() + fc1.bias.numel()
+    assert f"Linear({fc1.in_features}→{fc1.out_features}) + ReLU, {params:,} parameters" in text
+    titles = [json.loads(chart.proto.spec)["layout"]["title"]["text"] for chart in at.get("plotly_chart")]
+    assert f"{int((hidden > 0).sum())} of {len(hidden)} hidden units are active for this digit" in titles

@@ -8,7 +8,7 @@ import streamlit as st
 from streamlit.testing.v1 import AppTest
 
 from cnn_demo.storage import data
-from cnn_demo.training.train import LIMITS, TrainConfig
+from cnn_demo.training.train import CONFIG_LIMITS, TrainConfig
 
 APP = str(Path(__file__).resolve().parents[1] / "app.py")
 
@@ -64,12 +64,12 @@ BOXES = {"train_epochs": "epochs", "train_batch": "batch_size", "train_lr": "lr"
 
 
 def test_hyper_parameter_boxes_hold_the_trainers_limits(app):
-    """The page offers exactly what the trainer accepts (cnn_demo.training.train.LIMITS, which
+    """The page offers exactly what the trainer accepts (cnn_demo.training.train.CONFIG_LIMITS, which
     tests/test_train.py checks the trainer enforces): no value a box lets through is refused."""
     app.switch_page("app_pages/train.py").run()
     for key, name in BOXES.items():
         box = app.number_input(key=key)
-        assert (box.min, box.max) == LIMITS[name], key
+        assert (box.min, box.max) == CONFIG_LIMITS[name], key
 
 
 def test_a_setting_the_trainer_refuses_is_a_clear_error_and_starts_nothing(app, monkeypatch):

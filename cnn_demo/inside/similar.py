@@ -24,7 +24,8 @@ import torch.nn.functional as F
 from cnn_demo.network.model import Net
 from cnn_demo.storage import checkpoint
 from cnn_demo.storage.data import DataError, load_mnist
-from cnn_demo.training.device import autocast_dtype, pick_device
+from cnn_demo.training.calibrate import autocast_dtype
+from cnn_demo.training.device import pick_device
 
 
 def hidden(model: Net, x: torch.Tensor) -> torch.Tensor:
@@ -48,7 +49,7 @@ def embed(
     (no hidden unit fires) stays zero: alike to nothing.
 
     device: where to compute; a copy of the model goes there, the model itself is not moved.
-    autocast: e.g. torch.bfloat16 where the hardware has it (cnn_demo.training.device.autocast_dtype):
+    autocast: e.g. torch.bfloat16 where the hardware has it (cnn_demo.training.calibrate.autocast_dtype):
     2-3x faster on such a CPU, and ranking neighbours needs no more precision.
     progress: called with the fraction done after each batch."""
     device = torch.device(device)

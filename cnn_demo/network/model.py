@@ -26,7 +26,7 @@ then "hidden" (after the ReLU) and "logits". `model.stages` maps each name to it
 """
 
 import tomllib
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, fields, replace
 
 import torch
 from torch import nn
@@ -41,7 +41,7 @@ CLASSES = 10
 # What a spec may ask for: enough to test every claim of the tutorial, small enough that a
 # laptop stays responsive while a class trains it.
 MAX_CONV_STAGES = 4
-LIMITS = {
+SPEC_LIMITS = {  # each number's (lowest, highest)
     "out_channels": (1, 128),
     "kernel_size": (1, 9),
     "stride": (1, 3),
@@ -221,12 +221,12 @@ class NetSpec:
             raise SpecError("too_many_stages", most=MAX_CONV_STAGES, value=len(self.convs))
         for i, c in enumerate(self.convs, 1):
             for name in ("out_channels", "kernel_size", "stride", "padding", "pool_size", "pool_stride"):
-                low, high = LIMITS[name]
+                low, high = SPEC_LIMITS[name]
                 if not low <= getattr(c, name) <= high:
                     raise SpecError(
                         "out_of_range", stage=f"conv{i}", field=name, low=low, high=high, value=getattr(c, name)
                     )
-        low, high = LIMITS["hidden"]
+        low, high = SPEC_LIMITS["hidden"]
         if not low <= self.hidden <= high:
             raise SpecError("hidden_out_of_range", low=low, high=high, value=self.hidden)
         self.plan()  # the shapes work out
@@ -261,85 +261,28 @@ SEED = NetSpec(
 
 @dataclass(frozen=True)
 class Preset:
+    """A network ready to pick, by its key in PRESETS. Its title and the line on what it shows are
+    words for people, in the locales' [presets.<key>] tables (English and Korean)."""
+
     spec: NetSpec
-    title: dict[str, str] = field(default_factory=dict)  # by language: "en", "ko"
-    shows: dict[str, str] = field(default_factory=dict)  # one line: what this network shows
 
 
 def _seed_with(**changes) -> tuple[ConvStage, ...]:
-    from dataclasses import replace
-
     return tuple(replace(c, **changes) for c in SEED.convs)
 
 
 PRESETS = {
-    "seed": Preset(
-        SEED,
-        {"en": "The tutorial's CNN", "ko": "튜토리얼의 CNN"},
-        {
-            "en": "Three 5×5 conv layers and two max-poolings: the network the tutorial trains to 98.54%.",
-            "ko": "5×5 합성곱 세 층과 최대 풀링 두 번: 튜토리얼이 98.54%까지 학습시킨 신경망입니다.",
-        },
-    ),
-    "fully_connected": Preset(
-        NetSpec((), hidden=155),  # 784·155 + 155 + 155·10 + 10 = 123,235 parameters, the CNN has 123,222
-        {"en": "Fully connected", "ko": "완전 연결"},
-        {
-            "en": "No convolution: the image is flattened to 784 numbers first, so which pixels were neighbours is lost.",
-            "ko": "합성곱이 없습니다: 이미지를 먼저 784개의 숫자로 펼치므로 어떤 픽셀이 이웃이었는지 잃어버립니다.",
-        },
-    ),
-    "no_pooling": Preset(
-        NetSpec(_seed_with(pool=None), hidden=100),
-        {"en": "No pooling", "ko": "풀링 없음"},
-        {
-            "en": "The same convolutions without pooling: the maps stay large, and the first linear layer gets huge.",
-            "ko": "풀링 없는 같은 합성곱: 특징 맵이 크게 남아 첫 완전 연결층이 매우 커집니다.",
-        },
-    ),
-    "stride2": Preset(
-        NetSpec((ConvStage(16, 5), ConvStage(32, 5, stride=2), ConvStage(64, 5, stride=2)), hidden=100),
-        {"en": "Stride 2 instead of pooling", "ko": "풀링 대신 스트라이드 2"},
-        {
-            "en": "Convolutions that step 2 pixels shrink the maps where the tutorial pools, and they learn how.",
-            "ko": "2픽셀씩 건너뛰는 합성곱이 튜토리얼의 풀링 자리에서 맵을 줄이고, 줄이는 법도 배웁니다.",
-        },
-    ),
-    "avg_pooling": Preset(
-        NetSpec(_seed_with(pool=None)[:1] + _seed_with(pool="avg")[1:], hidden=100),
-        {"en": "Average pooling", "ko": "평균 풀링"},
-        {
-            "en": "Each 2×2 block is averaged instead of keeping its largest value.",
-            "ko": "2×2 블록마다 가장 큰 값 대신 평균을 남깁니다.",
-        },
-    ),
+    "seed": Preset(SEED),
+    # 784·155 + 155 + 155·10 + 10 = 123,235 parameters; the CNN has 123,222
+    "fully_connected": Preset(NetSpec((), hidden=155)),
+    "no_pooling": Preset(NetSpec(_seed_with(pool=None), hidden=100)),
+    "stride2": Preset(NetSpec((ConvStage(16, 5), ConvStage(32, 5, stride=2), ConvStage(64, 5, stride=2)), hidden=100)),
+    "avg_pooling": Preset(NetSpec(_seed_with(pool=None)[:1] + _seed_with(pool="avg")[1:], hidden=100)),
     "few_filters": Preset(
-        NetSpec(
-            (ConvStage(4, 5), ConvStage(8, 5, pool="max"), ConvStage(16, 5, pool="max")),
-            hidden=100,
-        ),
-        {"en": "Few filters (4-8-16)", "ko": "적은 필터 (4-8-16)"},
-        {
-            "en": "A quarter of the filters in each layer: how few patterns are enough to read digits?",
-            "ko": "층마다 필터를 4분의 1로: 숫자를 읽는 데 몇 가지 패턴이면 충분할까요?",
-        },
+        NetSpec((ConvStage(4, 5), ConvStage(8, 5, pool="max"), ConvStage(16, 5, pool="max")), hidden=100)
     ),
-    "kernel3": Preset(
-        NetSpec(_seed_with(kernel_size=3), hidden=100),
-        {"en": "3×3 kernels", "ko": "3×3 커널"},
-        {
-            "en": "Smaller kernels: fewer weights per filter, and each unit sees a smaller patch of the digit.",
-            "ko": "더 작은 커널: 필터당 가중치가 적고, 각 유닛이 숫자의 더 작은 부분을 봅니다.",
-        },
-    ),
-    "padding": Preset(
-        NetSpec(_seed_with(padding=2), hidden=100),
-        {"en": "Padding that keeps the size", "ko": "크기를 유지하는 패딩"},
-        {
-            "en": "Two pixels of zeros around each input keep a 5×5 conv's output as large as its input.",
-            "ko": "입력 둘레에 0을 두 픽셀씩 채우면 5×5 합성곱의 출력이 입력만큼 큽니다.",
-        },
-    ),
+    "kernel3": Preset(NetSpec(_seed_with(kernel_size=3), hidden=100)),
+    "padding": Preset(NetSpec(_seed_with(padding=2), hidden=100)),
 }
 
 

@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 import torch
 
+from app_pages.i18n import strings
 from cnn_demo.drawings.drawn import draw_digit
 from cnn_demo.network.model import PRESETS, build
 from cnn_demo.storage import checkpoint
@@ -50,7 +51,7 @@ def test_every_page_with_the_network_in_use(app, server, preset):
     try:
         use_for_everyone(app, name)
         sidebar = app.page.locator("[data-testid='stSidebar']")
-        assert f"network: {PRESETS[preset].title['en']}" in sidebar.inner_text()
+        assert f"network: {strings('en')[f'presets.{preset}.title']}" in sidebar.inner_text()
         row = app.page.locator("[data-testid='stTable'] tbody tr", has_text=name)
         assert spec.describe() in row.inner_text() and "✓" in row.inner_text()
         no_exception(app, "models")

@@ -13,6 +13,7 @@ import re
 
 import pytest
 
+from app_pages.i18n import strings
 from cnn_demo.experiments import claims as experiments
 from cnn_demo.network.model import PRESETS
 from cnn_demo.training.calibrate import Settings
@@ -80,8 +81,9 @@ def test_kept_results_show_at_once_in_both_languages(app, results_dir, records):
     assert picture_loaded(app, "shift_strip")
 
     table = section(app, "presets").locator("[data-testid='stTable']").inner_text()
-    for name, preset in PRESETS.items():
-        assert preset.title["en"] in table and percent(records["presets"]["result"][name]["test_accuracy"]) in table
+    for name in PRESETS:
+        accuracy = percent(records["presets"]["result"][name]["test_accuracy"])
+        assert strings("en")[f"presets.{name}.title"] in table and accuracy in table
     assert f"{PRESETS['no_pooling'].spec.params():,}" in table
     assert app.button("Run again").count() == 3 and all(b.is_enabled() for b in app.button("Run again").all())
     app.page.set_viewport_size({"width": 1280, "height": 800})
@@ -90,7 +92,7 @@ def test_kept_results_show_at_once_in_both_languages(app, results_dir, records):
     app.goto("experiments?lang=ko")
     assert re.search(r"[\uac00-\ud7a3]", app.page.locator("[data-testid='stMain'] h1").inner_text())
     table = section(app, "presets").locator("[data-testid='stTable']").inner_text()
-    assert all(preset.title["ko"] in table for preset in PRESETS.values())
+    assert all(strings("ko")[f"presets.{name}.title"] in table for name in PRESETS)
     assert section(app, "shuffled").get_by_text("섞은 픽셀").count() >= 2
     assert picture_loaded(app, "shuffled_pair")
     app.page.set_viewport_size({"width": 820, "height": 1180})

@@ -70,7 +70,10 @@ def test_choices_survive_the_language_switch(app):
     recipe and the network picked in English are still picked in Korean, and can be changed there."""
     from playwright.sync_api import expect
 
-    from cnn_demo.network.model import PRESETS
+    from app_pages.i18n import strings
+
+    preset_title = lambda name, lang: strings(lang)[f"presets.{name}.title"]
+    preset_line = lambda name, lang: strings(lang)[f"presets.{name}.shows"]
 
     main = app.page.locator("[data-testid='stMain']")
     recipes = main.get_by_role("radiogroup").first
@@ -82,7 +85,7 @@ def test_choices_survive_the_language_switch(app):
 
     def pick(name: str, lang: str) -> None:
         preset.click()
-        app.page.get_by_role("option", name=PRESETS[name].title[lang], exact=True).click()
+        app.page.get_by_role("option", name=preset_title(name, lang), exact=True).click()
         app.wait_idle()
 
     def switch(to: str) -> None:
@@ -97,13 +100,13 @@ def test_choices_survive_the_language_switch(app):
     switch("한국어")
     app.check()
     assert checked() == [False, False, True, False]
-    expect(shown).to_have_value(PRESETS["kernel3"].title["ko"])
-    assert main.get_by_text(PRESETS["kernel3"].shows["ko"]).first.is_visible()
+    expect(shown).to_have_value(preset_title("kernel3", "ko"))
+    assert main.get_by_text(preset_line("kernel3", "ko")).first.is_visible()
 
     pick("fully_connected", "ko")  # a choice made in Korean, after the switch
     app.check()
-    assert main.get_by_text(PRESETS["fully_connected"].shows["ko"]).first.is_visible()
+    assert main.get_by_text(preset_line("fully_connected", "ko")).first.is_visible()
     switch("English")
     app.check()
-    expect(shown).to_have_value(PRESETS["fully_connected"].title["en"])
+    expect(shown).to_have_value(preset_title("fully_connected", "en"))
     assert checked() == [False, False, True, False]
