@@ -38,7 +38,6 @@ Checked against the targets (issue 13) by `python -m pytest -m load -s` (tests/l
 import argparse
 import asyncio
 import json
-import os
 import re
 import tempfile
 import time
@@ -47,6 +46,7 @@ from pathlib import Path
 
 import numpy as np
 
+from benchmarks.proc_usage import cpu_by_role, rss_mb, share_of_cores
 from cnn_demo.drawings.preprocess import CANVAS as CANVAS_PX
 from harness.browser import CHROMIUM, CHROMIUM_ARGS, Server
 from harness.canvas import CANVAS, SEEN_SRC, UNTIL_NEW_ANSWER, canvas_value
@@ -310,42 +310,6 @@ async def browser_student(
 # ---------------------------------------------------------------- measuring
 
 
-def process_cpu_s(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()  # after "pid (name)"
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def cpu_by_role(server_pid: int) -> dict[str, float]:
-    """CPU seconds used so far by the server, its training process, Chromium, this generator."""
-    used = dict.fromkeys(("server", "training", "browsers", "generator"), 0.0)
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            pid = int(entry.name)
-            ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
-            command = (entry / "cmdline").read_bytes()
-            seconds = process_cpu_s(pid)
-        except (OSError, IndexError):  # it ended meanwhile
-            continue
-        if pid == server_pid:
-            used["server"] += seconds
-        elif ppid == server_pid and b"multiprocessing" in command:
-            used["training"] += seconds
-        elif b"chromium" in command or b"chrome" in command:
-            used["browsers"] += seconds
-        elif pid == os.getpid():
-            used["generator"] += seconds
-    return used
-
-
-def rss_mb(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    raise RuntimeError("no VmRSS")
-
-
 def percentile_ms(values: list[float], q: float) -> float | None:
     return round(1000 * float(np.percentile(values, q)), 1) if values else None
 
@@ -395,7 +359,7 @@ async def phase(
         error_examples=tally.errors[:5],
         timeouts=tally.timeouts,
         clears=tally.clears,
-        cpu_share={role: round((cpu1[role] - cpu0[role]) / (wall * (os.cpu_count() or 1)), 3) for role in cpu0},
+        cpu_share=share_of_cores(cpu0, cpu1, wall),
         server_cpu_ms_per_stroke=round(1000 * (cpu1["server"] - cpu0["server"]) / max(strokes + tally.clears, 1), 1),
         server_rss_mb=round(rss_mb(server.proc.pid), 1),
     )

@@ -25,7 +25,8 @@ from pathlib import Path
 
 import numpy as np
 
-from benchmarks.class_load import PREDICTION, drawing_book, open_draw, process_cpu_s
+from benchmarks.class_load import PREDICTION, drawing_book, open_draw
+from benchmarks.proc_usage import process_cpu_s
 from harness.browser import Server
 from harness.websocket import json_widget
 

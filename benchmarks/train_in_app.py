@@ -4,7 +4,7 @@
 
 1. `python -m cnn_demo train` with the tutorial's recipe on the first N images.
 2. The same run started from the Train page of `streamlit run app.py` in Chromium,
-   with the page open, so its live chart redraws every second while it trains.
+   with the page open, so its live chart redraws every 2 s while it trains.
    `--page-closed` closes the browser once the run has started: the app's own cost
    (server and worker), without the page's drawing.
 Both read images/s from the saved checkpoint's metadata (optimiser steps only, the
@@ -24,7 +24,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from benchmarks.classroom_load import cpu_seconds, cpu_share
+from benchmarks.proc_usage import cpu_by_role, share_of_cores
 from cnn_demo.storage import checkpoint
 from harness.browser import CHROMIUM, CHROMIUM_ARGS, ROOT, App, Server
 
@@ -34,7 +34,8 @@ def cli_samples_per_s(images: int, epochs: int, out: Path) -> float:
         [
             sys.executable,
             "-m",
-            "cnn_demo.training.train",
+            "cnn_demo",
+            "train",
             "--train-images",
             str(images),
             "--epochs",
@@ -69,16 +70,16 @@ def app_run(images: int, epochs: int, tmp: Path, page_closed: bool = False) -> d
                 app.wait_idle()
             app.button("Start training").click()
             app.page.get_by_text(re.compile(r"· running")).wait_for(timeout=60_000)
-            cpu_before, t0 = cpu_seconds(server.proc.pid), time.perf_counter()
+            cpu_before, t0 = cpu_by_role(server.proc.pid), time.perf_counter()
             if page_closed:
                 browser.close()
             else:
                 app.page.get_by_text(re.compile(r"· (saving|finished)")).wait_for(timeout=30 * 60_000)
-                cpu = cpu_share(cpu_before, cpu_seconds(server.proc.pid), 1, time.perf_counter() - t0)
+                cpu = share_of_cores(cpu_before, cpu_by_role(server.proc.pid), time.perf_counter() - t0)
                 browser.close()
         meta = finished_run(tmp / "runs", epochs)
         if not page_closed:  # where the cores went while it trained: the run, the page, the server
-            meta["cpu_share"] = {role: cpu[role]["share_of_cores"] for role in ("training", "browsers", "server")}
+            meta["cpu_share"] = {role: cpu[role] for role in ("training", "browsers", "server")}
         return meta
     finally:
         server.stop()

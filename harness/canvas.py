@@ -2,7 +2,7 @@
 and the canvas's value as the component sends it, for sessions without a browser.
 
 Used by the end-to-end tests and by the benchmarks (benchmarks/measure_draw.py,
-benchmarks/classroom_load.py, benchmarks/class_load.py).
+benchmarks/class_load.py).
 """
 
 import io

@@ -1,14 +1,18 @@
 """The load generator's pieces that need no server: the canvas's value as the component sends
-it, a finger's path, the training speed read off the Train page."""
+it, a finger's path, the training speed read off the Train page, CPU time and memory from /proc."""
 
 import base64
 import io
 import json
+import os
+import resource
+import time
 
 import numpy as np
 from PIL import Image
 
 from benchmarks.class_load import Teacher
+from benchmarks.proc_usage import cpu_by_role, process_cpu_s, rss_mb, share_of_cores
 from cnn_demo.drawings.drawn import drawings, render
 from harness.canvas import canvas_value, fabric_path, finger_path
 
@@ -52,3 +56,31 @@ def test_training_speed_between_two_moments_leaves_evaluation_out():
     teacher.samples = [(0.0, 100, 100 * batch / 2), (11.0, 200, 200 * batch / 6)]
     assert abs(teacher.images_per_s(0, 11, batch) - 100 * batch / 4) < 1e-6  # not 100 steps / 11 s
     assert teacher.images_per_s(5, 6, batch) is None  # fewer than two readings
+
+
+def test_cpu_time_from_proc_is_what_the_process_itself_counts():
+    def spin(seconds: float) -> None:
+        end = time.process_time() + seconds
+        while time.process_time() < end:
+            pass
+
+    before, own_before = process_cpu_s(os.getpid()), time.process_time()
+    spin(0.3)
+    used, own_used = process_cpu_s(os.getpid()) - before, time.process_time() - own_before
+    tick = 1 / os.sysconf("SC_CLK_TCK")  # /proc counts in clock ticks
+    assert abs(used - own_used) <= 3 * tick, (used, own_used)
+    # Counted as the server when it is the server's pid, as the benchmark (generator) otherwise
+    as_server, as_generator = cpu_by_role(os.getpid()), cpu_by_role(-1)
+    assert as_server["server"] >= own_used and as_server["generator"] == 0
+    assert as_generator["generator"] >= own_used and as_generator["server"] == 0
+
+
+def test_share_of_cores_is_cpu_seconds_over_wall_seconds_and_cores():
+    cores = os.cpu_count() or 1
+    share = share_of_cores({"server": 1.0, "training": 0.0}, {"server": 1.5, "training": 2.0 * cores}, 4.0)
+    assert share == {"server": round(0.5 / (4 * cores), 3), "training": 0.5}
+
+
+def test_resident_memory_is_below_the_peak_the_kernel_reports():
+    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # kB on Linux
+    assert 10 < rss_mb(os.getpid()) <= peak_mb + 1

@@ -6,8 +6,8 @@ the quick suite, nor in `python -m pytest`:
 One run of benchmarks.class_load (about 8 minutes on a 2-core machine): one real Chromium
 student alone, then 30 and 60 simulated students at 0.5 strokes per second each, 90 s each,
 with a training run started on /train, one Chromium student drawing among them; then every
-session closed. Its figures go into the README; the tests check them against issue 13's
-targets.
+session closed. Its figures go into docs/performance.md (the latest into the README); the tests
+check them against issue 13's targets.
 """
 
 import pytest
