@@ -7,15 +7,14 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
-from app_pages.common import run_manager
+from app_pages.common import preset_title, run_manager
 from app_pages.figures import PALETTE, chart
-from app_pages.i18n import language, t
+from app_pages.i18n import t
 from cnn_demo.experiments.claims import (
     NAMES,
     NETWORKS,
     SHIFTS,
     Background,
-    Busy,
     JobView,
     ResultError,
     command,
@@ -26,6 +25,7 @@ from cnn_demo.experiments.claims import (
 from cnn_demo.inside.pixels import enlarge, png
 from cnn_demo.network.model import PRESETS
 from cnn_demo.storage.data import DataError
+from cnn_demo.training.jobs import Busy
 
 EXAMPLE_INDEX = 0  # the first test image, a 7
 SHOWN_SHIFTS = (0, 2, 4, 6)  # the pictures above the shift chart
@@ -54,7 +54,7 @@ def example() -> tuple[np.ndarray, np.ndarray, int]:
 
 
 def title(preset: str) -> str:
-    return PRESETS[preset].title.get(language(), PRESETS[preset].title["en"])
+    return preset_title(preset)
 
 
 def percent(fraction: float) -> str:

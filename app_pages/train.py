@@ -8,6 +8,7 @@ import streamlit as st
 from app_pages.common import (
     MODEL_PICK,
     accuracy_text,
+    dims,
     model_store,
     run_manager,
 )
@@ -15,15 +16,25 @@ from app_pages.figures import HIGHLIGHT, PALETTE, faded, picture
 from app_pages.i18n import choice, t
 from app_pages.live_chart import live_chart
 from app_pages.live_chart import preload as live_chart_preload
-from app_pages.network_editor import keep, kept, network_numbers, network_picker, outcome, spec_message, summary, title
+from app_pages.network_editor import (
+    network_numbers,
+    network_picker,
+    outcome,
+    restore_values,
+    save_values,
+    spec_message,
+    summary,
+    title,
+)
 from cnn_demo.inside.mosaic import mosaic
 from cnn_demo.inside.pixels import activations_rgb, magnify, weights_rgb
 from cnn_demo.network.model import SEED, SpecError
 from cnn_demo.storage.data import DataError
 from cnn_demo.training.calibrate import settings
 from cnn_demo.training.device import available_devices
-from cnn_demo.training.live import Lane, RunBusy, RunView
-from cnn_demo.training.train import LIMITS, PROBE_IMAGES, RECIPES, TrainConfig
+from cnn_demo.training.jobs import Busy
+from cnn_demo.training.live import Lane, RunView
+from cnn_demo.training.train import CONFIG_LIMITS, PROBE_IMAGES, RECIPES, TrainConfig
 
 # The page redraws every few seconds while a run trains, in a browser that often shares the
 # teacher's cores with the run. Streamlit eases those redraws (the progress bar slides, elements
@@ -47,7 +58,7 @@ def use_recipe() -> None:
     st.session_state.train_epochs = recipe["epochs"]
     st.session_state.train_batch = recipe["batch_size"]
     st.session_state.train_lr = recipe["lr"]
-    st.session_state.train_images = recipe.get("train_images", LIMITS["train_images"][1])
+    st.session_state.train_images = recipe.get("train_images", CONFIG_LIMITS["train_images"][1])
 
 
 if "train_recipe" not in st.session_state:
@@ -66,9 +77,9 @@ def networks_editor() -> None:
     with left:
         network_picker("net", t("train.network"), "seed")
     with right:
-        keep("train_race")
+        restore_values("train_race")
         racing = st.toggle(t("train.race"), key="train_race", help=t("train.race_help"))
-        kept("train_race")
+        save_values("train_race")
         if racing:
             network_picker("race", t("train.race_against"), "fully_connected")
     # The numbers as wide as the page, below; what they make under each choice.
@@ -114,19 +125,19 @@ with st.container(border=True):
         on_change=use_recipe,
     )
     c1, c2, c3, c4, c5 = st.columns(5)
-    c1.number_input(t("train.epochs"), *LIMITS["epochs"], key="train_epochs", step=1)
-    c2.number_input(t("train.batch_size"), *LIMITS["batch_size"], key="train_batch", step=32)
+    c1.number_input(t("train.epochs"), *CONFIG_LIMITS["epochs"], key="train_epochs", step=1)
+    c2.number_input(t("train.batch_size"), *CONFIG_LIMITS["batch_size"], key="train_batch", step=32)
     c3.number_input(
         t("train.learning_rate"),
-        float(LIMITS["lr"][0]),
-        float(LIMITS["lr"][1]),
+        float(CONFIG_LIMITS["lr"][0]),
+        float(CONFIG_LIMITS["lr"][1]),
         key="train_lr",
         step=0.0001,
         format="%.4f",
     )
     c4.number_input(
         t("train.training_images"),
-        *LIMITS["train_images"],
+        *CONFIG_LIMITS["train_images"],
         key="train_images",
         step=1000,
         help=t("train.training_images_help"),
@@ -138,20 +149,21 @@ if st.session_state.pop(BUSY_NOTICE, False):
 b1, b2, b3, note_col = st.columns([1.2, 1.2, 1, 1.6], vertical_alignment="center")
 
 
-worker_waited_for = manager.worker_state() in ("measuring", "starting")
+worker_waited_for = manager.worker_state() == "starting"
 
 
 @st.fragment(run_every=1.0 if worker_waited_for else None)
 def worker_note() -> None:
-    """The training process is made when the server starts; a Start pressed before it is ready waits."""
+    """The training process is made when the server starts; a Start pressed before it is ready
+    waits for it. Never for the machine's measurement: that runs in the background meanwhile."""
     state = manager.worker_state()
-    if worker_waited_for and state not in ("measuring", "starting"):
+    if worker_waited_for and state != "starting":
         st.rerun(scope="app")  # the page again, without this note's timer: an idle page stays idle
-    if state == "ready":
+    if state in ("ready", "measuring"):
         tuned = settings("cpu")
-        st.caption(t("train.worker_ready", settings=tuned.short() if tuned.measured else t("train.unmeasured")))
-    elif state != "none":
-        st.caption(t(f"train.worker_{state}"))
+        st.caption(t(f"train.worker_{state}", settings=tuned.short() if tuned.measured else t("train.unmeasured")))
+    elif state == "starting":
+        st.caption(t("train.worker_starting"))
 
 
 with note_col:
@@ -165,6 +177,7 @@ if b1.button(t("train.start"), type="primary", disabled=running, width="stretch"
                 raise ValueError(f"{label}: {message}" if race is not None else message)
         config = TrainConfig.from_recipe(
             st.session_state.train_recipe,
+            validate=False,  # manager.start checks it, once: its ValueError is shown below
             epochs=st.session_state.train_epochs,
             batch_size=st.session_state.train_batch,
             lr=st.session_state.train_lr,
@@ -175,7 +188,7 @@ if b1.button(t("train.start"), type="primary", disabled=running, width="stretch"
         )
         manager.start(config, watch_image=model_store().last_drawing()).wait_started(timeout=1.0)
         st.rerun()
-    except RunBusy:
+    except Busy:
         # Said after a rerun: this run of the page would be replaced at once by the one that
         # picks up the other browser's run (watch_for_a_run), and the warning with it.
         st.session_state[BUSY_NOTICE] = True
@@ -298,9 +311,10 @@ def show_progress(v: RunView) -> None:
     st.progress(fraction, text=progress + left)
     metrics = [(t("train.images_per_s"), f"{v.samples_per_s:,.0f}", None)]
     if not v.race:
+        (lane,) = v.lanes
         metrics += [
-            (t("train.last_loss"), f"{v.losses[-1]:.4f}" if v.losses else "–", None),
-            accuracy_metric(v.first, t("train.test_accuracy")),
+            (t("train.last_loss"), f"{lane.losses[-1]:.4f}" if lane.losses else "–", None),
+            accuracy_metric(lane, t("train.test_accuracy")),
         ]
     metrics.append((t("train.device_metric"), v.device, None))
     # Two to a row: four squeezed "Images per second" and "98.78%" to "…" beside the filters.
@@ -340,11 +354,11 @@ def show_result(v: RunView) -> None:
                 name=lane.saved_path.stem,
             )
             use_model_button(lane, text, f"use_model_{i}")
-    elif v.saved_path is not None:
+    elif (lane := v.lanes[0]).saved_path is not None:
         if v.state != "failed":
             done = "train.finished" if v.state == "finished" else "train.stopped"
-            st.success(t(done, accuracy=accuracy_text(v.final_accuracy), name=v.saved_path.stem))
-            use_model_button(v.first, None, "use_model")
+            st.success(t(done, accuracy=accuracy_text(lane.final_accuracy), name=lane.saved_path.stem))
+            use_model_button(lane, None, "use_model")
     elif v.state != "failed":
         st.warning(t(f"run.{v.reason}", **v.reason_values))
 
@@ -367,9 +381,14 @@ def use_model_button(lane: Lane, text: str | None, key: str) -> None:
 # the chart made no difference: it is the redraw itself (Streamlit's and Plotly's).
 CHART_EVERY_S = 2.0
 FILTERS_EVERY_S = 3.0  # they change slowly
+# Until the first step is done ("starting"), the chart looks often: the first loss point should
+# show within 2 s of Start, and waiting for the next 2-s redraw added up to 2 s to a worker's
+# first step. The state's change to "running" redraws the page, and the 2-s timer with it.
+FIRST_POINT_EVERY_S = 0.25
+chart_every_s = FIRST_POINT_EVERY_S if running and view.state == "starting" else CHART_EVERY_S
 
 
-@st.fragment(run_every=CHART_EVERY_S if running else None)
+@st.fragment(run_every=chart_every_s if running else None)
 def live_progress() -> None:
     v = manager.run.view()
     show_progress(v)
@@ -401,7 +420,7 @@ def live_filters() -> None:
         title = t("train.filters_title", count=count, size=size)
         picture(magnify(weights_rgb(filters), 12), f"live_filters_{i}", title=title)
         maps = mosaic(lane.maps, cols=8, normalise=True)  # (16, 24, 24) -> (49, 199)
-        shape = " × ".join(str(n) for n in lane.maps.shape)
+        shape = dims(lane.maps.shape)
         title = t("train.maps_title", shape=shape, activation=lane.spec.convs[0].activation)
         picture(magnify(activations_rgb(maps), 3), f"live_maps_{i}", title=title)
         st.caption(t("train.watch_caption"))

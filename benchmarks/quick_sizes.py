@@ -28,7 +28,7 @@ def final_accuracy(config: TrainConfig, sets, tuned: Settings) -> tuple[float, f
     start, accuracy = time.perf_counter(), None
     for event in fit(networks(config)[0], config, *sets, tuned=tuned):
         if isinstance(event, Epoch):
-            accuracy = event.test_accuracy
+            accuracy = event.accuracies[0]
     return accuracy, time.perf_counter() - start
 
 

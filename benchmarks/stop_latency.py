@@ -47,8 +47,8 @@ def one_round(manager: RunManager, config: TrainConfig, warm_s: float) -> dict:
     saved = wait_state(run, {"stopped", "failed"}, timeout=300) - t0
     view = run.view()
     if view.state != "stopped":
-        raise RuntimeError(f"the run ended {view.state}: {view.message}")
-    run.thread.join(30)
+        raise RuntimeError(f"the run ended {view.state}: {view.reason} {view.reason_values}")
+    run.listener.join(30)
     return {"out_of_loop_s": out_of_loop, "saved_s": saved, "steps_after_stop": view.step - at_stop}
 
 

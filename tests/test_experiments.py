@@ -8,12 +8,12 @@ import numpy as np
 import pytest
 import torch
 
+from cnn_demo import ROOT
 from cnn_demo.experiments import claims as experiments
 from cnn_demo.experiments.claims import (
     NAMES,
     SHIFTS,
     Background,
-    Busy,
     Options,
     ResultError,
     keep,
@@ -25,6 +25,7 @@ from cnn_demo.experiments.claims import (
 )
 from cnn_demo.network.model import PRESETS, build
 from cnn_demo.training.calibrate import Settings
+from cnn_demo.training.jobs import Busy
 from cnn_demo.training.train import History
 from tests.conftest import synthetic_digits
 
@@ -146,7 +147,7 @@ def test_results_have_the_documented_shape(records):
 def test_the_shipped_results_are_what_the_default_options_train():
     """Quick's one epoch for the experiments stays at the images the shipped results were measured
     with, whatever the Train page's Quick is tuned to; other recipes keep their own."""
-    shipped = experiments.ROOT / "checkpoints" / "experiments"
+    shipped = ROOT / "checkpoints" / "experiments"
     config = Options().config(PRESETS["seed"].spec)
     assert (config.recipe, config.train_images) == ("quick", experiments.QUICK_TRAIN_IMAGES)
     for name in NAMES:
@@ -202,6 +203,19 @@ def test_command_line_json_last_line_and_kept(small_sets, tmp_path, monkeypatch,
     assert progress[0] == (0.0, "seed", "plain") and progress[-1] == (1.0, "fully_connected", "plain")
     assert [p[0] for p in progress] == sorted(p[0] for p in progress)
     assert kept("shift", tmp_path)["options"]["epochs"] == 2
+
+
+def test_command_line_stops_on_a_diverging_loss_and_keeps_nothing(small_sets, tmp_path, monkeypatch, capsys):
+    """train.fit's own check reaches the experiments too: an error line (what the app's Job shows), exit 1."""
+    from cnn_demo.training import train
+
+    monkeypatch.setattr(experiments, "load_mnist", lambda split: small_sets[0] if split == "train" else small_sets[1])
+    monkeypatch.setattr(experiments, "RESULTS_DIR", tmp_path)
+    monkeypatch.setattr(train, "DIVERGED_LOSS", 0.0)  # any loss counts as exploded
+    assert experiments.main(["shift", "--train-images", "1024"]) == 1
+    err = capsys.readouterr().err
+    assert "error: training diverged: the loss exploded to" in err and "at step 1;" in err and "try lr" in err
+    assert not list(tmp_path.iterdir())
 
 
 @pytest.mark.parametrize(

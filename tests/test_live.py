@@ -12,7 +12,8 @@ from cnn_demo.storage import checkpoint
 from cnn_demo.storage.store import ModelStore
 from cnn_demo.training import live
 from cnn_demo.training import train as live_train
-from cnn_demo.training.live import RunBusy, RunManager
+from cnn_demo.training.jobs import Busy
+from cnn_demo.training.live import RunManager
 from cnn_demo.training.train import TrainConfig
 from tests.conftest import synthetic_digits
 
@@ -23,7 +24,7 @@ def make_manager(tmp_path, separate_process: bool):
     yield m
     if m.run is not None:
         m.run.stop()
-        m.run.thread.join(30)
+        m.run.listener.join(30)
     m.close()
 
 
@@ -94,19 +95,20 @@ def config(**kw):
 def test_a_run_finishes_saves_and_can_become_active(process_manager, tmp_path):
     run = process_manager.start(config(epochs=2))
     view = wait_for(run, {"finished"})
-    assert view.step == view.total_steps == 2 * 32 and len(view.losses) == 64
-    assert len(view.test_accuracy) == 2 and view.final_accuracy > 0.5
-    assert view.conv1_filters.shape == (16, 5, 5) and view.watch_maps.shape == (16, 24, 24)
-    model, meta = checkpoint.load(view.saved_path)
+    (lane,) = view.lanes
+    assert view.step == view.total_steps == 2 * 32 and len(lane.losses) == 64 and view.reason == "finished"
+    assert len(lane.test_accuracy) == 2 and lane.final_accuracy == lane.test_accuracy[-1] > 0.5
+    assert lane.filters.shape == (16, 5, 5) and lane.maps.shape == (16, 24, 24)
+    model, meta = checkpoint.load(lane.saved_path)
     assert meta["epochs_done"] == 2 and meta["stopped"] is None and len(meta["loss_history"]) == 64
-    assert len(checkpoint.filter_history(view.saved_path)) == 3
+    assert len(checkpoint.filter_history(lane.saved_path)) == 3
     store = ModelStore(default=tmp_path / "absent.safetensors", runs_dir=tmp_path)
-    assert store.activate(view.saved_path).name == view.saved_path.stem
+    assert store.activate(lane.saved_path).name == lane.saved_path.stem
     assert store.active().meta["epochs_done"] == 2
     # The server's worker stays for the next run: the same process, torch already loaded
-    worker = run.worker.pid
+    worker = run.process.pid
     again = process_manager.start(config(epochs=1))
-    assert wait_for(again, {"finished"}).final_accuracy > 0.5 and again.worker.pid == worker
+    assert wait_for(again, {"finished"}).lanes[0].final_accuracy > 0.5 and again.process.pid == worker
 
 
 def test_stop_reaches_the_worker_process_and_keeps_what_was_learned(process_manager):
@@ -116,9 +118,10 @@ def test_stop_reaches_the_worker_process_and_keeps_what_was_learned(process_mana
     wait_until(lambda: run.view().step >= 5, what="5 steps")
     run.stop()
     view = wait_for(run, {"stopped"}, timeout=60)
-    assert view.step < view.total_steps == 50 * 256
-    assert view.saved_path.exists() and view.final_accuracy is not None
-    meta = checkpoint.load(view.saved_path)[1]
+    assert view.step < view.total_steps == 50 * 256 and view.reason == "stopped"
+    (lane,) = view.lanes
+    assert lane.saved_path.exists() and lane.final_accuracy is not None
+    meta = checkpoint.load(lane.saved_path)[1]
     assert meta["stopped"] == "stopped by the user" and len(meta["loss_history"]) == view.step
 
 
@@ -147,7 +150,7 @@ def test_one_run_at_a_time_even_when_two_press_start_together(thread_manager):
         barrier.wait()
         try:
             results.append(manager.start(config(epochs=50)))
-        except RunBusy as e:
+        except Busy as e:
             results.append(e)
 
     threads = [threading.Thread(target=press) for _ in range(4)]
@@ -155,21 +158,50 @@ def test_one_run_at_a_time_even_when_two_press_start_together(thread_manager):
         t.start()
     for t in threads:
         t.join()
-    started = [r for r in results if not isinstance(r, RunBusy)]
+    started = [r for r in results if not isinstance(r, Busy)]
     assert len(started) == 1 and len(results) == 4
-    assert "already going" in str(next(r for r in results if isinstance(r, RunBusy)))
+    assert "already going" in str(next(r for r in results if isinstance(r, Busy)))
 
 
 def test_a_diverging_run_stops_and_says_what_to_try(thread_manager, monkeypatch):
-    monkeypatch.setattr(live, "DIVERGED_LOSS", 0.0)  # any loss counts as exploded
+    monkeypatch.setattr(live_train, "DIVERGED_LOSS", 0.0)  # any loss counts as exploded (train.fit's check)
     run = thread_manager.start(config(epochs=5, lr=0.5))
     view = wait_for(run, {"failed", "stopped", "finished"})
-    assert view.state == "failed"
-    assert "learning rate 0.5 is too large" in view.message and "try 0.05" in view.message
+    assert view.state == "failed" and view.reason == "diverged" and view.step == 1
+    loss = view.lanes[0].losses[0]
+    assert view.reason_values == {"loss": f"{loss:.3g}", "step": 1, "lr": "0.5", "try_lr": "0.05"}  # locales' {values}
+
+
+def test_start_checks_the_config_once_and_resolves_the_device_once(thread_manager, monkeypatch):
+    """The Start button's path (page -> RunManager.start -> TrainingRun -> the worker -> fit)."""
+    checked, resolved = [], []
+    real_validated, real_pick = TrainConfig.validated, live.pick_device
+    monkeypatch.setattr(TrainConfig, "validated", lambda self: checked.append(self) or real_validated(self))
+    monkeypatch.setattr(live, "pick_device", lambda name: resolved.append(name) or real_pick(name))
+    monkeypatch.setattr(live_train, "pick_device", lambda name: resolved.append(name) or real_pick(name))
+    unchecked = TrainConfig.from_recipe("seed", validate=False, epochs=1, train_images=256, device="cpu")
+    run = thread_manager.start(unchecked)
+    assert wait_for(run, {"finished", "failed"}).state == "finished"
+    assert checked == [unchecked] and resolved == ["cpu"]
+
+
+def test_a_finished_run_is_written_once_per_epoch_not_again_at_its_end(thread_manager, monkeypatch):
+    written = []
+    real_save = checkpoint.save
+    monkeypatch.setattr(
+        checkpoint,
+        "save",
+        lambda model, path, meta, *a, **k: written.append(meta) or real_save(model, path, meta, *a, **k),
+    )
+    run = thread_manager.start(config(epochs=2))
+    (lane,) = wait_for(run, {"finished"}).lanes
+    assert [meta["stopped"] for meta in written] == ["interrupted", None]  # the last epoch's is the run's
+    meta = checkpoint.load(lane.saved_path)[1]
+    assert meta["stopped"] is None and meta["epochs_done"] == 2 and meta["test_accuracy"] == lane.final_accuracy
 
 
 def test_bad_config_never_starts(manager):
-    bad = TrainConfig(epochs=0)
+    bad = TrainConfig(epochs=0)  # not checked yet: start checks it
     with pytest.raises(ValueError, match="epochs"):
         manager.start(bad)
     assert manager.run is None
@@ -196,8 +228,7 @@ def run_view(lanes, **values) -> live.RunView:
 
 
 def test_loss_curve_is_thinned_and_smoothed():
-    view = run_view([lane(losses=list(np.linspace(2.3, 0.1, 5000)))], step=5000)
-    steps, raw, smooth = view.loss_curve(max_points=500)
+    steps, raw, smooth = lane(losses=list(np.linspace(2.3, 0.1, 5000))).loss_curve(max_points=500)
     assert len(steps) == 500 and steps[0] == 1 and steps[-1] == 5000
     assert abs(smooth[0] - 2.3) < 1e-6  # bias-corrected: starts at the first loss, not at 0
     assert np.all(np.diff(smooth) <= 1e-9)
@@ -210,19 +241,18 @@ def test_accuracy_points_are_in_step_order_and_say_which_are_the_whole_test_set(
         epoch_steps=[300, 600],
         probes=[(120, 0.5), (450, 0.93), (690, 0.96)],
     )
-    view = run_view([first], config=TrainConfig(epochs=3), step=700, total_steps=900, epoch=3)
-    assert view.accuracy_points() == (
+    assert first.accuracy_points() == (
         [120, 300, 450, 600, 690],
         [0.5, 0.9, 0.93, 0.95, 0.96],
         [False, True, False, True, False],
     )
-    assert view.latest_accuracy == (0.96, False)
-    empty = run_view([replace(first, test_accuracy=[], epoch_steps=[], probes=[])])
+    assert first.latest_accuracy == (0.96, False)
+    empty = replace(first, test_accuracy=[], epoch_steps=[], probes=[])
     assert empty.accuracy_points() == ([], [], []) and empty.latest_accuracy is None
-    # In a race the attributes of a run of one are the first network's; each lane has its own
+    # In a race each lane has its own
     second = replace(first, name="fully_connected", probes=[(120, 0.4)], test_accuracy=[0.8, 0.85])
     race = run_view([first, second])
-    assert race.race and race.accuracy_points() == first.accuracy_points()
+    assert race.race and not run_view([first]).race
     assert race.lanes[1].accuracy_points() == ([120, 300, 600], [0.4, 0.8, 0.85], [False, True, True])
 
 
@@ -231,10 +261,11 @@ def test_a_short_run_reports_test_accuracy_while_it_trains(thread_manager, monke
     monkeypatch.setattr(live_train, "PROBE_EVERY_S", 0.05)
     run = thread_manager.start(config(epochs=1, train_images=2048, batch_size=32))
     view = wait_for(run, {"finished"})
-    assert len(view.probes) >= 2 and len(view.test_accuracy) == 1
-    steps = [s for s, _ in view.probes]
-    assert steps == sorted(steps) and steps[-1] < view.epoch_steps[0] == view.total_steps
-    assert all(0.0 <= a <= 1.0 for _, a in view.probes)
+    (lane,) = view.lanes
+    assert len(lane.probes) >= 2 and len(lane.test_accuracy) == 1
+    steps = [s for s, _ in lane.probes]
+    assert steps == sorted(steps) and steps[-1] < lane.epoch_steps[0] == view.total_steps
+    assert all(0.0 <= a <= 1.0 for _, a in lane.probes)
 
 
 def test_each_finished_epoch_is_saved_while_the_run_goes_on(thread_manager):
@@ -265,7 +296,8 @@ def test_a_failing_gpu_stops_the_run_with_a_message_and_the_next_auto_run_uses_t
     monkeypatch.setattr(live, "settings", lambda device: real_settings("cpu"))  # a GPU nobody asks the name of
     run = thread_manager.start(config(epochs=5))
     view = wait_for(run, {"failed"})
-    assert "CUDA device failed (CUDA out of memory" in view.message and "trains on the CPU" in view.message
+    assert view.reason == "device_failed" and view.reason_values["device"] == "CUDA"
+    assert view.reason_values["detail"].startswith("CUDA out of memory")
     monkeypatch.setattr(live, "fit", real_fit)
     monkeypatch.setattr(live, "pick_device", real_pick)
     again = thread_manager.start(TrainConfig.from_recipe("seed", epochs=1, train_images=256, device="auto"))
@@ -278,19 +310,20 @@ def test_a_worker_process_that_dies_is_a_clear_failure(tmp_path):
     m = next(make_manager(tmp_path, separate_process=True))
     run = m.start(config(epochs=50))
     wait_until(lambda: run.view().step >= 5, what="5 steps")
-    run.worker.kill()
+    run.process.kill()
     view = wait_for(run, {"failed"}, timeout=30)
-    assert "ended unexpectedly" in view.message and "-9" in view.message
-    assert view.losses  # what was seen stays on the chart
+    assert view.reason == "error" and "ended unexpectedly" in view.reason_values["detail"]
+    assert "exit code -9" in view.reason_values["detail"]
+    assert view.lanes[0].losses  # what was seen stays on the chart
     # The next run gets a new worker
     again = m.start(config(epochs=1))
-    assert wait_for(again, {"finished"}).final_accuracy > 0.5 and again.worker.pid != run.worker.pid
+    assert wait_for(again, {"finished"}).lanes[0].final_accuracy > 0.5 and again.process.pid != run.process.pid
     m.close()
 
 
 def test_a_race_in_the_worker_process_charts_both_and_saves_both(process_manager, tmp_path):
     """Two networks across the process boundary: a lane each, with its losses, accuracies,
-    first-layer pictures and file; the first lane is also read as a run of one is."""
+    first-layer pictures and file."""
     run = process_manager.start(config(epochs=1, race=PRESETS["fully_connected"].spec))
     view = wait_for(run, {"finished"})
     assert view.race and [lane.name for lane in view.lanes] == ["seed", "fully_connected"]
@@ -299,7 +332,6 @@ def test_a_race_in_the_worker_process_charts_both_and_saves_both(process_manager
     assert len(cnn.test_accuracy) == len(fc.test_accuracy) == 1 and fc.final_accuracy > 0.5
     assert cnn.filters.shape == (16, 5, 5) and cnn.maps.shape == (16, 24, 24)
     assert fc.filters.shape == (live.WATCH_UNITS, 28, 28) and fc.maps is None  # hidden units' weights as pictures
-    assert view.losses == cnn.losses and view.saved_path == cnn.saved_path  # a run of one's attributes
     assert cnn.saved_path != fc.saved_path and cnn.saved_path.parent == fc.saved_path.parent == tmp_path
     cnn_meta, (fc_model, fc_meta) = checkpoint.load(cnn.saved_path)[1], checkpoint.load(fc.saved_path)
     assert cnn_meta["model"] == "seed" and fc_meta["model"] == "fully_connected" and len(fc_model.layer) == 0
@@ -337,10 +369,10 @@ def test_pause_holds_a_race(thread_manager):
 
 
 def test_a_race_where_one_network_diverges_stops_and_keeps_the_other(thread_manager, monkeypatch):
-    monkeypatch.setattr(live, "DIVERGED_LOSS", 0.0)  # any loss counts as exploded
+    monkeypatch.setattr(live_train, "DIVERGED_LOSS", 0.0)  # any loss counts as exploded
     run = thread_manager.start(config(epochs=5, race=PRESETS["fully_connected"].spec))
     view = wait_for(run, {"failed", "stopped", "finished"})
-    assert view.state == "failed" and "learning rate 0.002 is too large" in view.message
+    assert view.state == "failed" and view.reason == "diverged" and view.reason_values["lr"] == "0.002"
     assert all(lane.saved_path is not None for lane in view.lanes)  # finite weights: both kept, marked diverged
     assert checkpoint.load(view.lanes[1].saved_path)[1]["stopped"] == "diverged"
 

@@ -9,7 +9,7 @@ import torch
 from cnn_demo.network.model import PRESETS, build
 from cnn_demo.storage import checkpoint
 from cnn_demo.training import evaluate, train
-from cnn_demo.training.train import LIMITS, Epoch, History, Step, TrainConfig, augment, fit
+from cnn_demo.training.train import CONFIG_LIMITS, Diverged, Epoch, History, Step, TrainConfig, augment, fit
 
 
 def test_a_short_run_really_learns(small_sets):
@@ -22,7 +22,8 @@ def test_a_short_run_really_learns(small_sets):
     epochs = [e for e in events if isinstance(e, Epoch)]
     assert len(steps) == 3 * 16 and [e.epoch for e in epochs] == [1, 2, 3]
     assert sum(history.losses[-8:]) / 8 < 0.5 * sum(history.losses[:8]) / 8  # the loss falls
-    assert epochs[-1].test_accuracy > 0.6  # chance is 0.1
+    assert epochs[-1].accuracies[0] > 0.6  # chance is 0.1
+    assert [e.step for e in epochs] == [16, 32, 48] and all(len(e.losses) == 1 for e in steps)  # one network
     assert len(history.filters) == 4 and history.filters[0]["conv1"].shape == (16, 1, 5, 5)  # epoch 0..3
     assert not torch.equal(history.filters[0]["conv1"], history.filters[-1]["conv1"])
 
@@ -85,9 +86,9 @@ def test_unknown_recipe():
         TrainConfig.from_recipe("fastest")
 
 
-@pytest.mark.parametrize("name", list(LIMITS))
+@pytest.mark.parametrize("name", list(CONFIG_LIMITS))
 def test_each_limit_is_where_the_trainer_starts_refusing(name):
-    low, high = LIMITS[name]
+    low, high = CONFIG_LIMITS[name]
     for edge in (low, high):
         assert getattr(TrainConfig.from_recipe("seed", **{name: edge}), name) == edge
     below, above = (low / 2, high * 1.5) if name == "lr" else (low - 1, high + 1)
@@ -143,6 +144,67 @@ def test_train_cli_min_accuracy_fails_a_run_below_it(tmp_path, capsys, monkeypat
     assert "is below --min-accuracy 100.01" in capsys.readouterr().err and out.exists()
 
 
+def nan_weights(model: torch.nn.Module) -> torch.nn.Module:
+    """A network whose first step's loss is NaN, whatever the learning rate."""
+    with torch.no_grad():
+        next(model.parameters()).fill_(float("nan"))
+    return model
+
+
+def test_fit_ends_with_diverged_on_a_nan_loss_after_keeping_it(small_sets):
+    config = TrainConfig.from_recipe("seed", epochs=2, batch_size=64, lr=0.5, device="cpu")
+    history = History()
+    with pytest.raises(Diverged) as diverged:
+        list(fit(nan_weights(build()), config, *small_sets, history))
+    e = diverged.value
+    assert (
+        (e.step, e.reason) == (1, "diverged_nan")
+        and len(history.losses) == 1
+        and history.losses[0] != history.losses[0]
+    )
+    assert e.values == {"loss": "nan", "step": 1, "lr": "0.5", "try_lr": "0.05"}  # locales' [run] diverged_nan {values}
+    assert str(e) == "training diverged: the loss became NaN at step 1; learning rate 0.5 is too large, try lr 0.05"
+
+
+def test_fit_ends_with_diverged_on_a_loss_above_the_limit_in_either_network_of_a_race(small_sets, monkeypatch):
+    monkeypatch.setattr(train, "DIVERGED_LOSS", 2.0)  # an untrained network's loss is near ln 10 = 2.3
+    config = TrainConfig.from_recipe("seed", epochs=1, batch_size=64, lr=2e-3, device="cpu")
+    config.race = PRESETS["fully_connected"].spec
+    models = train.networks(config)
+    with pytest.raises(Diverged) as diverged:
+        list(fit(models, config, *small_sets, [History(), History()]))
+    e = diverged.value
+    assert e.reason == "diverged" and e.step == 1 and e.loss > 2.0 and e.values["loss"] == f"{e.loss:.3g}"
+    assert f"exploded to {e.loss:.3g} at step 1" in str(e)
+
+
+def test_train_cli_stops_on_a_nan_loss_and_says_what_to_try(tmp_path, capsys, monkeypatch, small_sets):
+    """`python -m cnn_demo train`'s main: an error naming the step and a smaller rate, exit 1, nothing saved."""
+    monkeypatch.setattr(train, "load_mnist", lambda split: small_sets[split == "test"])
+    real_networks = train.networks
+    monkeypatch.setattr(train, "networks", lambda config: [nan_weights(m) for m in real_networks(config)])
+    out = tmp_path / "nan.safetensors"
+    assert train.main(["--train-images", "256", "--lr", "0.01", "--device", "cpu", "--out", str(out)]) == 1
+    err = capsys.readouterr().err
+    assert "error: training diverged: the loss became NaN at step 1" in err and "try lr 0.001" in err
+    assert not out.exists()
+
+
+def test_save_networks_writes_each_lane_and_skips_one_without_a_final_accuracy(tmp_path, small_sets):
+    config = TrainConfig.from_recipe("seed", epochs=1, train_images=64, device="cpu")
+    config.race = PRESETS["fully_connected"].spec
+    models, histories = train.networks(config), [History(), History()]
+    list(fit(models, config, *small_sets, histories))
+    outs = [tmp_path / "cnn.safetensors", tmp_path / "fc.safetensors"]
+    device = torch.device("cpu")
+    assert train.save_networks(models, histories, config, outs, device, "diverged", [0.5, None]) == [outs[0], None]
+    meta = checkpoint.load(outs[0])[1]
+    assert meta["stopped"] == "diverged" and meta["test_accuracy"] == 0.5 and meta["raced_with"] == "fc.safetensors"
+    assert not outs[1].exists()
+    assert train.save_networks(models, histories, config, outs, device) == outs  # as trained: the last epoch's figures
+    assert checkpoint.load(outs[1])[1]["test_accuracy"] == histories[1].test_accuracy[-1]
+
+
 def test_evaluate_cli_refuses_a_bad_file(tmp_path, capsys):
     bad = tmp_path / "bad.safetensors"
     bad.write_bytes(b"not a model")
@@ -160,7 +222,7 @@ def test_the_quick_recipe_passes_97_percent_on_mnist(tmp_path):
     model, history = train.build(), train.History()
     torch.manual_seed(config.seed)
     events = list(train.fit(model, config, load_mnist("train"), load_mnist("test"), history))
-    assert isinstance(events[-1], train.Epoch) and events[-1].test_accuracy >= 0.97, events[-1]
+    assert isinstance(events[-1], train.Epoch) and events[-1].accuracies[0] >= 0.97, events[-1]
     assert history.probes and all(step < history.epoch_steps[0] for step, _ in history.probes)
 
 
@@ -179,9 +241,10 @@ def test_a_race_gives_each_network_the_same_batches_in_the_same_order(small_sets
     assert all(torch.equal(a, b) for a, b in zip(seen[0], seen[1]))  # the same batches, augmented once
     steps = [e for e in events if isinstance(e, Step)]
     epochs = [e for e in events if isinstance(e, Epoch)]
-    assert [len(e.losses) for e in steps] == [2] * 8 and all(e.loss == e.losses[0] for e in steps)
+    assert [len(e.losses) for e in steps] == [2] * 8
     assert [h.losses for h in histories] == [[e.losses[i] for e in steps] for i in (0, 1)]
-    assert [len(e.accuracies) for e in epochs] == [2, 2] and epochs[-1].test_accuracy == epochs[-1].accuracies[0]
+    assert [len(e.accuracies) for e in epochs] == [2, 2] and [e.step for e in epochs] == [4, 8]
+    assert [e.accuracies for e in epochs] == list(zip(*(h.test_accuracy for h in histories)))
     assert [len(h.test_accuracy) for h in histories] == [2, 2] and histories[1].filters == [{}, {}, {}]  # no convs
     alone, history = train.networks(replace(race, race=None)), History()
     list(fit(alone[0], replace(race, race=None), train_set, test_set, history))

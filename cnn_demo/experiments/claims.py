@@ -33,7 +33,6 @@ import argparse
 import json
 import os
 import statistics
-import subprocess
 import sys
 import threading
 import time
@@ -46,15 +45,15 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from cnn_demo import ROOT
 from cnn_demo.inside.equivariance import shift
 from cnn_demo.network.model import IMAGE_SIZE, PRESETS, Net, NetSpec, build
 from cnn_demo.storage import checkpoint
 from cnn_demo.storage.data import DataError, load_mnist
-from cnn_demo.training.calibrate import Settings, cpu_model, settings, worker_env
+from cnn_demo.training.calibrate import Settings, cpu_model, settings
 from cnn_demo.training.device import pick_device, use_threads
 from cnn_demo.training.evaluate import accuracy
-from cnn_demo.training.train import RECIPES, History, Step, TrainConfig, fit
+from cnn_demo.training.jobs import OneJob, end, restart_with, start_command
+from cnn_demo.training.train import RECIPES, Diverged, History, Step, TrainConfig, fit
 
 RESULTS_DIR = Path(os.environ.get("CNN_DEMO_EXPERIMENTS_DIR", checkpoint.RUNS_DIR.parent / "experiments"))
 FORMAT = "cnn_demo.experiments/1"
@@ -69,7 +68,6 @@ DEFAULT_RECIPE = "quick"  # one epoch: seconds per network, a lesson's minutes f
 # lesson's seconds: the shipped results (checkpoints/experiments) were measured with these.
 QUICK_TRAIN_IMAGES = 30_000
 MIN_STEPS = 8  # of the one-cycle schedule: a quarter of them warm it up
-NICENESS = 10  # below the server, as a training run: a student waiting for an answer comes first
 
 Sets = tuple[tuple[torch.Tensor, torch.Tensor], tuple[torch.Tensor, torch.Tensor]]
 # progress(fraction of the whole experiment done, network (a preset's name), condition: "plain", "shuffled" or "")
@@ -385,10 +383,6 @@ def shuffled_example(index: int = 0, seed: int = PERMUTATION_SEED) -> tuple[np.n
 # --- in the background, for the app ---------------------------------------------------------
 
 
-class Busy(RuntimeError):
-    """An experiment is already being run on this server."""
-
-
 @dataclass
 class JobView:
     name: str
@@ -417,7 +411,7 @@ def parse_progress(line: str) -> tuple[float, str, str] | None:
 
 class Job:
     """`python -m cnn_demo experiments NAME --progress` in a process of its own (below the server's
-    priority), which keeps the result when it is done; two threads read what it prints."""
+    priority: jobs.start_command), which keeps the result when it is done; two threads read what it prints."""
 
     def __init__(self, name: str, options: Options = Options(), folder: Path | None = None):
         if name not in EXPERIMENTS:
@@ -427,15 +421,10 @@ class Job:
         self._fraction, self._network, self._condition = 0.0, "", ""
         self._state, self._detail, self._seconds = "running", "", None
         self._errors: deque[str] = deque(maxlen=20)
-        env = {**os.environ, **worker_env(settings("cpu")), "CNN_DEMO_EXPERIMENTS_DIR": str(folder or RESULTS_DIR)}
-        argv = [sys.executable, "-m", "cnn_demo", "experiments", name, "--progress", *options.args()]
-        self.process = subprocess.Popen(
-            argv, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, bufsize=1
+        self.process = start_command(
+            ["experiments", name, "--progress", *options.args()],
+            {"CNN_DEMO_EXPERIMENTS_DIR": str(folder or RESULTS_DIR)},
         )
-        try:
-            os.setpriority(os.PRIO_PROCESS, self.process.pid, NICENESS)
-        except (AttributeError, OSError):  # not on this system: it runs at the server's priority
-            pass
         threading.Thread(target=self._read_errors, name="cnn-demo-experiment-stderr", daemon=True).start()
         threading.Thread(target=self._read_progress, name="cnn-demo-experiment", daemon=True).start()
 
@@ -469,24 +458,26 @@ class Job:
             )
 
     def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.terminate()
+        end(self.process, grace_s=0)
 
 
 class Background:
-    """At most one experiment recomputed at a time per server; thread-safe, shared by every session."""
+    """At most one experiment recomputed at a time per server (jobs.OneJob: Busy while one goes);
+    thread-safe, shared by every session."""
 
     def __init__(self, folder: Path | None = None):
         self.folder = Path(folder or RESULTS_DIR)
-        self._lock = threading.Lock()
-        self.job: Job | None = None
+        self.one = OneJob(lambda job: job.view().running)
+
+    @property
+    def job(self) -> Job | None:
+        return self.one.job
 
     def start(self, name: str, options: Options = Options()) -> Job:
-        with self._lock:  # two teachers pressing at once start one
-            if self.job is not None and self.job.view().running:
-                raise Busy(f"the {self.job.name} experiment is being run on this server")
-            self.job = Job(name, options, self.folder)
-            return self.job
+        return self.one.start(
+            lambda: Job(name, options, self.folder),
+            lambda job: f"the {job.name} experiment is being run on this server",
+        )
 
     def view(self) -> JobView | None:
         job = self.job
@@ -531,13 +522,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     device = pick_device("auto")
     tuned = settings(device, measure=True)  # measured the first time on this machine (~20 s)
-    if argv is None and device.type == "cpu" and os.environ.get("OMP_WAIT_POLICY") != tuned.wait_policy:
-        # OpenMP reads its wait policy when torch loads: start again with the measured one (as train does).
-        os.execve(
-            sys.executable,
-            [sys.executable, "-m", "cnn_demo", "experiments", *sys.argv[1:]],
-            {**os.environ, **worker_env(tuned)},
-        )
+    restart_with(tuned, device)  # from the command line: again, with the measured OpenMP wait policy
     use_threads(tuned.threads)
     shown = [("", "")]
 
@@ -550,7 +535,7 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         record = run(args.name, args.options, tuned=tuned, report=report)
-    except DataError as e:
+    except (DataError, Diverged) as e:  # Diverged: a network's loss blew up (train.fit's check); nothing is kept
         print(f"error: {e}", file=sys.stderr)
         return 1
     path = keep(record)

@@ -16,7 +16,9 @@ Four choices, each timed with the real training step (the tutorial's network, Ad
 Nothing is decided from CPU flags: on one CPU that lists avx512_bf16, bf16 autocast trained
 1.5x faster with oneDNN's AVX-512 kernels and 13x slower with them capped at AVX2.
 
-The trainer, the app's training worker and the benchmark read the kept settings (`settings`).
+The trainer, the app's training worker and the benchmark read the kept settings (`settings`);
+where none are kept yet, the app trains with the safe defaults and measures in the background
+while no run trains (cnn_demo.training.jobs.Measurement), and its next run uses what it found.
 They are kept in .cache/calibration.json (or $CNN_DEMO_CACHE), one entry per CPU model,
 instruction set, core count and torch version, so another machine measures its own.
 """
@@ -25,6 +27,7 @@ import argparse
 import functools
 import json
 import os
+import signal
 import statistics
 import subprocess
 import sys
@@ -44,6 +47,9 @@ BATCH = 128  # the recipes train with 64-128 images a step
 COSINE_MIN = 0.99  # bf16 gradients must point where fp32's do
 FASTER = 1.10  # a choice that is not the safe default must win by 10%: the machine is noisy
 POLICIES = ("PASSIVE", "ACTIVE")
+# The busy neighbour of a probe (python -c BUSY_CORE PROBE_PID): it spins until its probe is
+# gone, even one killed outright.
+BUSY_CORE = "import os, sys\nprobe = int(sys.argv[1])\nwhile os.getppid() == probe: pass"
 
 
 @dataclass(frozen=True)
@@ -137,6 +143,13 @@ def settings(device: torch.device | str = "cpu", measure: bool = False) -> Setti
     return Settings(dtype="float32") if device.type == "cpu" else Settings(dtype="float32", threads=1)
 
 
+def autocast_dtype(device: torch.device) -> torch.dtype | None:
+    """bf16 where this machine's calibration measured it faster and as accurate as fp32, else
+    None: fp32. Never from CPU flags alone: a CPU that lists avx512_bf16 ran bf16 13x slower
+    when oneDNN was capped at AVX2."""
+    return settings(device).autocast
+
+
 def worker_env(chosen: Settings) -> dict[str, str]:
     """What a training process must be started with (read before torch loads)."""
     return {"OMP_WAIT_POLICY": chosen.wait_policy}
@@ -204,7 +217,7 @@ def probe(device: torch.device, round_s: float = 0.25, rounds: int = 3) -> dict:
         more = [(best[0], best[1], n) for n in sorted({1, CPU_CORES // 2, CPU_CORES}) if n != CPU_CORES and n > 0]
         rates.update(_medians(device, more, round_s, rounds))
         best = max(rates, key=rates.get)
-        neighbour = subprocess.Popen([sys.executable, "-c", "while True: pass"])  # one core kept busy
+        neighbour = subprocess.Popen([sys.executable, "-c", BUSY_CORE, str(os.getpid())])  # one core kept busy
         try:
             busy = _medians(device, [best], round_s, rounds)[best]
         finally:
@@ -314,6 +327,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.probe:
         print(json.dumps(probe(device, args.round_s, args.rounds)))
         return 0
+    # Stopped (a server's background measurement, when a run needs the cores): exit through
+    # the `finally`s, so that subprocess.run kills the probe of the moment, and keep nothing.
+    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
     found = None if args.again else kept(device)
     if found is None:
         print(f"measuring how {machine(device)['device']} trains fastest (once; about 20 s) ...", flush=True)

@@ -1,5 +1,6 @@
 """Which device to train and predict on: CUDA when present, then Apple MPS, then the CPU,
-and how many CPU threads each kind of work uses."""
+and how many CPU threads each kind of work uses. (Whether to use bf16 is measured, not read
+from the device: cnn_demo.training.calibrate, which imports this module.)"""
 
 import os
 from collections.abc import Iterator
@@ -57,12 +58,3 @@ def pick_device(name: str = "auto") -> torch.device:
     if name.split(":")[0] not in available_devices():
         raise ValueError(f"device {name!r} is not available here; this machine has {', '.join(available_devices())}")
     return torch.device(name)
-
-
-def autocast_dtype(device: torch.device) -> torch.dtype | None:
-    """bf16 where this machine's calibration measured it faster and as accurate as fp32
-    (`cnn_demo.training.calibrate`), else None: fp32. Never from CPU flags alone: a CPU that lists
-    avx512_bf16 ran bf16 13x slower when oneDNN was capped at AVX2."""
-    from cnn_demo.training.calibrate import settings  # calibrate imports this module
-
-    return settings(device).autocast

@@ -8,61 +8,69 @@ The worker is started once per server, before anyone presses Start: a fresh inte
 spends seconds importing torch, loading MNIST and building its first kernels, and the class
 would watch "starting" for all of them. It then waits for runs, one at a time. If it dies
 (killed, out of memory), the run it had is reported failed and the next run gets a new one.
+It never waits for this machine's calibration: until that is measured (in the background,
+while no run trains) it trains with the safe defaults.
 
     manager = RunManager()
     run = manager.start(TrainConfig.from_recipe("seed", epochs=1, train_images=3000))
-    run.view().losses  # ... later
+    run.view().lanes[0].losses  # ... later
     run.stop()
 
 A race (config.race set) trains two networks in the one worker, on the same batches in turn;
 the view has a Lane per network (`view.lanes`), and each is saved as its own checkpoint.
+
+The worker and the listener talk in typed messages (below: RunJob one way; Started, Steps,
+Watch, fit's own Probe and Epoch, Saving and End the other), read with `match` on their type.
+How a run ended is a reason code with its {values} (End, RunView.reason): the pages word it
+in the browser's language (locales' [run] table); the engine has no words for it.
 """
 
 import math
 import os
 import queue
-import sys
 import threading
 import time
-import tomllib
-import types
-from contextlib import contextmanager
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
 import torch
 
-from cnn_demo import ROOT
 from cnn_demo.network.model import Net, NetSpec, build, first_layer_weights, net_name
-from cnn_demo.storage import checkpoint
 from cnn_demo.storage.checkpoint import RUNS_DIR
 from cnn_demo.storage.data import load_mnist
-from cnn_demo.training.calibrate import kept, settings, worker_env
+from cnn_demo.training import jobs
+from cnn_demo.training.calibrate import autocast_dtype, settings
 from cnn_demo.training.curves import smooth, thin
-from cnn_demo.training.device import autocast_dtype, pick_device, use_threads
+from cnn_demo.training.device import pick_device, use_threads
 from cnn_demo.training.evaluate import accuracy
-from cnn_demo.training.train import History, Probe, Step, TrainConfig, default_outs, fit, lane_meta, networks, specs
+from cnn_demo.training.jobs import Measurement, OneJob, below_server, idle, measured_env
+from cnn_demo.training.train import (
+    Diverged,
+    Epoch,
+    History,
+    Probe,
+    Step,
+    TrainConfig,
+    default_outs,
+    fit,
+    networks,
+    save_networks,
+    specs,
+)
 
 ACTIVE = ("starting", "running", "paused", "saving")
-# How a run ended, in English, for the command line and notebooks: the [run] table of the
-# app's own strings, so there is one copy of each message. The app shows the same code in
-# the browser's language, with the same {values}.
-with open(ROOT / "locales" / "en.toml", "rb") as _f:
-    MESSAGES: dict[str, str] = tomllib.load(_f)["run"]
-DIVERGED_LOSS = 50.0  # cross-entropy of 10 classes starts near ln 10 = 2.3; 50 is a blow-up
+# Every way a run ends (End.reason), each worded in locales' [run] table with End.values:
+# finished, stopped by the user, train.Diverged's two, a GPU that failed, any other error.
+REASONS = ("finished", "stopped", "diverged_nan", "diverged", "device_failed", "error")
 WATCH_EVERY_S = 0.5  # how often the live filters and feature maps are refreshed
 REPORT_EVERY_S = 0.1  # how often the worker sends the losses of its latest steps
-
-
-# The training process's nice value: on a teacher's laptop the run shares the cores with the
-# server, and a student waiting for an answer comes first; the run takes what the pages leave
-# (on this 2-core machine, 60 students drawing under a run: p50 97 ms at nice 0, 39 ms at nice 10).
-TRAINING_NICENESS = 10
-
-
-class RunBusy(RuntimeError):
-    """A run is already going on this server."""
+# How long no job must have gone before the server's caretaker measures this machine or
+# readies a new worker: a teacher who opens Train on a fresh server and presses Start, or
+# presses it again after a run, should find the cores free (a measurement is stopped at once
+# when a run starts, but it has the cores until then).
+QUIET_BEFORE_BACKGROUND_S = 10.0
+BUSY_MESSAGE = "A training run is already going on this server. Watch it, or stop it first."
 
 
 @dataclass
@@ -104,8 +112,7 @@ class Lane:
 
 @dataclass
 class RunView:
-    """A copy of a run's state, safe to read while the run goes on. The first network's lane is
-    also read through the attributes of a run of one (losses, test_accuracy, saved_path ...)."""
+    """A copy of a run's state, safe to read while the run goes on; each network's in its lane."""
 
     state: str  # starting, running, paused, saving, finished, stopped, failed
     config: TrainConfig
@@ -116,37 +123,13 @@ class RunView:
     samples_per_s: float
     elapsed_s: float
     watch_image: np.ndarray | None  # (28, 28): the digit being watched
-    reason: str  # how it ended: a key of MESSAGES, or "" while it runs
+    reason: str  # how it ended: one of REASONS, or "" while it runs
     reason_values: dict  # the {values} of that message
     lanes: list[Lane]  # config.net's, then config.race's in a race
 
     @property
     def race(self) -> bool:
         return len(self.lanes) > 1
-
-    @property
-    def first(self) -> Lane:
-        return self.lanes[0]
-
-    losses = property(lambda self: self.first.losses)
-    test_accuracy = property(lambda self: self.first.test_accuracy)
-    epoch_steps = property(lambda self: self.first.epoch_steps)
-    probes = property(lambda self: self.first.probes)
-    conv1_filters = property(lambda self: self.first.filters)
-    watch_maps = property(lambda self: self.first.maps)
-    saved_path = property(lambda self: self.first.saved_path)
-    final_accuracy = property(lambda self: self.first.final_accuracy)
-    latest_accuracy = property(lambda self: self.first.latest_accuracy)
-
-    def accuracy_points(self) -> tuple[list[int], list[float], list[bool]]:
-        return self.first.accuracy_points()
-
-    def loss_curve(self, max_points: int = 1500, weight: float = 0.95) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        return self.first.loss_curve(max_points, weight)
-
-    @property
-    def message(self) -> str:
-        return MESSAGES[self.reason].format(**self.reason_values) if self.reason else ""
 
     @property
     def active(self) -> bool:
@@ -159,66 +142,76 @@ class RunView:
         return (self.total_steps - self.step) * self.elapsed_s / self.step
 
 
-class Worker:
-    """The training process a server starts once: torch imported, MNIST loaded, the first
-    kernels built, waiting on `jobs` for runs. Its reports, go and stop are shared by the runs
-    it trains, one after another."""
-
-    def __init__(self, own_data: bool = True):
-        ctx = torch.multiprocessing.get_context("spawn")  # not fork: a forked threaded server can deadlock
-        self.jobs, self.reports = ctx.Queue(), ctx.Queue()
-        self.go, self.stop, self.ready = ctx.Event(), ctx.Event(), ctx.Event()
-        args = (self.jobs, self.reports, self.go, self.stop, self.ready, own_data, os.getpid())
-        self.process = ctx.Process(target=worker_main, name="cnn-demo-training", daemon=True, args=args)
-        # OpenMP reads its wait policy when torch loads in the new process: give it the measured one.
-        # (Only those keys are touched, and put back at once: other threads read the environment too.)
-        with _ENVIRON_LOCK:
-            env = worker_env(settings("cpu"))
-            before = {key: os.environ.get(key) for key in env}
-            os.environ.update(env)
-            try:
-                with _no_main_to_rerun():
-                    self.process.start()
-            finally:
-                for key, value in before.items():
-                    if value is None:
-                        os.environ.pop(key, None)
-                    else:
-                        os.environ[key] = value
-
-    def alive(self) -> bool:
-        return self.process.is_alive()
-
-    def close(self) -> None:
-        if self.alive():
-            self.jobs.put(None)
-            self.process.join(5)
-            if self.alive():
-                self.process.kill()
+# --- the messages between the listener and the worker (they pickle whole through its queues) ---
 
 
-_ENVIRON_LOCK = threading.Lock()
+@dataclass(frozen=True)
+class RunJob:
+    """What the listener hands the worker: one run."""
+
+    config: TrainConfig  # checked (RunManager.start)
+    device: str  # resolved once, by RunManager.start: "cpu", "cuda", "cuda:1", "mps"
+    # ((train images, labels), (test images, labels)) as numpy arrays; None: the worker's own MNIST
+    sets: tuple | None
+    watch_image: np.ndarray  # (28, 28) in [0, 1]: the digit whose feature maps are shown
+    outs: list[Path]  # the checkpoint of each network (train.default_outs)
 
 
-@contextmanager
-def _no_main_to_rerun():
-    """While a spawned process starts: no __main__ for it to import again.
-
-    A spawned child imports its parent's __main__ script first (multiprocessing.spawn, for
-    functions defined there). Under `streamlit run` that is the page script, app.py: the worker
-    imported streamlit and every view, seconds of a fresh server's start, for nothing
-    (worker_main lives here). A module with no file makes spawn leave __main__ alone. Streamlit
-    puts a new __main__ in sys.modules for each script run, so one set meanwhile is kept."""
-    previous = sys.modules.get("__main__")
-    stand_in = sys.modules["__main__"] = types.ModuleType("__main__")
-    try:
-        yield
-    finally:
-        if sys.modules.get("__main__") is stand_in and previous is not None:
-            sys.modules["__main__"] = previous
+@dataclass(frozen=True)
+class Started:
+    """The first step is done: "starting" becomes "running" (a Pause acts between steps)."""
 
 
-def worker_main(jobs, reports, go, stop, ready, own_data: bool, parent_pid: int) -> None:
+@dataclass(frozen=True)
+class Steps:
+    """The losses of the steps since the last Steps, sent every REPORT_EVERY_S (a message per
+    step would wake the server hundreds of times a second)."""
+
+    losses: list[list[float]]  # per network, the new steps' cross-entropies in order
+    epoch: int  # the epoch being trained, 1-based
+    total_steps: int  # steps in the whole run
+    samples_per_s: float  # images per second over the run so far
+
+
+@dataclass(frozen=True)
+class Watch:
+    """The live pictures, every WATCH_EVERY_S and at each epoch's end (_watch)."""
+
+    # per network: (first layer's weights: conv1's (16, 5, 5) or a fully connected net's (32, 28, 28),
+    # the watched digit's maps after conv1 and its activation (16, 24, 24), or None without convs)
+    pictures: list[tuple[np.ndarray, np.ndarray | None]]
+
+
+@dataclass(frozen=True)
+class Saving:
+    """Out of the training loop: measuring and saving what was trained."""
+
+
+@dataclass(frozen=True)
+class End:
+    """The last message of a run."""
+
+    state: str  # finished, stopped or failed
+    reason: str  # one of REASONS
+    values: dict = field(default_factory=dict)  # the {values} of the reason's message
+    saved: list[Path | None] | None = None  # per network, the file written (None: not saved); None: nothing trained
+    finals: list[float | None] | None = None  # per network, the test accuracy recorded
+
+
+WORKER_MAIN = jobs.TRAINING_WORKER  # worker_main, named (jobs.Worker)
+
+
+class Worker(jobs.Worker):
+    """The training process of a server: torch imported, MNIST loaded (own_data), the first
+    kernels built, waiting for runs. Its reports, go and stop are shared by the runs it trains,
+    one after another. A server's first is started by app.py before it imports torch
+    (jobs.start_early) and taken over by the RunManager."""
+
+    def __init__(self, own_data: bool = True, hurry: bool = True):
+        super().__init__(WORKER_MAIN, (own_data,), hurry=hurry)
+
+
+def worker_main(runs, reports, go, stop, ready, parent_pid: int, hurry: bool, own_data: bool) -> None:
     """The worker process: get ready once, then train each job that comes, until told to end
     (None) or until the server is gone."""
 
@@ -228,30 +221,32 @@ def worker_main(jobs, reports, go, stop, ready, own_data: bool, parent_pid: int)
         except Exception:  # the server reads it too, and Start says why when it cannot
             return None
 
-    # Below the server: on a teacher's laptop the run shares the cores with it, and a student
-    # waiting for an answer comes first (set once: nice adds up).
-    os.nice(TRAINING_NICENESS)
+    if not hurry:
+        below_server()
     data = own_mnist() if own_data else None
     warm_up()
+    # Below the server from now on (jobs.NICENESS); not while getting ready: at nice 10 beside
+    # a first page being drawn, a fresh server's worker took seconds longer, and the first
+    # Start waited for it.
+    below_server()
     ready.set()
     while True:
         try:
-            job = jobs.get(timeout=1.0)
+            job = runs.get(timeout=1.0)
         except queue.Empty:
             if os.getppid() != parent_pid:
                 return  # the server died: nobody is left to send runs
             continue
         if job is None:
             return
-        config, device, sets, watch_image, out = job
-        if sets is None:
+        if job.sets is None:
             data = data or own_mnist()
             if data is None:
                 detail = {"detail": "the training process could not read MNIST (data/mnist.npz)"}
-                reports.put(("end", "failed", "error", detail, None, None))
+                reports.put(End("failed", "error", detail))
                 continue
-        train_set, test_set = sets if sets is not None else data
-        train_worker(config, device, *train_set, *test_set, watch_image, out, reports, go, stop, parent_pid)
+        train_set, test_set = job.sets if job.sets is not None else data
+        train_worker(job, train_set, test_set, reports, go, stop, parent_pid)
 
 
 def warm_up() -> None:
@@ -264,17 +259,18 @@ def warm_up() -> None:
 
 
 class TrainingRun:
-    """One run: a worker trains it, a listener thread turns its reports into the state `view()` reads.
+    """One run: a worker trains it, a listener thread turns its messages into the state `view()` reads.
 
     The worker is the server's training process (`Worker`) by default, so that training
     neither holds the server's GIL (pages answering students stay quick) nor loses its own
-    speed to them; `separate_process=False` runs it in a thread instead (a notebook, tests
-    that patch it).
+    speed to them; without one, it trains on a thread of this process (a notebook, tests that
+    patch it).
     """
 
     def __init__(
         self,
         config: TrainConfig,
+        device: torch.device,
         train_set,
         test_set,
         watch_image: np.ndarray,
@@ -282,7 +278,8 @@ class TrainingRun:
         worker=None,
         send_data: bool = True,
     ):
-        """out: the checkpoint to write, one per network in a race (train.default_outs).
+        """config checked and device resolved, once, by the caller (RunManager.start).
+        out: the checkpoint to write, one per network in a race (train.default_outs).
         worker: a callable that returns the server's `Worker` (called on the listener thread,
         as it may wait for the worker's start), or None to train on a thread of this process."""
         self.specs = specs(config)
@@ -292,7 +289,7 @@ class TrainingRun:
                 f"{len(self.specs)} networks need {len(self.specs)} checkpoint paths, not {len(self.outs)}"
             )
         self.config, self.watch_image, self.out = config, watch_image, self.outs[0]
-        self.device = pick_device(config.device)
+        self.device = torch.device(device)
         self.device_failed = False  # set when the GPU ran out of memory or disappeared
         lanes = range(len(self.specs))
         self.losses: list[list[float]] = [[] for _ in lanes]  # per network
@@ -308,24 +305,29 @@ class TrainingRun:
         self._start = time.perf_counter()
         self._get_worker = worker
         self._stop_asked = False
+        # What trains: the server's worker process (once the listener has it), or a thread of this one.
+        self.process = None
+        self.training_thread: threading.Thread | None = None
         if worker is not None:  # the worker's own queue and events, once the listener has it
-            self._reports = self._go = self._stop = self.worker = None
+            self._reports = self._go = self._stop = None
             # numpy arrays travel through the pipe (tensors would need /dev/shm, small in
             # containers); none at all when the worker has MNIST loaded itself.
             sets = ((train_set[0].numpy(), train_set[1].numpy()), (test_set[0].numpy(), test_set[1].numpy()))
-            self._job = (config, str(self.device), sets if send_data else None, watch_image, self.outs)
+            self._job = RunJob(config, str(self.device), sets if send_data else None, watch_image, self.outs)
         else:
             self._reports, self._go, self._stop = queue.Queue(), threading.Event(), threading.Event()
-            args = (config, str(self.device), *train_set, *test_set, watch_image, self.outs)
-            args += (self._reports, self._go, self._stop, None)
-            self.worker = threading.Thread(target=train_worker, name="cnn-demo-training", daemon=True, args=args)
+            job = RunJob(config, str(self.device), None, watch_image, self.outs)
+            args = (job, train_set, test_set, self._reports, self._go, self._stop, None)
+            self.training_thread = threading.Thread(
+                target=train_worker, name="cnn-demo-training", daemon=True, args=args
+            )
             self._go.set()
-        self.thread = threading.Thread(target=self._listen, name="cnn-demo-training-reports", daemon=True)
+        self.listener = threading.Thread(target=self._listen, name="cnn-demo-training-reports", daemon=True)
 
     def start(self) -> None:
-        if self._get_worker is None:
-            self.worker.start()
-        self.thread.start()
+        if self.training_thread is not None:
+            self.training_thread.start()
+        self.listener.start()
 
     def wait_started(self, timeout: float = 1.0) -> bool:
         """Wait until the first loss is in (a warm worker takes ~0.1 s), at most `timeout`:
@@ -390,7 +392,7 @@ class TrainingRun:
                 lanes=lanes,
             )
 
-    # --- the listener: the worker's reports into the state ----------------------------------
+    # --- the listener: the worker's messages into the state ----------------------------------
     def _fail(self, detail: str) -> None:
         with self._lock:
             self._state, self._reason, self._reason_values = "failed", "error", {"detail": detail}
@@ -398,153 +400,141 @@ class TrainingRun:
     def _listen(self) -> None:
         if self._get_worker is not None:  # the server's worker: wait until it is ready, hand it the run
             try:
-                pool = self._get_worker()
+                worker = self._get_worker()
             except Exception as e:  # it could not be started (calibration or spawn failed)
                 return self._fail(f"the training process could not start: {type(e).__name__}: {e}")
-            self.worker = pool.process
-            while not pool.ready.wait(0.2):
-                if not pool.alive():
-                    return self._fail(f"the training process ended unexpectedly (exit code {self.worker.exitcode})")
-            self._reports, self._go = pool.reports, pool.go
-            pool.go.set()
-            pool.stop.clear()  # a stop asked of an earlier run
-            self._stop = pool.stop
+            self.process = worker.process
+            while not worker.ready.wait(0.2):
+                if not worker.alive():
+                    return self._fail(f"the training process ended unexpectedly (exit code {self.process.exitcode})")
+            self._reports, self._go = worker.reports, worker.go
+            worker.go.set()
+            worker.stop.clear()  # a stop asked of an earlier run
+            self._stop = worker.stop
             if self._stop_asked:  # Stop pressed while the worker was starting
-                pool.stop.set()
-            pool.jobs.put(self._job)
+                worker.stop.set()
+            worker.jobs.put(self._job)
+        trainer = self.process if self.process is not None else self.training_thread
         while True:
             try:
-                kind, *values = self._reports.get(timeout=0.5)
+                message = self._reports.get(timeout=0.5)
             except queue.Empty:
-                if self.worker.is_alive():
+                if trainer.is_alive():
                     continue
                 try:  # its last words may have arrived just as it ended
-                    kind, *values = self._reports.get(timeout=0.5)
+                    message = self._reports.get(timeout=0.5)
                 except queue.Empty:
-                    code = getattr(self.worker, "exitcode", None)
+                    code = getattr(trainer, "exitcode", None)
                     return self._fail(f"the training process ended unexpectedly (exit code {code})")
             with self._lock:
-                if kind == "steps":
-                    losses, self._epoch, self._total_steps, self._samples_per_s = values
-                    for mine, new in zip(self.losses, losses):
-                        mine.extend(new)
-                    self._step = len(self.losses[0])
-                elif kind == "watch":
-                    self._watch = values[0]
-                elif kind == "probe":
-                    step, accuracies = values
-                    for mine, acc in zip(self.probes, accuracies):
-                        mine.append((step, acc))
-                elif kind == "epoch":
-                    accuracies, step = values
-                    for mine, acc in zip(self.test_accuracy, accuracies):
-                        mine.append(acc)
-                    self.epoch_steps.append(step)
-                elif kind == "state":
-                    if not (values[0] == "running" and self._state == "paused"):
-                        self._state = values[0]
-                elif kind == "end":
-                    self._state, self._reason, self._reason_values, saved, final = values
-                    lanes = len(self.specs)
-                    self._saved = list(saved) if saved is not None else [None] * lanes
-                    self._final = list(final) if final is not None else [None] * lanes
-                    self.device_failed = self._reason == "device_failed"
-                    return
+                match message:
+                    case Steps():
+                        for mine, new in zip(self.losses, message.losses):
+                            mine.extend(new)
+                        self._step = len(self.losses[0])
+                        self._epoch, self._total_steps = message.epoch, message.total_steps
+                        self._samples_per_s = message.samples_per_s
+                    case Watch():
+                        self._watch = message.pictures
+                    case Probe():
+                        for mine, accuracy_now in zip(self.probes, message.accuracies):
+                            mine.append((message.step, accuracy_now))
+                    case Epoch():
+                        for mine, accuracy_now in zip(self.test_accuracy, message.accuracies):
+                            mine.append(accuracy_now)
+                        self.epoch_steps.append(message.step)
+                    case Started():
+                        if self._state != "paused":  # a Pause pressed while it started holds
+                            self._state = "running"
+                    case Saving():
+                        self._state = "saving"
+                    case End():
+                        lanes = len(self.specs)
+                        self._state, self._reason, self._reason_values = message.state, message.reason, message.values
+                        self._saved = list(message.saved) if message.saved is not None else [None] * lanes
+                        self._final = list(message.finals) if message.finals is not None else [None] * lanes
+                        self.device_failed = message.reason == "device_failed"
+                        return
 
 
-def train_worker(
-    config: TrainConfig,
-    device: str,
-    train_images,
-    train_labels,
-    test_images,
-    test_labels,
-    watch_image: np.ndarray,
-    outs: list[Path],
-    reports,
-    go,
-    stop,
-    parent_pid: int | None,
-) -> None:
-    """Train (one network, or a race of two on the same batches), save each after every epoch,
-    and report to the listener, a value per network in each list: ("steps", [losses], epoch,
-    total_steps, samples/s), ("watch", [(filters, maps)]), ("probe", step, [accuracy]),
-    ("epoch", [accuracy], step), ("state", s), and last ("end", state, reason, values,
-    [saved path], [final accuracy])."""
-    device = torch.device(device)
+def train_worker(job: RunJob, train_set, test_set, reports, go, stop, parent_pid: int | None) -> None:
+    """Train the job's networks (one, or a race of two on the same batches), save them after
+    every epoch, and report to the listener: Started, Steps, Watch, fit's Probe and Epoch, and
+    last Saving and End. train_set, test_set: (images (N, 28, 28) uint8, labels (N,)), numpy
+    arrays or tensors. parent_pid: the server's, to notice that it died (None on a thread)."""
+    config, outs, device = job.config, job.outs, torch.device(job.device)
     try:
         tuned = settings(device)  # this machine's measured layout, dtype and threads
     except Exception as e:  # a GPU that cannot even be named
-        reports.put(("end", *_failure(e, device)))
+        reports.put(_failure(e, device))
         return
     use_threads(tuned.threads)  # page threads use one; training takes what was measured fastest
-    train_set = (torch.as_tensor(train_images), torch.as_tensor(train_labels))
-    test_set = (torch.as_tensor(test_images), torch.as_tensor(test_labels))
+    train_set = (torch.as_tensor(train_set[0]), torch.as_tensor(train_set[1]))
+    test_set = (torch.as_tensor(test_set[0]), torch.as_tensor(test_set[1]))
     models = networks(config)  # built here so that the seed gives the same weights as the CLI
     histories = [History() for _ in models]
-    events = fit(models, config, train_set, test_set, histories, tuned)
-    reason, diverged, last_watch, last_report, sent, last = None, {}, 0.0, time.perf_counter(), 0, None
+    events = fit(models, config, train_set, test_set, histories, tuned, device)
+    reason, values, saved = None, {}, None
+    # 0.0: the first step's loss goes at once (the chart's first point), later ones in batches
+    last_watch, last_report, sent, last = 0.0, 0.0, 0, None
 
     def send_losses() -> None:  # the losses not sent yet, with where the run stands
         nonlocal sent, last_report
         if last is not None and len(histories[0].losses) > sent:
             losses = [h.losses[sent:] for h in histories]
-            reports.put(("steps", losses, last.epoch, last.total_steps, last.samples_per_s))
+            reports.put(Steps(losses, last.epoch, last.total_steps, last.samples_per_s))
             sent, last_report = len(histories[0].losses), time.perf_counter()
 
     def watch() -> None:
-        reports.put(("watch", [_watch(model, watch_image, device) for model in models]))
+        reports.put(Watch([_watch(model, job.watch_image, device) for model in models]))
 
     try:
-        for event in events:
-            if isinstance(event, Step):
-                if last is None:  # "starting" until the first step is done: Pause acts between steps
-                    reports.put(("state", "running"))
-                last = event
-                worst = max(event.losses, key=lambda x: math.inf if math.isnan(x) else x)
-                if not math.isfinite(worst) or worst > DIVERGED_LOSS:
-                    lr = config.lr
-                    reason = "diverged_nan" if math.isnan(worst) else "diverged"
-                    diverged = {"loss": f"{worst:.3g}", "step": event.step, "lr": f"{lr:g}", "try_lr": f"{lr / 10:g}"}
-                    break
-                now = time.perf_counter()
-                if now - last_report >= REPORT_EVERY_S:
-                    # losses go in batches: a message per step would wake the server hundreds of times a second
-                    send_losses()
-                    if parent_pid is not None and os.getppid() != parent_pid:
-                        return  # the server died: nobody is left to watch, and each epoch is saved
-                if now - last_watch >= WATCH_EVERY_S:
-                    watch()
-                    last_watch = now
-            elif isinstance(event, Probe):
-                send_losses()
-                reports.put(("probe", event.step, list(event.accuracies)))
-            else:  # Epoch
-                send_losses()
-                reports.put(("epoch", list(event.accuracies), histories[0].epoch_steps[-1]))
-                watch()
-                # Saved after every epoch, atomically: if the server dies, the run is
-                # kept up to its last finished epoch and no half-written file is left.
-                for lane, (model, history, out) in enumerate(zip(models, histories, outs)):
-                    meta = lane_meta(history, config, lane, outs, device, stopped="interrupted")
-                    checkpoint.save(model, out, meta, history.filters)
-            if stop.is_set():
-                reason = "stopped"
-                break
-            if not go.is_set():
-                send_losses()
-                while not go.wait(0.1):  # paused: wait, but keep noticing a stop
-                    pass
+        try:
+            for event in events:
+                match event:
+                    case Step():
+                        if last is None:  # "starting" until the first step is done: Pause acts between steps
+                            reports.put(Started())
+                        last = event
+                        now = time.perf_counter()
+                        if now - last_report >= REPORT_EVERY_S:
+                            send_losses()
+                            if parent_pid is not None and os.getppid() != parent_pid:
+                                return  # the server died: nobody is left to watch, and each epoch is saved
+                        if now - last_watch >= WATCH_EVERY_S:
+                            watch()
+                            last_watch = now
+                    case Probe():
+                        send_losses()
+                        reports.put(event)
+                    case Epoch():
+                        send_losses()
+                        reports.put(event)
+                        watch()
+                        # Saved after every epoch, atomically: if the server dies, the run is kept
+                        # up to its last finished epoch and no half-written file is left. The last
+                        # epoch's save is the finished run's: it is not written again at the end.
+                        done = event.epoch == config.epochs
+                        saved = save_networks(models, histories, config, outs, device, None if done else "interrupted")
                 if stop.is_set():
                     reason = "stopped"
                     break
+                if not go.is_set():
+                    send_losses()
+                    while not go.wait(0.1):  # paused: wait, but keep noticing a stop
+                        pass
+                    if stop.is_set():
+                        reason = "stopped"
+                        break
+        except Diverged as e:  # fit's own check, after the step it stopped at (whose loss goes out below)
+            reason, values = e.reason, e.values
         send_losses()
         events.close()
-        reports.put(("state", "saving"))
-        reports.put(("end", *_finish(models, config, histories, test_set, device, outs, reason, diverged)))
+        reports.put(Saving())
+        reports.put(_finish(models, config, histories, test_set, device, outs, reason, values, saved))
     except Exception as e:  # out of GPU memory, a device that vanished, a full disk ...
         events.close()
-        reports.put(("end", *_failure(e, device)))
+        reports.put(_failure(e, device))
 
 
 WATCH_UNITS = 32  # of a fully connected net's hidden units, whose 784 weights are shown as pictures
@@ -564,121 +554,166 @@ def _watch(model: Net, watch_image: np.ndarray, device: torch.device) -> tuple[n
     return filters, maps
 
 
-def _finish(models, config, histories, test_set, device, outs, reason, values) -> tuple:
-    """Measure and save each network: (state, reason, values, [saved path], [final accuracy])."""
-    saved, finals = [], []
-    for lane, (model, history, out) in enumerate(zip(models, histories, outs)):
+def _finish(models, config, histories, test_set, device, outs, reason, values, saved) -> End:
+    """The run's End. A finished run's networks were saved with its last epoch (`saved`); a run
+    stopped or diverged part-way is measured on the whole test set and saved as it is, except a
+    network whose weights are no longer finite (not worth keeping)."""
+    if reason is None:
+        return End("finished", "finished", values, saved, [history.test_accuracy[-1] for history in histories])
+    test_images, test_labels = test_set[0].to(device), test_set[1].to(device)
+    finals = []
+    for model in models:
         model.eval()
-        if reason is None:
-            final, stopped = history.test_accuracy[-1], None
-        else:
-            test_images, test_labels = test_set
-            final = accuracy(model, test_images.to(device), test_labels.to(device), autocast=autocast_dtype(device))
-            if not math.isfinite(sum(p.sum().item() for p in model.parameters())):
-                final = None
-            stopped = "stopped by the user" if reason == "stopped" else "diverged"
-        meta = lane_meta(history, config, lane, outs, device, stopped)
-        meta["test_accuracy"] = final
-        path = None
-        if final is not None:  # a diverged model (NaN weights) is not worth keeping
-            cpu_model = model.to("cpu", memory_format=torch.contiguous_format)
-            path = checkpoint.save(cpu_model, out, meta, history.filters)
-        saved.append(path)
-        finals.append(final)
-    state = "finished" if reason is None else ("stopped" if reason == "stopped" else "failed")
-    return state, reason or "finished", values, saved, finals
+        final = accuracy(model, test_images, test_labels, autocast=autocast_dtype(device))
+        finite = math.isfinite(sum(p.sum().item() for p in model.parameters()))
+        finals.append(final if finite else None)
+    stopped = "stopped by the user" if reason == "stopped" else "diverged"
+    saved = save_networks(models, histories, config, outs, device, stopped, finals)
+    return End("stopped" if reason == "stopped" else "failed", reason, values, saved, finals)
 
 
-def _failure(error: Exception, device: torch.device) -> tuple:
+def _failure(error: Exception, device: torch.device) -> End:
     detail = str(error).splitlines()[0][:300] if str(error) else type(error).__name__
     if device.type != "cpu":  # out of memory, or a GPU that vanished: later "auto" runs use the CPU
-        return "failed", "device_failed", {"device": device.type.upper(), "detail": detail}, None, None
-    return "failed", "error", {"detail": f"{type(error).__name__}: {detail}"}, None, None
+        return End("failed", "device_failed", {"device": device.type.upper(), "detail": detail})
+    return End("failed", "error", {"detail": f"{type(error).__name__}: {detail}"})
 
 
 class RunManager:
-    """At most one training run per server. Shared by every session: thread-safe.
+    """At most one training run per server (jobs.OneJob: Busy while one goes). Shared by every
+    session: thread-safe.
 
-    With separate_process (the app's way) the training worker is started at once, in the
-    background, so that it is ready before anyone presses Start; measure=True first measures
-    this machine's training settings if none are kept (cnn_demo.training.calibrate, once per machine).
+    With separate_process (the app's way) the training worker is started at once, so that it is
+    ready before anyone presses Start, with the kept settings or, on a machine not measured yet,
+    the safe defaults: the first run never waits for a measurement. measure=True then measures
+    this machine in the background whenever no job goes (jobs.Measurement, stopped as a run
+    starts and begun again when quiet); each run reads the kept settings as it starts, and a
+    changed OpenMP wait policy (fixed when torch loads) gets a new worker, readied while quiet.
     """
 
     def __init__(self, runs_dir: Path = RUNS_DIR, load=load_mnist, separate_process: bool = True, measure: bool = True):
         self.runs_dir = Path(runs_dir)
         self._load = load
         self.separate_process = separate_process
-        self.measure = measure
-        self._lock = threading.Lock()
+        self.one: OneJob[TrainingRun] = OneJob(lambda run: run.view().active)
         self._data: dict[str, tuple[torch.Tensor, torch.Tensor]] = {}
-        self.run: TrainingRun | None = None
-        self.worker: Worker | None = None
+        own_data = load is load_mnist
+        # The worker app.py started before the server imported torch, if it fits: else one now.
+        self.worker: jobs.Worker | None = jobs.take_early(WORKER_MAIN, (own_data,)) if separate_process else None
         self._worker_lock = threading.Lock()
-        self.measuring = False  # this machine's training settings are being measured (the first time)
+        self.spare: jobs.Worker | None = None  # a worker with a newly measured wait policy, getting ready
+        self.measurement = Measurement("cpu") if separate_process and measure else None
+        self._closed = threading.Event()
         if separate_process:
-            threading.Thread(target=self._prepare, name="cnn-demo-training-start", daemon=True).start()
+            threading.Thread(target=self._look_after, name="cnn-demo-training-start", daemon=True).start()
 
-    def _prepare(self) -> None:
-        """Before anyone presses Start: the worker started, and MNIST read here too (a second)."""
+    @property
+    def run(self) -> TrainingRun | None:
+        """The latest run, going or ended."""
+        return self.one.job
+
+    def _look_after(self) -> None:
+        """Before anyone presses Start: the worker started, and MNIST read here too (a second).
+        Then, every 0.2 s until closed: background work only while no job goes (_tend)."""
         self._worker()
         try:
-            with self._lock:
+            with self.one.lock:
                 self._dataset("train"), self._dataset("test")
         except Exception:  # missing or damaged: Start says so, with the reason
             pass
+        quiet_since = None
+        while not self._closed.wait(0.2):
+            try:
+                quiet_since = self._tend(quiet_since)
+            except Exception:  # a spawn or a command that failed: tried again while quiet
+                quiet_since = None
 
-    def _worker(self) -> Worker:
+    def _tend(self, quiet_since: float | None) -> float | None:
+        """One look: stop the background work if a job goes, else, once quiet for a while,
+        measure this machine if it is not yet, then ready a worker with what it measured."""
+        worker = self.worker
+        if not (idle() and worker is not None and worker.alive() and worker.ready.is_set()):
+            self._stop_background()
+            return None
+        now = time.monotonic()
+        if quiet_since is None or now - quiet_since < QUIET_BEFORE_BACKGROUND_S:
+            return quiet_since or now
+        if self.measurement is not None and not self.measurement.done():
+            if self.measurement.failures < 3:  # a command that fails every time is not run forever
+                self.measurement.start()
+            return quiet_since
+        if worker.env == measured_env():
+            return quiet_since
+        if self.spare is None or not self.spare.alive():
+            self.spare = Worker(own_data=self._load is load_mnist, hurry=False)
+        elif self.spare.ready.is_set():
+            with self.one.lock:  # no run can start meanwhile and be handed the worker that goes
+                if self.one.running():
+                    return None
+                with self._worker_lock:
+                    self.worker, self.spare = self.spare, None
+            worker.close()
+        return quiet_since
+
+    def _stop_background(self) -> None:
+        if self.measurement is not None:
+            self.measurement.stop()
+        spare, self.spare = self.spare, None
+        if spare is not None:
+            spare.close(grace_s=0)
+
+    def _worker(self) -> jobs.Worker:
         """The server's training worker, started again if it died."""
         with self._worker_lock:
             if self.worker is None or not self.worker.alive():
-                try:
-                    if self.measure and kept(torch.device("cpu")) is None:
-                        self.measuring = True
-                        settings("cpu", measure=True)
-                finally:
-                    self.measuring = False
                 self.worker = Worker(own_data=self._load is load_mnist)
             return self.worker
 
     def worker_state(self) -> str:
-        """For the page: "measuring" this machine (once), "starting" the worker, "ready", or "none"."""
-        if self.measuring:
-            return "measuring"
-        if self.worker is None or not self.worker.alive():
+        """For the page: "starting" the worker, "ready", "measuring" (ready, with this machine
+        measured in the background meanwhile: a run does not wait for it), or "none"."""
+        worker = self.worker
+        if worker is None or not worker.alive() or not worker.ready.is_set():
             return "starting" if self.separate_process else "none"
-        return "ready" if self.worker.ready.is_set() else "starting"
+        return "measuring" if self.measurement is not None and self.measurement.running else "ready"
 
     def start(self, config: TrainConfig, watch_image: np.ndarray | None = None) -> TrainingRun:
-        """Start a run, or raise RunBusy if one is going (ValueError for a bad config,
+        """Start a run, or raise jobs.Busy if one is going (ValueError for a bad config,
         DataError when MNIST cannot be read)."""
-        config = config.validated()
-        pick_device(config.device)  # refuse a device this machine lacks before anything starts
-        with self._lock:  # two sessions pressing Start at the same moment start exactly one run
-            if self.run is not None and self.run.view().active:
-                raise RunBusy("A training run is already going on this server. Watch it, or stop it first.")
+        config = config.validated()  # the one check of what Start was given
+        device = pick_device(config.device)  # resolved once (a device this machine lacks: ValueError); trained on
+
+        def make() -> TrainingRun:
+            chosen, on = config, device
             if self.run is not None and self.run.device_failed and config.device == "auto":
-                config = replace(config, device="cpu")  # the GPU failed last time: fall back
+                chosen, on = replace(config, device="cpu"), torch.device("cpu")  # the GPU failed last time: fall back
+            if self.measurement is not None:
+                self.measurement.stop()  # the run has the cores: measured again when quiet
             train_set, test_set = self._dataset("train"), self._dataset("test")
-            if watch_image is None:
-                watch_image = test_set[0][0].float().div(255).numpy()  # the first test digit, a 7
-            outs = [self.runs_dir / out.name for out in default_outs(config)]
+            image = test_set[0][0].float().div(255).numpy() if watch_image is None else watch_image  # a 7
+            outs = [self.runs_dir / out.name for out in default_outs(chosen)]
             worker = self._worker if self.separate_process else None
-            self.run = TrainingRun(
-                config,
+            run = TrainingRun(
+                chosen,
+                on,
                 train_set,
                 test_set,
-                np.asarray(watch_image, np.float32),
+                np.asarray(image, np.float32),
                 outs,
                 worker,
                 send_data=self._load is not load_mnist,
             )
-            self.run.start()
-            return self.run
+            run.start()
+            return run
+
+        return self.one.start(make, lambda run: BUSY_MESSAGE)
 
     def close(self) -> None:
-        """Stop the run and the worker (the server is going; tests)."""
+        """Stop the run, the background work and the worker (the server is going; tests)."""
+        self._closed.set()
         if self.run is not None:
             self.run.stop()
+        self._stop_background()
         if self.worker is not None:
             self.worker.close()
 

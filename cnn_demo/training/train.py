@@ -8,7 +8,9 @@
 
 `fit` is a generator: it yields a `Step` after every optimiser step and an `Epoch` after
 every epoch, so a caller can draw a chart, pause (by not asking for the next event) or
-stop (by closing the generator) between any two steps. It knows nothing of any UI.
+stop (by closing the generator) between any two steps. It knows nothing of any UI. Each
+event holds one value per network (a race trains several). A loss that is not finite, or
+above DIVERGED_LOSS, ends it with `Diverged`, whoever runs it.
 
 Speed: the whole training set sits on the device as one uint8 tensor (60000, 28, 28);
 each batch is a slice of a shuffled index, scaled to [0, 1] on the device. The memory
@@ -24,7 +26,6 @@ import argparse
 import importlib.metadata
 import json
 import math
-import os
 import sys
 import time
 from collections.abc import Iterator
@@ -38,9 +39,10 @@ import torch.nn.functional as F
 from cnn_demo.network.model import PRESETS, SEED, Net, NetSpec, build, conv_weights, net_name
 from cnn_demo.storage import checkpoint
 from cnn_demo.storage.data import DataError, load_mnist
-from cnn_demo.training.calibrate import Settings, settings, worker_env
+from cnn_demo.training.calibrate import Settings, settings
 from cnn_demo.training.device import pick_device, use_threads
 from cnn_demo.training.evaluate import accuracy
+from cnn_demo.training.jobs import restart_with
 
 # Same model in all; what differs is how it is taught. "quick" and "quick99" are sized for a
 # lesson on a laptop CPU (one epoch, a one-cycle schedule, small batches: many steps for
@@ -54,7 +56,8 @@ RECIPES = {
 }
 PROBE_IMAGES = 2_000  # every 5th test image (the set's two halves differ in difficulty); 1/5 of a full evaluation
 PROBE_EVERY_S = 4.0  # of training time: with the scoring itself, a point at least every 5 s
-LIMITS = {  # what the command line and the app accept
+DIVERGED_LOSS = 50.0  # cross-entropy of 10 classes starts near ln 10 = 2.3; 50 is a blow-up
+CONFIG_LIMITS = {  # (lowest, highest) of each number a TrainConfig takes: what the command line and the app accept
     "epochs": (1, 100),
     "batch_size": (1, 8192),
     "lr": (1e-6, 1.0),
@@ -77,15 +80,18 @@ class TrainConfig:
     race: NetSpec | None = None  # a second network, trained on the same batches in turn
 
     @classmethod
-    def from_recipe(cls, recipe: str = "seed", **overrides) -> "TrainConfig":
+    def from_recipe(cls, recipe: str = "seed", validate: bool = True, **overrides) -> "TrainConfig":
+        """The recipe's values, then the overrides that are not None. validate=False leaves the
+        check to whoever runs it (live.RunManager.start checks what the Train page's Start gives it)."""
         if recipe not in RECIPES:
             raise ValueError(f"recipe must be one of {', '.join(RECIPES)}, not {recipe!r}")
         values = {**RECIPES[recipe], **{k: v for k, v in overrides.items() if v is not None}}
-        return cls(recipe=recipe, **values).validated()
+        config = cls(recipe=recipe, **values)
+        return config.validated() if validate else config
 
     def validated(self) -> "TrainConfig":
         """Return self, or raise ValueError saying which value is out of range."""
-        for name, (low, high) in LIMITS.items():
+        for name, (low, high) in CONFIG_LIMITS.items():
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
                 raise ValueError(f"{name} must be a number, not {value!r}")
@@ -104,31 +110,62 @@ class TrainConfig:
         return self
 
 
-@dataclass
+# What `fit` yields. Every per-network field is a tuple with one value per network, in the
+# order of train.specs(config): (1,) for a run of one, (2,) for a race.
+
+
+@dataclass(frozen=True)
 class Step:
+    """After every optimiser step."""
+
     epoch: int  # 1-based
     step: int  # 1-based, counted over the whole run
-    total_steps: int
-    loss: float  # this batch's cross-entropy (the first network's, in a race)
-    samples_per_s: float  # over the run so far, evaluation excluded
-    losses: tuple[float, ...] = ()  # every network's, in a race's order
+    total_steps: int  # steps in the whole run
+    losses: tuple[float, ...]  # this batch's cross-entropy, per network
+    samples_per_s: float  # images per second over the run so far, evaluation excluded
 
 
-@dataclass
+@dataclass(frozen=True)
 class Probe:
-    step: int  # after this step
-    test_accuracy: float  # on the PROBE_IMAGES held-out test images
-    accuracies: tuple[float, ...] = ()  # every network's
+    """Every PROBE_EVERY_S seconds of training, between two epochs' ends."""
+
+    step: int  # measured after this step
+    accuracies: tuple[float, ...]  # fraction right of the PROBE_IMAGES held-out test images, per network
 
 
-@dataclass
+@dataclass(frozen=True)
 class Epoch:
+    """After every epoch: the whole test set."""
+
     epoch: int  # 1-based
-    test_accuracy: float  # fraction of the test images right
-    train_loss: float  # mean loss over the epoch's steps
-    seconds: float  # since the start of the run
-    accuracies: tuple[float, ...] = ()  # every network's test accuracy
-    train_losses: tuple[float, ...] = ()  # every network's mean loss
+    step: int  # the step it ended on
+    accuracies: tuple[float, ...]  # fraction of the test images right, per network
+    train_losses: tuple[float, ...]  # mean loss over the epoch's steps, per network
+    seconds: float  # since the start of the run, evaluation included
+
+
+class Diverged(ArithmeticError):
+    """How `fit` ends when a step's loss is NaN, infinite or above DIVERGED_LOSS: the learning
+    rate is too large. `reason` and `values` are the app's message code and its {values}
+    (locales' [run] table); str() is the command line's English."""
+
+    def __init__(self, step: int, loss: float, lr: float):
+        super().__init__(step, loss, lr)  # args: pickled and shown whole
+        self.step, self.loss, self.lr = step, loss, lr
+
+    @property
+    def reason(self) -> str:
+        return "diverged_nan" if math.isnan(self.loss) else "diverged"
+
+    @property
+    def values(self) -> dict:
+        return {"loss": f"{self.loss:.3g}", "step": self.step, "lr": f"{self.lr:g}", "try_lr": f"{self.lr / 10:g}"}
+
+    def __str__(self) -> str:
+        v = self.values
+        how = "became NaN" if self.reason == "diverged_nan" else f"exploded to {v['loss']}"
+        too_large = f"learning rate {v['lr']} is too large, try lr {v['try_lr']}"
+        return f"training diverged: the loss {how} at step {v['step']}; {too_large}"
 
 
 @dataclass
@@ -203,22 +240,23 @@ def fit(
     test_set: tuple[torch.Tensor, torch.Tensor],
     history: History | list[History] | None = None,
     tuned: Settings | None = None,
+    device: torch.device | None = None,
 ) -> Iterator[Step | Probe | Epoch]:
     """Train `model` in place, yielding a Step per batch, a Probe every PROBE_EVERY_S seconds of
-    training and an Epoch per epoch. `tuned`: layout and dtype, by default this machine's
-    calibrated ones.
+    training and an Epoch per epoch; raises Diverged when a step's loss blows up (after yielding
+    that step). `tuned`: layout and dtype, by default this machine's calibrated ones.
+    `device`: where to train, already resolved by the caller; by default pick_device(config.device).
 
     A race: `model` a list of networks and `history` a list of Histories, one each. Every batch
     (shuffled and augmented once) is given to each network in turn, each with its own optimiser
-    and schedule of the same recipe. The events' `loss` and `test_accuracy` are the first
-    network's, as for one; `losses` and `accuracies` hold every network's, in order."""
+    and schedule of the same recipe. Every event holds one value per network, in order."""
     models = [model] if isinstance(model, torch.nn.Module) else list(model)
     if history is None:
         history = [History() for _ in models]
     histories = [history] if isinstance(history, History) else list(history)
     if len(histories) != len(models):
         raise ValueError(f"{len(models)} networks need {len(models)} histories, not {len(histories)}")
-    device = pick_device(config.device)
+    device = pick_device(config.device) if device is None else device
     tuned = tuned or settings(device)
     amp, layout = tuned.autocast, tuned.memory_format
     generator = torch.Generator(device=device).manual_seed(config.seed)
@@ -287,7 +325,10 @@ def fit(
             run_seconds += batch_seconds
             trained_since_probe += batch_seconds
             samples_per_s = histories[0].samples / run_seconds  # images through the whole race per second
-            yield Step(epoch, step, total_steps, losses[0], samples_per_s, tuple(losses))
+            yield Step(epoch, step, total_steps, tuple(losses), samples_per_s)  # the chart shows a blow-up too
+            worst = max(losses, key=lambda x: math.inf if math.isnan(x) else x)  # NaN counts as the worst
+            if not math.isfinite(worst) or worst > DIVERGED_LOSS:
+                raise Diverged(step, worst, config.lr)
             last_of_epoch = i + config.batch_size >= n  # the whole test set comes next anyway
             if trained_since_probe >= PROBE_EVERY_S and not last_of_epoch:
                 accuracies = []
@@ -295,7 +336,7 @@ def fit(
                     accuracies.append(accuracy(net, probe_images, probe_labels, autocast=amp))  # keeps train mode
                     hist.probes.append((step, accuracies[-1]))
                 trained_since_probe = 0.0
-                yield Probe(step, accuracies[0], tuple(accuracies))
+                yield Probe(step, tuple(accuracies))
         accuracies = []
         for net, hist, lane_losses in zip(models, histories, epoch_losses):
             accuracies.append(accuracy(net, test_images, test_labels, autocast=amp))
@@ -306,7 +347,7 @@ def fit(
             hist.seconds = time.perf_counter() - start
         trained_since_probe = 0.0
         train_losses = tuple(hist.train_loss[-1] for hist in histories)
-        yield Epoch(epoch, accuracies[0], train_losses[0], histories[0].seconds, tuple(accuracies), train_losses)
+        yield Epoch(epoch, step, tuple(accuracies), train_losses, histories[0].seconds)
     for net in models:
         net.eval()
 
@@ -352,6 +393,32 @@ def lane_meta(history: History, config: TrainConfig, lane: int, outs: list[Path]
     return meta
 
 
+def save_networks(
+    models: list[Net],
+    histories: list[History],
+    config: TrainConfig,
+    outs: list[Path],
+    device: torch.device,
+    stopped: str | None = None,
+    finals: list[float | None] | None = None,
+) -> list[Path | None]:
+    """Write each network of a run to its file (atomically: checkpoint.save), with its history and
+    its lane's metadata; `stopped` says why a run ended early ("interrupted" while it goes on).
+    finals: each network's test accuracy to record, when it is not the last epoch's; a None there
+    (NaN weights) keeps that network unsaved. The paths written, None for one not saved.
+    The models stay where they train: checkpoint.save copies the weights to the CPU."""
+    saved = []
+    for lane, (model, history, out) in enumerate(zip(models, histories, outs)):
+        meta = lane_meta(history, config, lane, outs, device, stopped)
+        if finals is not None:
+            if finals[lane] is None:
+                saved.append(None)
+                continue
+            meta["test_accuracy"] = finals[lane]
+        saved.append(checkpoint.save(model, out, meta, history.filters))
+    return saved
+
+
 def parse_net(text: str, option: str = "--net") -> NetSpec:
     """A preset's name, a NetSpec as JSON, or the path of a .json file holding one; a
     ValueError (SpecError) that says what is wrong otherwise."""
@@ -383,7 +450,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         default="seed",
         metavar="PRESET|JSON|FILE",
         help="the network: a preset ("
-        + "; ".join(f"{name}: {p.title['en']}" for name, p in PRESETS.items())
+        + ", ".join(PRESETS)
         + '), or a NetSpec as JSON, inline or in a .json file: {"convs": [{"out_channels": 8, "kernel_size": 3}], "hidden": 64}',
     )
     p.add_argument(
@@ -414,7 +481,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
             net=parse_net(args.net),
             race=parse_net(args.race, "--race") if args.race else None,
         )
-        pick_device(args.device)
+        args.torch_device = pick_device(args.device)  # resolved once: an error here for a device this machine lacks
     except ValueError as e:  # SpecError too: it names the stage and the arithmetic
         p.error(str(e))
     if args.out is not None and args.race:
@@ -426,17 +493,9 @@ def main(argv: list[str] | None = None) -> int:
     from tqdm import tqdm
 
     args = parse_args(argv)
-    config = args.config
-    device = pick_device(config.device)
+    config, device = args.config, args.torch_device
     tuned = settings(device, measure=True)  # measured the first time on this machine (~20 s)
-    if argv is None and device.type == "cpu" and os.environ.get("OMP_WAIT_POLICY") != tuned.wait_policy:
-        # OpenMP reads its wait policy when torch loads: the command starts again with the
-        # measured one (only from the command line: a caller's process is left alone).
-        os.execve(
-            sys.executable,
-            [sys.executable, "-m", "cnn_demo", "train", *sys.argv[1:]],
-            {**os.environ, **worker_env(tuned)},
-        )
+    restart_with(tuned, device)  # from the command line: again, with the measured OpenMP wait policy
     use_threads(tuned.threads)
     try:
         train_set, test_set = load_mnist("train"), load_mnist("test")
@@ -457,37 +516,37 @@ def main(argv: list[str] | None = None) -> int:
 
     stopped = None
     try:
-        for event in fit(models, config, train_set, test_set, histories, tuned):
-            if isinstance(event, Step):
-                bar.update(1)
-                bar.set_postfix(
-                    epoch=f"{event.epoch}/{config.epochs}",
-                    loss=each(event.losses, lambda x: f"{x:.4f}"),
-                    img_s=f"{event.samples_per_s:.0f}",
-                )
-            elif isinstance(event, Probe):
-                bar.write(
-                    f"step {event.step}: {each(event.accuracies, lambda a: f'{100 * a:.2f}%')} of {PROBE_IMAGES} test images"
-                )
-            else:
-                bar.write(
-                    f"epoch {event.epoch}: test accuracy {each(event.accuracies, lambda a: f'{100 * a:.2f}%')}"
-                    f"  train loss {each(event.train_losses, lambda x: f'{x:.4f}')}  {event.seconds:.0f}s"
-                )
+        for event in fit(models, config, train_set, test_set, histories, tuned, device):
+            match event:
+                case Step():
+                    bar.update(1)
+                    bar.set_postfix(
+                        epoch=f"{event.epoch}/{config.epochs}",
+                        loss=each(event.losses, lambda x: f"{x:.4f}"),
+                        img_s=f"{event.samples_per_s:.0f}",
+                    )
+                case Probe():
+                    accuracies = each(event.accuracies, lambda a: f"{100 * a:.2f}%")
+                    bar.write(f"step {event.step}: {accuracies} of {PROBE_IMAGES} test images")
+                case Epoch():
+                    bar.write(
+                        f"epoch {event.epoch}: test accuracy {each(event.accuracies, lambda a: f'{100 * a:.2f}%')}"
+                        f"  train loss {each(event.train_losses, lambda x: f'{x:.4f}')}  {event.seconds:.0f}s"
+                    )
     except KeyboardInterrupt:
         stopped = "interrupted"
         bar.write("interrupted: saving what was trained so far")
+    except Diverged as e:  # nothing worth keeping: the weights may be NaN already
+        bar.close()
+        print(f"error: {e}", file=sys.stderr)
+        return 1
     bar.close()
     outs = [args.out] if args.out else default_outs(config)
-    finals = []
-    for lane, (model, history, out) in enumerate(zip(models, histories, outs)):
-        meta = lane_meta(history, config, lane, outs, device, stopped)
-        checkpoint.save(model.cpu().to(memory_format=torch.contiguous_format), out, meta, history.filters)
-        finals.append(history.test_accuracy[-1] if history.test_accuracy else float("nan"))
-        print(
-            f"saved {out}  test accuracy {100 * finals[-1]:.2f}%"
-            f"  {history.samples / max(history.train_seconds, 1e-9):.0f} images/s"
-        )
+    saved = save_networks(models, histories, config, outs, device, stopped)
+    finals = [history.test_accuracy[-1] if history.test_accuracy else float("nan") for history in histories]
+    for path, history, final in zip(saved, histories, finals):
+        rate = history.samples / max(history.train_seconds, 1e-9)
+        print(f"saved {path}  test accuracy {100 * final:.2f}%  {rate:.0f} images/s")
     final = finals[0]
     if args.min_accuracy is not None and not (100 * final >= args.min_accuracy):
         print(f"error: test accuracy {100 * final:.2f}% is below --min-accuracy {args.min_accuracy}", file=sys.stderr)
