@@ -70,11 +70,14 @@ class Settings:
 
     def short(self) -> str:
         """For a page: "channels_last · bfloat16 · 2 threads"."""
-        return f"{'channels_last' if self.channels_last else 'contiguous'} · {self.dtype} · {self.threads} threads"
+        return f"{'channels_last' if self.channels_last else 'contiguous'} · {self.dtype} · {self._threads()}"
 
     def describe(self) -> str:
         layout = "channels_last" if self.channels_last else "contiguous"
-        return f"{layout}, {self.dtype}, {self.threads} threads, OMP_WAIT_POLICY={self.wait_policy}"
+        return f"{layout}, {self.dtype}, {self._threads()}, OMP_WAIT_POLICY={self.wait_policy}"
+
+    def _threads(self) -> str:
+        return f"{self.threads} thread{'' if self.threads == 1 else 's'}"  # "1 thread", "2 threads"
 
 
 def cache_file() -> Path:

@@ -615,7 +615,10 @@ class RunManager:
     def _look_after(self) -> None:
         """Before anyone presses Start: the worker started, and MNIST read here too (a second).
         Then, every 0.2 s until closed: background work only while no job goes (_tend)."""
-        self._worker()
+        try:
+            self._worker()
+        except RuntimeError:  # closed before it began (a test that starts nothing)
+            return
         try:
             with self.one.lock:
                 self._dataset("train"), self._dataset("test")
@@ -663,8 +666,10 @@ class RunManager:
             spare.close(grace_s=0)
 
     def _worker(self) -> jobs.Worker:
-        """The server's training worker, started again if it died."""
+        """The server's training worker, started again if it died; RuntimeError once closed."""
         with self._worker_lock:
+            if self._closed.is_set():  # close() has run or waits for this lock: start nothing more
+                raise RuntimeError("the training run manager is closed")
             if self.worker is None or not self.worker.alive():
                 self.worker = Worker(own_data=self._load is load_mnist)
             return self.worker
@@ -714,8 +719,11 @@ class RunManager:
         if self.run is not None:
             self.run.stop()
         self._stop_background()
-        if self.worker is not None:
-            self.worker.close()
+        # Under the lock: a worker being spawned now is closed too, not left to start after
+        # its parent's queues are gone (it died unpickling them, a traceback in the log).
+        with self._worker_lock:
+            if self.worker is not None:
+                self.worker.close()
 
     def _dataset(self, split: str) -> tuple[torch.Tensor, torch.Tensor]:
         if split not in self._data:
