@@ -1,14 +1,13 @@
 """What the Evaluate page computes once per model version and shares between sessions."""
 
 import streamlit as st
-import torch
 
 from cnn_demo.storage.data import load_mnist
 from cnn_demo.training.evaluate import Evaluation, embed_on_best_device, evaluate_on_every_core
 
 
 @st.cache_resource(show_spinner=False)
-def mnist(split: str) -> tuple[torch.Tensor, torch.Tensor]:
+def mnist(split: str) -> tuple:  # of the engine's tensors: the page does no tensor work
     """(images uint8 (N, 28, 28), labels int64 (N,)) as tensors: shared, never written to."""
     return load_mnist(split)
 
@@ -20,6 +19,6 @@ def evaluation(version: str, _model) -> Evaluation:
 
 
 @st.cache_resource(max_entries=2, show_spinner=False)
-def training_embedding(version: str, _model) -> torch.Tensor:
+def training_embedding(version: str, _model):  # a tensor of the engine's
     """(60000, hidden): every training image in the model's hidden layer, once per model."""
     return embed_on_best_device(_model, mnist("train")[0])
