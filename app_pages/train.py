@@ -381,14 +381,9 @@ def use_model_button(lane: Lane, text: str | None, key: str) -> None:
 # the chart made no difference: it is the redraw itself (Streamlit's and Plotly's).
 CHART_EVERY_S = 2.0
 FILTERS_EVERY_S = 3.0  # they change slowly
-# Until the first step is done ("starting"), the chart looks often: the first loss point should
-# show within 2 s of Start, and waiting for the next 2-s redraw added up to 2 s to a worker's
-# first step. The state's change to "running" redraws the page, and the 2-s timer with it.
-FIRST_POINT_EVERY_S = 0.25
-chart_every_s = FIRST_POINT_EVERY_S if running and view.state == "starting" else CHART_EVERY_S
 
 
-@st.fragment(run_every=chart_every_s if running else None)
+@st.fragment(run_every=CHART_EVERY_S if running else None)
 def live_progress() -> None:
     v = manager.run.view()
     show_progress(v)
