@@ -3,24 +3,18 @@
 This file only routes: the pages live in app_pages/ (the folder Streamlit's docs name for apps
 that use st.navigation; a pages/ folder would turn on its older multipage mode), the engine in
 cnn_demo/.
+
+It is read two ways. `streamlit run app.py` finds the st.App below and imports this file once,
+as the module `app`, to serve it (so nothing heavy is imported at the top: the server answers
+sooner); each browser session then runs it as its script (`__main__`), which routes.
 """
 
 import os
+from contextlib import asynccontextmanager
 
 import streamlit as st
 
 from cnn_demo.training import jobs
-
-# The server's training worker, started at its first page before the pages import torch (the
-# worker imports it meanwhile), so that it is ready when a teacher presses Start on that page:
-# started after, a fresh server's first run waited seconds for it. RunManager takes it over.
-# Not in a spawned child that runs this script again (a page's run can put it back as __main__
-# while a process starts): it would start a worker of its own.
-if __name__ == "__main__" and os.environ.get("CNN_DEMO_TRAINING", "process") != "thread":  # page tests: a thread
-    jobs.start_early(jobs.TRAINING_WORKER, (True,))  # (own_data): it reads MNIST itself
-
-from app_pages.common import sidebar  # noqa: E402 -- imports torch: after the worker's start
-from app_pages.i18n import t  # noqa: E402
 
 # (name, entry script, url path, icon); each page's title comes from the [nav] table of the locales
 # under its name. A page of several parts is a folder, run from its page.py.
@@ -35,7 +29,29 @@ PAGES = [
 ]
 
 
+def start_training_worker() -> None:
+    """The server's training process, started once, as early as possible: it imports torch,
+    loads MNIST and builds its first kernels (5 s of a core on a Zen 1) while the server starts
+    and draws its first page, so that a teacher's first Start finds it ready. RunManager takes it
+    over (jobs.take_early). Not for page tests, which train on a thread (CNN_DEMO_TRAINING)."""
+    if os.environ.get("CNN_DEMO_TRAINING", "process") != "thread":
+        jobs.start_early(jobs.TRAINING_WORKER, (True,))  # (own_data): it reads MNIST itself
+
+
+@asynccontextmanager
+async def server_lifetime(_app):
+    """From the server's start to its end: the training worker starts with the server, not with
+    its first page (measured on a fresh server, the first page took 6 s to be served and 13 s to
+    draw on a Zen 1, and the first Start waited for a worker started only then)."""
+    start_training_worker()
+    yield
+
+
 def run() -> None:
+    # Imported here, not above: they import torch, and the server imports this file at its start.
+    from app_pages.common import sidebar
+    from app_pages.i18n import t
+
     st.set_page_config(page_title="CNN classroom", page_icon=":material/neurology:", layout="wide")
     pages = [
         st.Page(script, title=t(f"nav.{name}"), icon=icon, url_path=path or None, default=not path)
@@ -46,5 +62,11 @@ def run() -> None:
     page.run()
 
 
-if __name__ == "__main__":
+if __name__ == "app":  # imported by `streamlit run app.py`, once, to serve the app
+    app = st.App("app.py", lifespan=server_lifetime)
+elif __name__ == "__main__":  # a browser session's run
+    # The worker was started with the server; this starts it here only when the server was
+    # started without the st.App (an embedding, an older streamlit), before torch is imported.
+    # Never in a spawned child that runs this file again (__mp_main__): it would start its own.
+    start_training_worker()
     run()

@@ -5,8 +5,8 @@
 
 One `streamlit run app.py`, one Chromium page on its Train page. For each recipe and round:
 pick the recipe, wait until the page says the training process is ready (it is started with
-the server's first page, before anyone presses Start; `worker_ready_s` is how long that took
-on this fresh server), then press Start. A timer in the page, started by
+the server, before anyone presses Start; `worker_ready_s` is how long after the first page was
+opened it was ready, on this fresh server), then press Start. A timer in the page, started by
 the click itself, watches the live chart's data (the Plotly figure the page draws) and notes
 when the first loss point is on it, and when a test-accuracy point first reaches 97%, 98%
 and 99% (a point of the held-out slice while it trains, or of the whole test set at an
@@ -181,13 +181,15 @@ def main(argv: list[str] | None = None) -> int:
     results = {}
     with app_in_browser() as app:
         app.expected_errors = []
-        # A fresh server starts its training process when the first page is opened: how long
-        # a teacher who opens Train and presses Start at once waits for it (Start waits too).
+        # A fresh server starts its training process as it starts: how long a teacher who opens
+        # Train and presses Start at once waits for it (Start waits too).
         opened = time.perf_counter()
         app.goto("train")
         app.wait_worker_ready()
         worker_ready_s = round(time.perf_counter() - opened, 2)
-        print(f"fresh server: the training process ready {worker_ready_s:.1f} s after the first page", flush=True)
+        print(
+            f"fresh server: the training process ready {worker_ready_s:.1f} s after the first page opened", flush=True
+        )
         for recipe in args.recipes:
             runs = []
             for r in range(args.rounds):
