@@ -14,6 +14,7 @@ from contextlib import asynccontextmanager
 
 import streamlit as st
 
+from cnn_demo.classroom.teacher import server_code
 from cnn_demo.training import jobs
 
 # (name, entry script, url path, icon); each page's title comes from the [nav] table of the locales
@@ -26,6 +27,7 @@ PAGES = [
     ("evaluate", "app_pages/evaluate/page.py", "evaluate", ":material/analytics:"),
     ("models", "app_pages/models.py", "models", ":material/folder_open:"),
     ("experiments", "app_pages/experiments.py", "experiments", ":material/science:"),
+    ("class", "app_pages/class_page.py", "class", ":material/groups:"),
 ]
 
 
@@ -44,11 +46,15 @@ async def server_lifetime(_app):
     its first page (measured on a fresh server, the first page took 6 s to be served and 13 s to
     draw on a Zen 1, and the first Start waited for a worker started only then)."""
     start_training_worker()
+    # Printed in the terminal, as Jupyter prints its token: a teacher on another device than
+    # this one enters it on the Class page (a browser on this machine leads without it).
+    print(f"\n  Teacher code: {server_code()}  (the Class page shows it to a browser on this machine)\n", flush=True)
     yield
 
 
 def run() -> None:
     # Imported here, not above: they import torch, and the server imports this file at its start.
+    from app_pages.classroom import note_this_session
     from app_pages.common import sidebar
     from app_pages.i18n import t
 
@@ -58,6 +64,7 @@ def run() -> None:
         for name, script, path, icon in PAGES
     ]
     page = st.navigation(pages)
+    note_this_session()  # counted on the Class page, as the teacher or a student
     sidebar()
     page.run()
 

@@ -10,6 +10,7 @@ import os
 import numpy as np
 import streamlit as st
 
+from app_pages.classroom import is_teacher
 from app_pages.i18n import language_switch, t
 from app_pages.server import tune_once
 from cnn_demo.network.model import NetSpec, preset_name
@@ -120,6 +121,7 @@ def sidebar() -> None:
     current = active()
     with st.sidebar:
         language_switch()
+        st.caption(t("sidebar.role_teacher" if is_teacher() else "sidebar.role_student"))
         st.toggle(t("sidebar.projector"), key=PROJECTOR, help=t("sidebar.projector_help"))
         if projector():
             st.html(PROJECTOR_CSS)

@@ -7,10 +7,13 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
+from app_pages.classroom import is_teacher, teacher_action, teacher_only_note
 from app_pages.common import preset_title, run_manager
 from app_pages.figures import PALETTE, chart
 from app_pages.i18n import t
+from app_pages.inspect.hidden_map import map_figure
 from cnn_demo.experiments.claims import (
+    CONDITIONS,
     NAMES,
     NETWORKS,
     SHIFTS,
@@ -100,6 +103,7 @@ def show_shuffled(record: dict) -> None:
                 delta=t("experiments.points", points=f"{drop:+.2f}"),
                 delta_color="normal" if abs(drop) >= 0.05 else "off",
             )
+    shuffled_maps(record)
     cnn_drop = r["cnn"]["plain"] - r["cnn"]["shuffled"]
     fc_drop = r["fully_connected"]["plain"] - r["fully_connected"]["shuffled"]
     # The sentence says what these numbers show: the claim, or that this run did not show it.
@@ -113,6 +117,31 @@ def show_shuffled(record: dict) -> None:
             fc_shuffled=percent(r["fully_connected"]["shuffled"]),
         )
     )
+
+
+def shuffled_maps(record: dict) -> None:
+    """The two networks' hidden layers side by side (PCA of the probe images), plain or shuffled;
+    a result kept before the maps were recorded says so (its networks are gone: run it again)."""
+    maps, labels = record.get("maps"), record.get("map_labels")
+    if not maps or labels is None:
+        st.info(t("hidden_map.experiments_missing"))
+        return
+    labels = np.asarray(labels)
+    st.markdown(f"**{t('hidden_map.experiments_title', count=f'{len(labels):,}')}**")
+    condition = st.segmented_control(
+        t("hidden_map.experiments_condition"),
+        list(CONDITIONS),
+        default="shuffled",
+        key="shuffled_maps_condition",
+        format_func=lambda c: t(f"experiments.{c}"),
+    )
+    condition = condition or "shuffled"
+    for (key, preset), col in zip(NETWORKS.items(), st.columns(2)):
+        with col:
+            points = np.asarray(maps[key][condition], np.float32)
+            fig = map_figure(points, labels, None, ("", ""), 380, title=title(preset), legend=key == "fully_connected")
+            chart(fig, key=f"shuffled_map_{key}", height=380, theme=None)
+    st.caption(t("hidden_map.experiments_caption"))
 
 
 def shift_figure(record: dict) -> go.Figure:
@@ -232,13 +261,15 @@ def run_again(name: str, has_result: bool) -> None:
     busy = training_now()
     label = t("experiments.run_again" if has_result else "experiments.run_now")
     help_text = t("experiments.busy_training") if busy else t("experiments.run_help")
-    if st.button(label, key=f"run_{name}", disabled=running or busy, help=help_text):
+    lead = is_teacher()  # runs the server's one background job: the teacher's (checked at the press)
+    if teacher_action(st.button(label, key=f"run_{name}", disabled=running or busy or not lead, help=help_text)):
         try:
             bg.start(name)
         except Busy:
             st.warning(t("experiments.busy"))
             return
         st.rerun()
+    teacher_only_note("experiments")
 
 
 watch_for_a_job()

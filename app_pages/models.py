@@ -9,6 +9,7 @@ from pathlib import Path
 
 import streamlit as st
 
+from app_pages.classroom import is_teacher, teacher_action, teacher_only_note
 from app_pages.common import MODEL_PICK, accuracy_text, model_store, net_title
 from app_pages.i18n import t
 from cnn_demo.storage.checkpoint import CheckpointError
@@ -69,6 +70,10 @@ def upload() -> None:
     file = state.get(key)
     if file is None:
         return
+    if not is_teacher():  # checked here, in the server: a student's browser can still send a file
+        state[NOTICE] = ("error", t("class.refused"))
+        state.models_upload_n = state.get("models_upload_n", 0) + 1
+        return
     try:
         path = store.add_upload(file.getvalue(), file.name)
         state[NOTICE] = ("success", t("models.upload_saved", file=file.name, name=path.stem))
@@ -81,7 +86,7 @@ def upload() -> None:
 def confirm_delete(path: Path) -> None:
     st.write(t("models.delete_question", name=path.stem))
     c1, c2 = st.columns(2)
-    if c1.button(t("models.delete"), type="primary", width="stretch"):
+    if teacher_action(c1.button(t("models.delete"), type="primary", width="stretch")):
         try:
             store.delete(path)
             state[NOTICE] = ("success", t("models.deleted", name=path.stem))
@@ -107,8 +112,11 @@ with st.container(border=True):
     st.subheader(t("models.use_title"))
     index = paths.index(server_active) if server_active in paths else 0
     picked = st.selectbox(t("models.model"), paths, index=index, format_func=lambda p: p.stem, key="models_pick")
+    lead = is_teacher()  # the class's model, uploads and deletes are the teacher's (checked at each press)
     c1, c2, c3, _ = st.columns([1.6, 1, 1, 2])
-    if c1.button(t("models.use"), type="primary", disabled=picked == server_active, width="stretch"):
+    if teacher_action(
+        c1.button(t("models.use"), type="primary", disabled=picked == server_active or not lead, width="stretch")
+    ):
         try:
             store.activate(picked)
             state.pop(MODEL_PICK, None)  # this browser follows the server's choice again
@@ -125,10 +133,11 @@ with st.container(border=True):
         width="stretch",
     )
     is_default = store.is_default(picked)
-    if c3.button(t("models.delete_button"), disabled=is_default, width="stretch"):
+    if teacher_action(c3.button(t("models.delete_button"), disabled=is_default or not lead, width="stretch")):
         confirm_delete(picked)
     if is_default:
         st.caption(t("models.default_kept"))
+    teacher_only_note("models")
 
 with st.container(border=True):
     st.subheader(t("models.upload_title"))
@@ -138,4 +147,5 @@ with st.container(border=True):
         type=[s.lstrip(".") for s in UPLOAD_SUFFIXES],
         key=f"models_upload_{state.get('models_upload_n', 0)}",
         on_change=upload,
+        disabled=not lead,
     )

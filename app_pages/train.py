@@ -5,6 +5,7 @@ import math
 import plotly.graph_objects as go
 import streamlit as st
 
+from app_pages.classroom import is_teacher, teacher_action, teacher_only_note
 from app_pages.common import (
     MODEL_PICK,
     accuracy_text,
@@ -26,6 +27,7 @@ from app_pages.network_editor import (
     summary,
     title,
 )
+from cnn_demo.inside.hidden_map import DIGIT_COLOURS, align, points_picture
 from cnn_demo.inside.mosaic import mosaic
 from cnn_demo.inside.pixels import activations_rgb, magnify, weights_rgb
 from cnn_demo.network.model import SEED, SpecError
@@ -168,7 +170,8 @@ def worker_note() -> None:
 
 with note_col:
     worker_note()
-if b1.button(t("train.start"), type="primary", disabled=running, width="stretch"):
+lead = is_teacher()  # the run is the class's: only the teacher steers it (checked at each press)
+if teacher_action(b1.button(t("train.start"), type="primary", disabled=running or not lead, width="stretch")):
     try:
         net, race = st.session_state.get(NETWORKS, (SEED, None))
         for spec, label in ((net, t("train.network")), (race, t("train.race_against"))):
@@ -186,7 +189,10 @@ if b1.button(t("train.start"), type="primary", disabled=running, width="stretch"
             net=net,
             race=race,
         )
-        manager.start(config, watch_image=model_store().last_drawing()).wait_started(timeout=1.0)
+        # Up to 3 s for the first loss (a warm worker: 0.1 s; a fresh server's first step beside the
+        # page being drawn: a second or two), so that the page comes back with it on the chart;
+        # else it waited for the chart's next 2-s look (measured on a Zen 1: 2.5 s, now 0.9 s).
+        manager.start(config, watch_image=model_store().last_drawing()).wait_started(timeout=3.0)
         st.rerun()
     except Busy:
         # Said after a rerun: this run of the page would be replaced at once by the one that
@@ -196,15 +202,18 @@ if b1.button(t("train.start"), type="primary", disabled=running, width="stretch"
     except (ValueError, DataError) as e:
         st.error(t("train.not_started", error=e))
 if view is not None and view.state == "paused":
-    if b2.button(t("train.resume"), width="stretch"):
+    if teacher_action(b2.button(t("train.resume"), disabled=not lead, width="stretch")):
         manager.run.resume()
         st.rerun()
-elif b2.button(t("train.pause"), disabled=not (view and view.state == "running"), width="stretch"):
+elif teacher_action(
+    b2.button(t("train.pause"), disabled=not (lead and view and view.state == "running"), width="stretch")
+):
     manager.run.pause()
     st.rerun()
-if b3.button(t("train.stop"), disabled=not running, width="stretch"):
+if teacher_action(b3.button(t("train.stop"), disabled=not (lead and running), width="stretch")):
     manager.run.stop()
     st.rerun()
+teacher_only_note("run")
 
 
 def accuracy_range(accuracies: list[float]) -> tuple[float, float]:
@@ -367,7 +376,7 @@ def use_model_button(lane: Lane, text: str | None, key: str) -> None:
     """ "Use this model" for a saved network, under its line (a race's)."""
     if text is not None:
         st.markdown(text)
-    if st.button(t("train.use_model"), type="primary", key=key):
+    if teacher_action(st.button(t("train.use_model"), type="primary", key=key, disabled=not is_teacher())):
         model_store().activate(lane.saved_path)
         st.session_state.pop(MODEL_PICK, None)
         st.rerun(scope="app")
@@ -421,6 +430,31 @@ def live_filters() -> None:
         st.caption(t("train.watch_caption"))
 
 
+@st.fragment(run_every=FILTERS_EVERY_S if running else None)
+def live_hidden_maps() -> None:
+    """At each epoch's end, the probe images' hidden layer by PCA (computed by the worker): one
+    small still picture per epoch, so the class sees the clouds pull apart as the network learns."""
+    v = manager.run.view()
+    if not v.lanes or v.lanes[0].map_labels is None:
+        return
+    st.markdown(f"#### {t('hidden_map.train_title')}")
+    legend = " ".join(f'<span style="color:{c}">■ {d}</span>' for d, c in enumerate(DIGIT_COLOURS))
+    st.html(f"<div>{t('hidden_map.train_caption', count=f'{len(v.lanes[0].map_labels):,}', legend=legend)}</div>")
+    if not v.lanes[0].hidden_maps:
+        st.caption(t("hidden_map.train_waiting"))
+        return
+    for i, lane in enumerate(v.lanes):
+        if v.race:
+            st.markdown(f"**{lane_title(v, lane)}**")
+        previous, cols = None, st.columns(5)
+        for epoch, points in enumerate(lane.hidden_maps, start=1):
+            points = previous = align(points, previous)  # the same orientation from epoch to epoch
+            accuracy = lane.test_accuracy[epoch - 1] if epoch <= len(lane.test_accuracy) else None
+            with cols[(epoch - 1) % 5]:
+                caption = t("hidden_map.train_epoch", epoch=epoch, accuracy=accuracy_text(accuracy))
+                picture(points_picture(points, lane.map_labels, size=180), f"live_hidden_{i}_{epoch}", caption=caption)
+
+
 @st.fragment(run_every=None if running else 2.0)
 def watch_for_a_run() -> None:
     """A browser that opened this page before a run began (a student's) picks it up."""
@@ -439,3 +473,4 @@ else:
         live_progress()
     with filters_col:
         live_filters()
+    live_hidden_maps()

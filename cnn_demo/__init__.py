@@ -26,6 +26,10 @@ Laid out by concern, one idea per module:
         inspect       each stage's shape and arithmetic for one test image, on the command line
         pixels        colour scales, colour ranges and enlarged pictures as PNG
         mosaic        many small maps tiled into one image
+        arithmetic_steps  one value's arithmetic: a conv's window, products and sums, a pooling, the softmax
+        ablation      break it: a damaged copy (channels, units, layers, biases off; noise) and its accuracy
+        feature_vis   what each channel looks for: pictures by gradient ascent, the test images it likes most
+        hidden_map    the hidden layer in two dimensions: PCA, t-SNE, a new digit placed
     drawings/     from a drawing to what the model sees
         preprocess    a drawing or photo -> the 28 x 28 image the model expects, as MNIST was made
         drawn         digits drawn stroke by stroke, to measure the whole path
@@ -33,6 +37,9 @@ Laid out by concern, one idea per module:
         data          load_mnist: MNIST as tensors, offline first
         checkpoint    the one checkpoint format: save, load, DEFAULT (never unpickled)
         store         the saved models of a server, the active one, uploads and deletes
+    classroom/    the class: who leads it and how students join
+        teacher       the teacher code, the tries at it, who is on the serving machine
+        address       the address students type, and its QR code
     experiments/  the tutorial's claims measured
         claims        shuffled pixels, shifted digits, every preset; results kept as JSON
 """

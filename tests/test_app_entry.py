@@ -57,7 +57,9 @@ def test_the_servers_lifespan_starts_the_training_worker_once():
         "asyncio.run(serve())\n"
     )
     once = "[('cnn_demo.training.live:worker_main', (True,))]"
-    assert run_python(code).splitlines() == [once, once]
+    out = run_python(code, CNN_DEMO_TEACHER_CODE="fixed-7")
+    assert [line for line in out.splitlines() if line.startswith("[")] == [once, once]
+    assert "Teacher code: FIXED7" in out  # printed in the terminal as the server starts
 
 
 def test_page_tests_start_no_training_worker():

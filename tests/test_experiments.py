@@ -94,10 +94,10 @@ def test_shuffled_experiment_shuffles_train_and_test_alike(small_sets, monkeypat
     def fake_train(spec, sets, options, tuned, renamed=None, progress=None):
         seen.append((spec, sets, renamed))
         history = History(test_accuracy=[0.5], seconds=1.0, train_seconds=1.0, samples=10)
-        return None, history, 10.0
+        return build(spec), history, 10.0
 
     monkeypatch.setattr(experiments, "train_one", fake_train)
-    result, runs = experiments.run_shuffled(small_sets, SMALL, Settings())
+    result, runs, extra = experiments.run_shuffled(small_sets, SMALL, Settings())
     perm = permutation()
     (train_x, _), (test_x, _) = small_sets
     assert [(r["network"], r["condition"]) for r in runs] == [
@@ -113,6 +113,11 @@ def test_shuffled_experiment_shuffles_train_and_test_alike(small_sets, monkeypat
         # only the fully connected net on shuffled pixels starts from renamed weights
         assert (renamed is not None) == (run["condition"] == "shuffled" and not spec.convs)
     assert result == {"cnn": {"plain": 0.5, "shuffled": 0.5}, "fully_connected": {"plain": 0.5, "shuffled": 0.5}}
+    # each network's hidden-layer map of the probe images, with their digits
+    probe = len(test_x)  # under 2,000 test images: every one is a probe image
+    assert extra["map_labels"] == small_sets[1][1].tolist()
+    assert {k: set(v) for k, v in extra["maps"].items()} == {k: {"plain", "shuffled"} for k in result}
+    assert all(np.shape(points) == (probe, 2) for v in extra["maps"].values() for points in v.values())
 
 
 def test_results_have_the_documented_shape(records):

@@ -1,17 +1,27 @@
-"""Inspect's "How it works" tab: each layer's numbers and a calculator for the output-size formula;
+"""Inspect's "How it works" tab: each layer's numbers and a sandbox for the five numbers of a conv layer;
 why a conv layer has so few weights; and what a shifted digit does to the maps and the answer."""
 
 import numpy as np
+import pandas as pd
 import streamlit as st
 
 from app_pages.common import dims
 from app_pages.figures import INK, image_figure
 from app_pages.i18n import t
 from app_pages.inspect.figures import show
+from app_pages.inspect.step_figures import numbers_figure, padded_figure
+from cnn_demo.inside.arithmetic_steps import (
+    CLASSIC_KERNELS,
+    classic_kernel,
+    fits,
+    fitting_strides,
+    shrink,
+    slide_kernel,
+)
 from cnn_demo.inside.equivariance import ShiftRow, shift_equivariance
 from cnn_demo.inside.features import Chain, strongest_channel
 from cnn_demo.inside.pixels import signed_limit
-from cnn_demo.network.arithmetic import LayerShape, dense_layers, formula, output_size, param_counts
+from cnn_demo.network.arithmetic import LayerShape, dense_layers, output_size, param_counts
 from cnn_demo.network.model import Net
 
 
@@ -28,7 +38,7 @@ def how_tab(
     st.subheader(t("inspect.how_title"))
     st.markdown(t("inspect.how_text"))
     layer_table(model, layers)
-    size_calculator()
+    size_calculator(model, image28)
     st.subheader(t("inspect.sparse_title"))
     sparse_connections(model, layers)
     st.subheader(t("inspect.eq_title" if stages else "inspect.eq_title_fc"))
@@ -58,19 +68,81 @@ def layer_table(model: Net, layers: dict[str, LayerShape]) -> None:
     )
 
 
-def size_calculator() -> None:
-    """The output-size formula with the user's own width, kernel, stride and padding."""
-    st.markdown(t("inspect.calc"))
-    w_col, k_col, s_col, p_col, out_col = st.columns(5)
-    w = w_col.number_input(t("inspect.calc_w"), 1, 512, 28, key="calc_w")
-    k = k_col.number_input(t("inspect.calc_k"), 1, 64, 5, key="calc_k")
-    s = s_col.number_input(t("inspect.calc_s"), 1, 16, 1, key="calc_s")
-    p = p_col.number_input(t("inspect.calc_p"), 0, 32, 0, key="calc_p")
-    try:
-        out_col.metric(t("inspect.calc_out"), output_size(w, k, s, p))
-        st.caption(formula(w, k, s, p))
-    except ValueError:  # the inputs' minimums leave one way to fail: a kernel wider than the padded input
-        out_col.warning(t("inspect.calc_no_fit", k=k, w=w, p=p))
+def size_calculator(model: Net, image28: np.ndarray) -> None:
+    """The sandbox: the digit shrunk to W, a kernel of K slid over it with stride S and padding P.
+    Only combinations with a whole output size are drawn; any other is refused with its numbers."""
+    st.subheader(t("step.sandbox_title"))
+    st.markdown(t("step.sandbox_text"))
+    state = st.session_state
+    own = model.layer[0].weight.detach()[:, 0].cpu().numpy() if len(model.layer) else None  # (C, K, K) conv1
+    sources = ["model", "classic", "hand"] if own is not None else ["classic", "hand"]
+    source = st.radio(
+        t("step.kernel_from"),
+        sources,
+        key="sandbox_source",
+        horizontal=True,
+        format_func=lambda s: t(f"step.kernel_{s}"),
+    )
+    if source == "model":
+        state["sandbox_k"] = own.shape[-1]  # the model's kernels have their own size
+    w_col, k_col, s_col, p_col = st.columns(4)
+    w = w_col.slider(t("step.input_size"), 5, 28, 28, key="sandbox_w")
+    k = k_col.slider(t("step.kernel_size"), 1, 9, 5, key="sandbox_k", disabled=source == "model")
+    s = s_col.slider(t("step.stride"), 1, 3, 1, key="sandbox_s")
+    p = p_col.slider(t("step.padding"), 0, 4, 0, key="sandbox_p")
+    if source == "model":
+        st.caption(t("step.model_kernel_size", k=k))
+    if not fits(w, k, s, p):
+        if k > w + 2 * p:
+            st.warning(t("step.no_fit_none", w=w, k=k, p=p))
+        else:
+            strides = ", ".join(map(str, fitting_strides(w, k, p, 3))) or "–"
+            st.warning(t("step.no_fit", w=w, k=k, p=p, s=s, top=w - k + 2 * p, strides=strides))
+        return
+    kernel = sandbox_kernel(source, own, k)
+    if kernel is None:
+        return
+    out = output_size(w, k, s, p)
+    st.markdown(t("step.formula_line", w=w, k=k, p=p, s=s, out=out, count=out * out))
+    image = shrink(image28, w)  # (W, W)
+    result = slide_kernel(image, kernel, s, p)  # (out, out)
+    c1, c2, c3 = st.columns(3)
+    with c1:
+        padded = np.pad(image, p)
+        title = t("step.sandbox_padded", w=w, p=p, n=out * out)
+        fig = padded_figure(padded, p, 0, 0, k, title, 300)
+        centres = np.arange(out) * s + (k - 1) / 2  # each window's centre, in padded coordinates
+        ys, xs = np.meshgrid(centres, centres, indexing="ij")
+        dot = dict(size=4 if out > 14 else 6, color="#f2c14e")
+        fig.add_scatter(x=xs.ravel(), y=ys.ravel(), mode="markers", marker=dot, hoverinfo="skip", showlegend=False)
+        show(fig, "sandbox_input")
+    with c2:
+        show(numbers_figure(kernel, t("step.sandbox_kernel", k=k), 300), "sandbox_kernel")
+    with c3:
+        limit = signed_limit(result)
+        title = t("step.sandbox_output", out=out)
+        show(image_figure(result, -limit, limit, height=300, title=title), "sandbox_output")
+
+
+def sandbox_kernel(source: str, own: np.ndarray | None, k: int) -> np.ndarray | None:
+    """The kernel (K, K) to slide: one of conv1's, a classic one, or typed in; None (with a
+    message) for a typed kernel with an empty cell."""
+    if source == "model":
+        pick = st.number_input(t("step.model_channel"), 0, len(own) - 1, 0, key="sandbox_channel")
+        return own[int(pick)].astype(np.float64)
+    if source == "classic":
+        name = st.selectbox(
+            t("step.classic"), CLASSIC_KERNELS, key="sandbox_classic", format_func=lambda n: t(f"step.classic_{n}")
+        )
+        return classic_kernel(name, k)
+    st.caption(t("step.hand_hint"))
+    start = pd.DataFrame(classic_kernel("edge", k), columns=[str(i) for i in range(k)])
+    typed = st.data_editor(start, key=f"sandbox_hand_{k}", hide_index=True)  # a new table for each size
+    kernel = typed.to_numpy(dtype=np.float64, na_value=np.nan)
+    if np.isnan(kernel).any():
+        st.error(t("step.bad_kernel"))
+        return None
+    return kernel
 
 
 def sparse_connections(model: Net, layers: dict[str, LayerShape]) -> None:

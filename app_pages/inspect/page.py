@@ -1,7 +1,9 @@
 """Inspect: what the network computes at each stage for one digit, and why a CNN is built so.
 
-The page: its input, the model's answer, and six tabs, each a function of its own module in this
-folder (maps, channel, filters, end, where, how). Every number shown is read from the active model,
+The page: its input, the model's answer, and ten tabs, each a function of its own module in this
+folder (maps, channel, filters, end, where, step: the arithmetic of one value, how: the five
+numbers of a conv layer, breakit: switching parts off, looks: what each channel looks for,
+hidden_map: the hidden layer in two dimensions). Every number shown is read from the active model,
 whatever its network: one section per conv stage (conv, activation, pooling), and for a fully
 connected net its hidden units' weights as 28 x 28 pictures instead of feature maps. A tab runs
 only while open (on_change="rerun"), so an input change redraws only the input, the prediction
@@ -13,19 +15,34 @@ import streamlit as st
 from app_pages.common import active, dims
 from app_pages.figures import INK, image_figure
 from app_pages.i18n import kept_tabs, t
+from app_pages.inspect.breakit import break_tab, probe_tensors
 from app_pages.inspect.channel import channel_tab
 from app_pages.inspect.end import end_tab
 from app_pages.inspect.figures import DIGITS, bars_figure, show
 from app_pages.inspect.filters import filters_tab
+from app_pages.inspect.hidden_map import map_tab
 from app_pages.inspect.how import how_tab
+from app_pages.inspect.looks import looks_tab
 from app_pages.inspect.maps import maps_tab
 from app_pages.inspect.picker import picked_input, test_set
+from app_pages.inspect.step import step_tab
 from app_pages.inspect.where import where_tab
 from cnn_demo.inside.features import chains, feature_maps, probabilities
 from cnn_demo.network.arithmetic import layer_arithmetic
 from cnn_demo.storage.data import DataError
 
-TABS = ["maps", "channel", "filters", "end", "where", "how"]  # named by the locales' inspect.tab_* strings
+TABS = [
+    "maps",
+    "channel",
+    "filters",
+    "end",
+    "where",
+    "step",
+    "how",
+    "break",
+    "looks",
+    "map",
+]  # named by the locales' inspect.tab_* strings
 
 loaded = active()
 model = loaded.model  # shared by every session: only read
@@ -71,6 +88,18 @@ if tabs["end"].open:
 if tabs["where"].open:
     with tabs["where"]:
         where_tab(model, image28, maps, probs, predicted)
+if tabs["step"].open:
+    with tabs["step"]:
+        step_tab(model, stages, layers, image28, maps)
 if tabs["how"].open:
     with tabs["how"]:
         how_tab(model, stages, layers, image28, maps, predicted)
+if tabs["break"].open:
+    with tabs["break"]:
+        break_tab(loaded, image28, *probe_tensors(images, labels))  # the Train page's 2,000 held-out images
+if tabs["looks"].open:
+    with tabs["looks"]:
+        looks_tab(loaded, probe_tensors(images, labels)[0])
+if tabs["map"].open:
+    with tabs["map"]:
+        map_tab(loaded, maps["hidden"], predicted, images, labels)

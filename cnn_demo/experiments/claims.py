@@ -46,6 +46,7 @@ import numpy as np
 import torch
 
 from cnn_demo.inside.equivariance import shift
+from cnn_demo.inside.hidden_map import pca_points, probe_indices
 from cnn_demo.network.model import IMAGE_SIZE, PRESETS, Net, NetSpec, build
 from cnn_demo.storage import checkpoint
 from cnn_demo.storage.data import DataError, load_mnist
@@ -214,25 +215,33 @@ class _Tasks:
         return progress
 
 
-def run_shuffled(sets: Sets, options: Options, tuned: Settings, report: Progress | None = None) -> tuple[dict, list]:
+def run_shuffled(
+    sets: Sets, options: Options, tuned: Settings, report: Progress | None = None
+) -> tuple[dict, list, dict]:
     perm = permutation()
     (train_x, train_y), (test_x, test_y) = sets
     shuffled_sets = ((shuffle_pixels(train_x, perm), train_y), (shuffle_pixels(test_x, perm), test_y))
-    tasks, result, runs = _Tasks(4, report), {}, []
+    probe = probe_indices(len(test_x))
+    tasks, result, runs, maps = _Tasks(4, report), {}, [], {}
     for key, preset in NETWORKS.items():
         spec = PRESETS[preset].spec
-        result[key] = {}
+        result[key], maps[key] = {}, {}
         for condition in CONDITIONS:
             shuffled = condition == "shuffled"
             renamed = perm if shuffled and not spec.convs else None
             progress = tasks.next(preset, condition)
-            _, history, rate = train_one(spec, shuffled_sets if shuffled else sets, options, tuned, renamed, progress)
+            run_sets = shuffled_sets if shuffled else sets
+            model, history, rate = train_one(spec, run_sets, options, tuned, renamed, progress)
             result[key][condition] = fraction(history.test_accuracy[-1])
             runs.append({"network": preset, "condition": condition, **_run_facts(history, rate)})
-    return result, runs
+            # The hidden layer's map of the probe images, as this network saw them (shuffled or
+            # not): the models are not kept, so the map is made now or never.
+            points = pca_points(model, run_sets[1][0][probe], autocast=tuned.autocast)
+            maps[key][condition] = np.round(points.astype(np.float32), 2).tolist()
+    return result, runs, {"maps": maps, "map_labels": torch.as_tensor(test_y)[probe].tolist()}
 
 
-def run_shift(sets: Sets, options: Options, tuned: Settings, report: Progress | None = None) -> tuple[dict, list]:
+def run_shift(sets: Sets, options: Options, tuned: Settings, report: Progress | None = None) -> tuple[dict, list, dict]:
     device = pick_device("auto")
     test_x, test_y = sets[1]
     moved = {dx: shift_x(test_x, dx).to(device) for dx in SHIFTS}
@@ -246,10 +255,12 @@ def run_shift(sets: Sets, options: Options, tuned: Settings, report: Progress | 
             str(dx): fraction(accuracy(model, moved[dx], test_y.to(device), tuned.autocast)) for dx in SHIFTS
         }
         runs.append({"network": preset, "condition": "plain", **_run_facts(history, rate)})
-    return result, runs
+    return result, runs, {}
 
 
-def run_presets(sets: Sets, options: Options, tuned: Settings, report: Progress | None = None) -> tuple[dict, list]:
+def run_presets(
+    sets: Sets, options: Options, tuned: Settings, report: Progress | None = None
+) -> tuple[dict, list, dict]:
     tasks, result, runs = _Tasks(len(PRESETS), report), {}, []
     for name, preset in PRESETS.items():
         _, history, rate = train_one(preset.spec, sets, options, tuned, progress=tasks.next(name))
@@ -261,7 +272,7 @@ def run_presets(sets: Sets, options: Options, tuned: Settings, report: Progress 
             "test_accuracy": facts["test_accuracy"],
         }
         runs.append({"network": name, "condition": "", **facts})
-    return result, runs
+    return result, runs, {}
 
 
 EXPERIMENTS = {"shuffled": run_shuffled, "shift": run_shift, "presets": run_presets}
@@ -283,12 +294,13 @@ def run(
     tuned = tuned or settings(device)
     sets = sets or (load_mnist("train"), load_mnist("test"))
     start = time.perf_counter()
-    result, runs = EXPERIMENTS[name](sets, options, tuned, report)
+    result, runs, extra = EXPERIMENTS[name](sets, options, tuned, report)
     return {
         "format": FORMAT,
         "name": name,
         "result": result,
         "runs": runs,
+        **extra,  # shuffled's: each network's hidden-layer map ("maps") and its points' digits ("map_labels")
         "options": {
             "recipe": options.recipe,
             "train_images": min(config.train_images, len(sets[0][0])),

@@ -36,6 +36,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from cnn_demo.inside.hidden_map import probe_indices
 from cnn_demo.network.model import Net, NetSpec, build, first_layer_weights, net_name
 from cnn_demo.storage.checkpoint import RUNS_DIR
 from cnn_demo.storage.data import load_mnist
@@ -87,6 +88,9 @@ class Lane:
     maps: np.ndarray | None  # (16, 24, 24): conv1 + its activation of the watched digit (None without convs)
     saved_path: Path | None
     final_accuracy: float | None
+    # after each finished epoch, the probe images' PCA map (Epoch.maps): (2000, 2) float16 each
+    hidden_maps: list[np.ndarray] = field(default_factory=list)
+    map_labels: np.ndarray | None = None  # (2000,) the digit of each point of those maps
 
     def accuracy_points(self) -> tuple[list[int], list[float], list[bool]]:
         """Every test accuracy so far in step order, to plot on the loss's step axis:
@@ -296,6 +300,9 @@ class TrainingRun:
         self.test_accuracy: list[list[float]] = [[] for _ in lanes]
         self.epoch_steps: list[int] = []
         self.probes: list[list[tuple[int, float]]] = [[] for _ in lanes]
+        self.hidden_maps: list[list[np.ndarray]] = [[] for _ in lanes]  # per network, one per epoch (Epoch.maps)
+        test_labels = np.asarray(test_set[1])
+        self.map_labels = test_labels[probe_indices(len(test_labels))]
         self._lock = threading.Lock()
         self._state, self._reason, self._reason_values = "starting", "", {}
         self._step, self._epoch, self._total_steps, self._samples_per_s = 0, 1, 0, 0.0
@@ -312,8 +319,10 @@ class TrainingRun:
             self._reports = self._go = self._stop = None
             # numpy arrays travel through the pipe (tensors would need /dev/shm, small in
             # containers); none at all when the worker has MNIST loaded itself.
-            sets = ((train_set[0].numpy(), train_set[1].numpy()), (test_set[0].numpy(), test_set[1].numpy()))
-            self._job = RunJob(config, str(self.device), sets if send_data else None, watch_image, self.outs)
+            sets = None
+            if send_data:  # train_set is None otherwise (RunManager.start)
+                sets = ((train_set[0].numpy(), train_set[1].numpy()), (test_set[0].numpy(), test_set[1].numpy()))
+            self._job = RunJob(config, str(self.device), sets, watch_image, self.outs)
         else:
             self._reports, self._go, self._stop = queue.Queue(), threading.Event(), threading.Event()
             job = RunJob(config, str(self.device), None, watch_image, self.outs)
@@ -372,6 +381,8 @@ class TrainingRun:
                     probes=list(self.probes[i]),
                     filters=self._watch[i][0],
                     maps=self._watch[i][1],
+                    hidden_maps=list(self.hidden_maps[i]),
+                    map_labels=self.map_labels,
                     saved_path=self._saved[i],
                     final_accuracy=self._final[i],
                 )
@@ -442,6 +453,8 @@ class TrainingRun:
                     case Epoch():
                         for mine, accuracy_now in zip(self.test_accuracy, message.accuracies):
                             mine.append(accuracy_now)
+                        for mine, points in zip(self.hidden_maps, message.maps):
+                            mine.append(points)
                         self.epoch_steps.append(message.step)
                     case Started():
                         if self._state != "paused":  # a Pause pressed while it started holds
@@ -613,7 +626,7 @@ class RunManager:
         return self.one.job
 
     def _look_after(self) -> None:
-        """Before anyone presses Start: the worker started, and MNIST read here too (a second).
+        """Before anyone presses Start: the worker started, and MNIST's test set read here too.
         Then, every 0.2 s until closed: background work only while no job goes (_tend)."""
         try:
             self._worker()
@@ -621,7 +634,9 @@ class RunManager:
             return
         try:
             with self.one.lock:
-                self._dataset("train"), self._dataset("test")
+                self._dataset("test")  # the training images only where they travel with a run
+                if self._load is not load_mnist:
+                    self._dataset("train")
         except Exception:  # missing or damaged: Start says so, with the reason
             pass
         quiet_since = None
@@ -694,20 +709,15 @@ class RunManager:
                 chosen, on = replace(config, device="cpu"), torch.device("cpu")  # the GPU failed last time: fall back
             if self.measurement is not None:
                 self.measurement.stop()  # the run has the cores: measured again when quiet
-            train_set, test_set = self._dataset("train"), self._dataset("test")
+            send_data = self._load is not load_mnist  # else the worker reads MNIST itself
+            # The training images only where they travel with the run: read here, they cost a
+            # fresh server's first Start half a second of decompressing, for nothing.
+            train_set = self._dataset("train") if send_data or not self.separate_process else None
+            test_set = self._dataset("test")  # its labels score the run's probes here
             image = test_set[0][0].float().div(255).numpy() if watch_image is None else watch_image  # a 7
             outs = [self.runs_dir / out.name for out in default_outs(chosen)]
             worker = self._worker if self.separate_process else None
-            run = TrainingRun(
-                chosen,
-                on,
-                train_set,
-                test_set,
-                np.asarray(image, np.float32),
-                outs,
-                worker,
-                send_data=self._load is not load_mnist,
-            )
+            run = TrainingRun(chosen, on, train_set, test_set, np.asarray(image, np.float32), outs, worker, send_data)
             run.start()
             return run
 

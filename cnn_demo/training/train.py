@@ -36,6 +36,7 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
+from cnn_demo.inside.hidden_map import pca_points, probe_indices
 from cnn_demo.network.model import PRESETS, SEED, Net, NetSpec, build, conv_weights, net_name
 from cnn_demo.storage import checkpoint
 from cnn_demo.storage.data import DataError, load_mnist
@@ -142,6 +143,9 @@ class Epoch:
     accuracies: tuple[float, ...]  # fraction of the test images right, per network
     train_losses: tuple[float, ...]  # mean loss over the epoch's steps, per network
     seconds: float  # since the start of the run, evaluation included
+    # per network, the probe images' hidden layer mapped by PCA: (PROBE_IMAGES, 2) float16
+    # (hidden_map.pca_points), in the order of hidden_map.probe_indices(len(test set))
+    maps: tuple = ()
 
 
 class Diverged(ArithmeticError):
@@ -264,8 +268,8 @@ def fit(
     images, labels = train_set
     images, labels = images[: config.train_images].to(device), labels[: config.train_images].to(device)
     test_images, test_labels = test_set[0].to(device), test_set[1].to(device)
-    every = max(1, len(test_images) // PROBE_IMAGES)
-    probe_images, probe_labels = test_images[::every][:PROBE_IMAGES], test_labels[::every][:PROBE_IMAGES]
+    probe = torch.as_tensor(probe_indices(len(test_images), PROBE_IMAGES), device=device)
+    probe_images, probe_labels = test_images[probe], test_labels[probe]
     n = len(images)
     steps_per_epoch = math.ceil(n / config.batch_size)  # the short last batch is kept
     total_steps = steps_per_epoch * config.epochs
@@ -337,9 +341,10 @@ def fit(
                     hist.probes.append((step, accuracies[-1]))
                 trained_since_probe = 0.0
                 yield Probe(step, tuple(accuracies))
-        accuracies = []
+        accuracies, maps = [], []
         for net, hist, lane_losses in zip(models, histories, epoch_losses):
             accuracies.append(accuracy(net, test_images, test_labels, autocast=amp))
+            maps.append(pca_points(net, probe_images, autocast=amp))  # the clouds, as they stand now
             hist.test_accuracy.append(accuracies[-1])
             hist.epoch_steps.append(step)
             hist.train_loss.append(sum(lane_losses) / len(lane_losses))
@@ -347,7 +352,7 @@ def fit(
             hist.seconds = time.perf_counter() - start
         trained_since_probe = 0.0
         train_losses = tuple(hist.train_loss[-1] for hist in histories)
-        yield Epoch(epoch, step, tuple(accuracies), train_losses, histories[0].seconds)
+        yield Epoch(epoch, step, tuple(accuracies), train_losses, histories[0].seconds, tuple(maps))
     for net in models:
         net.eval()
 

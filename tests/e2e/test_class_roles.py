@@ -1,0 +1,109 @@
+"""The teacher's controls belong to the teacher, on the server: a student's session that sends what
+a button would send (the widget's trigger in a rerun, at Streamlit's protocol level) starts,
+switches, deletes and reruns nothing; the teacher code entered wrong, then right, makes a session
+lead. (Two layers refuse it: Streamlit 1.67 discards a forged value of a widget it drew disabled,
+and app_pages.classroom.teacher_action refuses a student's press that still arrives, e.g. on an
+older Streamlit or at the edge where a button was enabled in the run before: tests/test_classroom_pages.py.)
+
+The server runs with every address a student (CNN_DEMO_ALL_STUDENTS=1: these sessions connect
+from this machine, whose browser would otherwise be the teacher's) and a fixed code.
+"""
+
+import pytest
+from streamlit.proto.WidgetStates_pb2 import WidgetState
+
+from harness.browser import Server
+from harness.websocket import Session, run_sync, trigger_widget
+
+CODE = "TEST42"
+# What each page shows when its press had done something: a run, the delete dialog, a job.
+DONE = {"models": "Delete a saved model", "experiments": "Running ·"}
+
+
+@pytest.fixture(scope="module")
+def class_server(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("class")
+    mp = pytest.MonkeyPatch()
+    mp.setenv("CNN_DEMO_ALL_STUDENTS", "1")
+    mp.setenv("CNN_DEMO_TEACHER_CODE", CODE)
+    try:
+        server = Server(folder / "runs", folder / "server.log")
+    finally:
+        mp.undo()
+    yield server
+    server.stop()
+
+
+def button(run, label: str):
+    for e in run.elements("button"):
+        if e.button.label.startswith(label):
+            return e.button
+    raise LookupError(f"no button {label!r}: {[e.button.label for e in run.elements('button')]}")
+
+
+def alerts(run) -> list[str]:
+    return [e.alert.body for e in run.elements("alert")]
+
+
+def captions(run) -> str:
+    return " ".join(e.markdown.body for e in run.elements("markdown"))
+
+
+async def press_as_student(url: str, page: str, label: str):
+    async with Session(url) as s:
+        run = await s.open(page)
+        start = button(run, label)
+        assert start.disabled, f"{label} is not greyed for a student"
+        return run, await s.rerun([trigger_widget(start.id)])
+
+
+def texts(run) -> str:
+    bodies = [e.markdown.body for e in run.elements("markdown")] + alerts(run)
+    bodies += [e.heading.body for e in run.elements("heading")] + [e.progress.text for e in run.elements("progress")]
+    return " ".join(bodies)
+
+
+@pytest.mark.parametrize(
+    ("page", "label"),
+    [("train", "Start training"), ("experiments", "Run"), ("models", "Delete"), ("models", "Use for everyone")],
+)
+def test_a_students_press_does_nothing(class_server, page, label):
+    shown, pressed = run_sync(press_as_student(class_server.url, page, label))
+    assert "Only the teacher" in captions(shown)  # the greyed controls say who can use them
+    assert pressed.finished in ("FINISHED_SUCCESSFULLY", "FINISHED_EARLY_FOR_RERUN")
+    if page in DONE:
+        assert DONE[page] not in texts(pressed)
+    else:
+        assert any("No run yet" in a for a in alerts(pressed)), alerts(pressed)  # still no run
+    assert button(pressed, label).disabled  # and still greyed
+    assert not list(class_server.runs_dir.glob("*"))  # nothing trained, nothing saved
+    assert "Traceback" not in class_server.log_text()
+
+
+def test_the_teacher_code_wrong_then_right(class_server):
+    async def go():
+        async with Session(class_server.url) as s:
+            run = await s.open("class")
+            assert CODE not in captions(run) and CODE not in [e.heading.body for e in run.elements("heading")]
+            box = next(e.text_input for e in run.elements("text_input"))
+            submit = button(run, "Lead the class")
+            wrong = await s.rerun([WidgetState(id=box.id, string_value="NOPE00"), trigger_widget(submit.id)])
+            right = await s.rerun([WidgetState(id=box.id, string_value=CODE.lower()), trigger_widget(submit.id)])
+            train = await s.open("train")
+            return wrong, right, train
+
+    wrong, right, train = run_sync(go())
+    assert any("not the teacher code" in a and "4 more tries" in a for a in alerts(wrong)), alerts(wrong)
+    assert CODE in [e.heading.body for e in right.elements("heading")]  # the teacher's view: the code shown
+    assert not button(train, "Start training").disabled  # and the run's controls are this session's
+
+
+def test_students_connected_are_counted_on_the_class_page(class_server):
+    async def go():
+        async with Session(class_server.url) as a, Session(class_server.url) as b, Session(class_server.url) as c:
+            await a.open("draw")
+            await b.open("draw")
+            run = await c.open("class")
+            return run.metrics()["Students connected now"][0]
+
+    assert run_sync(go()) == "3"  # every address a student here: the page's own session too
