@@ -430,6 +430,12 @@ def live_filters() -> None:
         st.caption(t("train.watch_caption"))
 
 
+# The digits' colours in the epoch maps: built from the engine's colour constants only
+DIGIT_LEGEND = (
+    "<div>" + " ".join(f'<span style="color:{c}">■ {d}</span>' for d, c in enumerate(DIGIT_COLOURS)) + "</div>"
+)
+
+
 @st.fragment(run_every=FILTERS_EVERY_S if running else None)
 def live_hidden_maps() -> None:
     """At each epoch's end, the probe images' hidden layer by PCA (computed by the worker): one
@@ -438,8 +444,8 @@ def live_hidden_maps() -> None:
     if not v.lanes or v.lanes[0].map_labels is None:
         return
     st.markdown(f"#### {t('hidden_map.train_title')}")
-    legend = " ".join(f'<span style="color:{c}">■ {d}</span>' for d, c in enumerate(DIGIT_COLOURS))
-    st.html(f"<div>{t('hidden_map.train_caption', count=f'{len(v.lanes[0].map_labels):,}', legend=legend)}</div>")
+    st.caption(t("hidden_map.train_caption", count=f"{len(v.lanes[0].map_labels):,}"))
+    st.html(DIGIT_LEGEND)
     if not v.lanes[0].hidden_maps:
         st.caption(t("hidden_map.train_waiting"))
         return

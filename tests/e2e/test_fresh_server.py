@@ -17,7 +17,7 @@ from harness.websocket import Session, run_sync
 # CI machine, and still fails where the run waits for the measurement (29.9 s when it did).
 FIRST_LOSS_BOUND_S = 6.0
 
-PAGES = ["", "train", "draw", "inspect", "evaluate", "models", "experiments"]  # app.py's URL paths, home first
+PAGES = ["", "train", "draw", "inspect", "evaluate", "models", "experiments", "class"]  # app.py's URL paths, home first
 STUDENTS = 6
 
 
