@@ -54,7 +54,7 @@ async def server_lifetime(_app):
 
 def run() -> None:
     # Imported here, not above: they import torch, and the server imports this file at its start.
-    from app_pages.classroom import note_this_session
+    from app_pages.classroom import note_this_session, student_token
     from app_pages.common import sidebar
     from app_pages.i18n import t
 
@@ -65,6 +65,7 @@ def run() -> None:
     ]
     page = st.navigation(pages)
     note_this_session()  # counted on the Class page, as the teacher or a student
+    student_token()  # ?me= in the address on every page: a reload keeps this browser's name and drawings
     sidebar()
     page.run()
 

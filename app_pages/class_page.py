@@ -1,16 +1,45 @@
 """The Class page (/class), which the teacher projects: the address students type, large and as a
 QR code, how many students are connected now, and the teacher code, shown to the teacher only;
-anyone else may enter it here to lead the class from another device."""
+anyone else may enter it here to lead the class from another device. Below, the wall of the
+class's drawings (cnn_demo/classroom/wall.py): each student's latest send, the teacher's
+spotlight on one, and the teacher's remove and clear.
+
+Students' names are shown with st.text only: never as Markdown or HTML."""
 
 import streamlit as st
 from streamlit import net_util
+from streamlit.runtime.scriptrunner import get_script_run_ctx
 
-from app_pages.classroom import TEACHER, enter_code, entry_text, is_teacher, leave_teacher, sessions, teacher_door
+from app_pages.classroom import (
+    TEACHER,
+    class_store,
+    enter_code,
+    entry_text,
+    is_teacher,
+    leave_teacher,
+    sessions,
+    teacher_action,
+    teacher_door,
+    teacher_only_note,
+)
+from app_pages.common import projector, send_to_inspect
+from app_pages.figures import picture, probability_bars
 from app_pages.i18n import t
 from cnn_demo.classroom.address import join_url, qr_png
 from cnn_demo.classroom.teacher import all_students
+from cnn_demo.classroom.wall import Sent
+from cnn_demo.inside.pixels import enlarge
 
 CONNECTED_EVERY_S = 2.0  # the count follows students arriving and leaving
+# A send is on every teacher's wall within 2 s: a look each second, plus the draw. A student's
+# Class page looks less often: each look redraws every tile, and a class may all sit on this page.
+WALL_EVERY_S = {True: 1.0, False: 10.0}
+TILE_WIDTH = 150  # pixels: eleven tiles a row on a projector, two on a phone
+# Our own constant CSS: names larger on the tiles and in the spotlight (they are st.text: plain text)
+WALL_CSS = """<style>
+[class*="st-key-tile_"] [data-testid="stText"] { font-weight: 600; }
+.st-key-spotlight_name [data-testid="stText"] { font-size: 2rem; font-weight: 700; line-height: 1.2; }
+</style>"""
 
 
 def address_part(url: str | None) -> None:
@@ -58,19 +87,114 @@ def lead_part() -> None:
         st.rerun()
 
 
+def redraw_wall() -> None:
+    """After a teacher's change: the wall again, by itself when this is one of its own runs (a press
+    in a browser), else the page (the same press arriving in a run of the whole page)."""
+    ctx = get_script_run_ctx()
+    st.rerun(scope="fragment" if ctx is not None and ctx.fragment_ids_this_run else "app")
+
+
+def answer_text(sent: Sent, template: str | None = None) -> str:
+    """ "7 · 93% sure"; template: t("class.answer") looked up once for a whole wall of tiles."""
+    return (template or t("class.answer")).format(answer=sent.answer, percent=f"{sent.confidence:.0%}")
+
+
+def tile(sent: Sent, teacher: bool, template: str) -> None:
+    """One student's latest drawing: the drawing, the model's answer, the name; the teacher's two
+    buttons (refused on the server to anyone else, like every teacher action)."""
+    with st.container(
+        width=round(TILE_WIDTH * (1.4 if projector() else 1.0)), border=True, key=f"tile_{sent.id}", gap="small"
+    ):
+        st.image(sent.drawing_png, width="stretch", output_format="PNG")
+        st.text(sent.name)
+        st.caption(answer_text(sent, template))
+        if teacher:
+            row = st.container(horizontal=True, gap="small")
+            spot = row.button("", icon=":material/zoom_in:", key=f"spot_{sent.id}", help=t("class.spotlight_help"))
+            remove = row.button("", icon=":material/delete:", key=f"remove_{sent.id}", help=t("class.remove_help"))
+            if teacher_action(spot):
+                class_store().spotlight(sent.id)
+                redraw_wall()
+            if teacher_action(remove):
+                class_store().remove(sent.id)
+                redraw_wall()
+
+
+def spotlight_part(sent: Sent, teacher: bool) -> None:
+    """The drawing the teacher chose, large: the drawing, what the model saw, its ten probabilities."""
+    with st.container(border=True, key="spotlight"):
+        st.markdown(f"**{t('class.spotlight_label')}**")
+        with st.container(key="spotlight_name"):
+            st.text(sent.name)
+        drawing, seen, bars = st.columns([2, 2, 3], gap="medium")
+        drawing.image(sent.drawing_png, caption=t("class.spotlight_drawing"), width="stretch", output_format="PNG")
+        with seen:
+            picture(enlarge(sent.image28), "spotlight_seen", caption=t("class.spotlight_seen"))
+        with bars:
+            st.metric(t("draw.prediction"), f"{sent.answer}", answer_text(sent), delta_color="off", delta_arrow="off")
+            st.html(probability_bars(sent.probs))
+        row = st.container(horizontal=True)
+        inspect = row.button(t("class.inspect_this"), icon=":material/search:", help=t("class.inspect_this_help"))
+        close = row.button(t("class.spotlight_close"), icon=":material/close:", disabled=not teacher)
+        if inspect:  # Inspect is this browser's own page: anyone may open the drawing there
+            send_to_inspect(sent.image28)
+            st.switch_page("app_pages/inspect/page.py")
+        if teacher_action(close):
+            class_store().spotlight(None)
+            redraw_wall()
+
+
+def clear_part(teacher: bool) -> None:
+    """Clear the wall, behind a question: a mis-tap on a tablet clears nothing."""
+    with st.popover(t("class.clear"), icon=":material/delete_sweep:", disabled=not teacher):
+        st.write(t("class.clear_confirm"))
+        if teacher_action(st.button(t("class.clear_yes"), type="primary", key="clear_yes")):
+            class_store().clear_wall()
+            redraw_wall()
+
+
+def wall_part() -> None:
+    """The wall, read from the class store each second: the same in every browser, and after the
+    server is started again."""
+    teacher = is_teacher()
+    store = class_store()
+    spotlit = store.spotlit()
+    if spotlit is not None:
+        spotlight_part(spotlit, teacher)
+    tiles = store.wall()
+    head = st.container(horizontal=True, vertical_alignment="center")
+    head.subheader(t("class.wall_title"), anchor=False)
+    head.caption(t("class.wall_count", count=len(tiles)))
+    with head:
+        clear_part(teacher)
+    st.caption(t("class.wall_caption"))
+    teacher_only_note("wall")
+    if not tiles:
+        st.info(t("class.wall_empty"))
+        return
+    with st.container(horizontal=True, gap="small", key="wall"):
+        template = t("class.answer")
+        for sent in tiles:
+            tile(sent, teacher, template)
+
+
+st.html(WALL_CSS)
 st.title(t("class.title"))
 st.caption(t("class.caption"))
 port = int(st.get_option("server.port") or 8501)
 url = join_url(net_util.get_internal_ip(), port, st.get_option("server.baseUrlPath") or "")
-left, right = st.columns([3, 2], gap="large")
-with left:
-    address_part(url)
-with right:
-    connected_part()
-    if is_teacher():
-        teacher_part()
-        if st.session_state.get(TEACHER):
-            lead_part()
-    else:
-        st.info(t("class.you_are_student"))
-        code_entry_part()
+# Folded away once the class has joined, so the wall fills the projected screen
+with st.expander(t("class.join_title"), expanded=True, icon=":material/qr_code_2:"):
+    left, right = st.columns([3, 2], gap="large")
+    with left:
+        address_part(url)
+    with right:
+        connected_part()
+        if is_teacher():
+            teacher_part()
+            if st.session_state.get(TEACHER):
+                lead_part()
+        else:
+            st.info(t("class.you_are_student"))
+            code_entry_part()
+st.fragment(wall_part, run_every=WALL_EVERY_S[is_teacher()])()

@@ -16,6 +16,7 @@ app (its session's TCP peer is a loopback address; not `st.context.ip_address`, 
 A script run outside a server (AppTest, bare mode) has no peer and no class: it is the teacher.
 """
 
+import secrets
 import threading
 
 import streamlit as st
@@ -24,6 +25,12 @@ from streamlit.runtime.scriptrunner import get_script_run_ctx
 
 from app_pages.i18n import t
 from cnn_demo.classroom.teacher import Entry, TeacherDoor, all_students, is_loopback, server_code
+from cnn_demo.classroom.wall import ClassStore, anonymous_name
+
+# The address's ?me=: this browser's student token, so a reload keeps its name and its drawings.
+ME = "me"
+ME_KEY = "student_token"
+TOKEN_BYTES = 12  # 16 URL-safe characters: not guessable, short enough for an address bar
 
 # session_state: this session entered the right code. Never a widget's key: a browser can set
 # those, and nothing else in session_state.
@@ -140,3 +147,38 @@ def entry_text(entry: Entry) -> str:
     if entry.outcome == "wait":
         return t("class.code_wait", seconds=max(1, round(entry.wait_s)))
     return t(f"class.code_{entry.outcome}", tries=entry.tries_left)
+
+
+@st.cache_resource
+def class_store() -> ClassStore:
+    """One per server: the class's drawings and names (checkpoints/class.sqlite3, or CNN_DEMO_CLASS_DB)."""
+    return ClassStore()
+
+
+def is_token(text) -> bool:
+    return isinstance(text, str) and 16 <= len(text) <= 32 and all(c.isalnum() or c in "-_" for c in text)
+
+
+def student_token() -> str:
+    """This browser's student token: kept in the session, and in the address (?me=) so that a
+    reload, which starts a new session, finds the same one. The pages' navigation drops the
+    address's parameters, so each page run puts it back."""
+    token = st.session_state.get(ME_KEY)
+    if not is_token(token):
+        asked = st.query_params.get(ME)
+        token = asked if is_token(asked) else secrets.token_urlsafe(TOKEN_BYTES)
+        st.session_state[ME_KEY] = token
+    if st.query_params.get(ME) != token:
+        st.query_params[ME] = token
+    return token
+
+
+def my_name() -> str:
+    """The name this browser's drawings go on the wall under: the one chosen, else an animal."""
+    token = student_token()
+    return class_store().name(token) or anonymous_name(
+        token,
+        [w.strip() for w in t("class.name_adjectives").split(",")],
+        [w.strip() for w in t("class.name_animals").split(",")],
+        t("class.name_pattern"),
+    )

@@ -7,15 +7,17 @@ one fragment, so a stroke reruns the fragment, not the page. A stroke redraws te
 interactive heatmap costs the server and every browser many times what these do.
 """
 
-from html import escape
+import sqlite3
 
 import numpy as np
 import streamlit as st
 
+from app_pages.classroom import class_store, my_name, student_token
 from app_pages.common import active, remember_drawing, send_to_inspect
-from app_pages.figures import ACCENT, PALE, picture
+from app_pages.figures import picture, probability_bars
 from app_pages.i18n import choice, t
 from app_pages.touch import pin_canvas_toolbar
+from cnn_demo.classroom.wall import NAME_MAX, BadName, Sent
 from cnn_demo.drawings.preprocess import CANVAS, CENTRE, FIT, ImageError, Steps, decode_image, preprocess_steps
 from cnn_demo.inside.pixels import enlarge, with_box
 from cnn_demo.inside.predict import predict_proba, runner_up
@@ -28,6 +30,15 @@ LAYOUT_CSS = """<style>
 div:has(> .st-key-answer_col) { min-width: 13rem; flex: 1 1 13rem; }  /* the row's flex item wraps it */
 .st-key-canvas_col { padding-top: 3.1rem; }
 </style>"""
+NAME_INPUT = "my_name_input"
+SAID = "class_said"  # session_state: what a send, a rename or a take-back said, shown after the rerun
+SAID_ICONS = {
+    "success": ":material/check_circle:",
+    "info": ":material/info:",
+    "warning": ":material/warning:",
+    "error": ":material/error:",
+}
+MINE_TILE = 120  # pixels: a student's own sent drawings
 PROBE_DEFAULTS = {"probe_dx": 0, "probe_dy": 0, "probe_turn": 0, "probe_thickness": 0, "probe_erase": "nothing"}
 
 st.html(LAYOUT_CSS)
@@ -41,41 +52,65 @@ def reset_probe() -> None:
         st.session_state[key] = value
 
 
-# The probabilities as ten plain HTML bars, not a Plotly chart: after every stroke of every
-# student a Plotly figure cost the server ~3.5 ms of its ~30 ms (built, deep-copied, turned
-# to JSON) and each browser a remount of a plot, most of its time to show the answer. Heights
-# in % of the plot area; type in em, so projector mode enlarges it. Our own markup, no user text.
-BARS_CSS = """<style>
-.probs { display: flex; gap: 0.25rem; height: 11rem; align-items: flex-end; padding-top: 1.4rem; }
-.probs .col { flex: 1; height: 100%; display: flex; flex-direction: column; justify-content: flex-end; align-items: center; }
-.probs .pct { font-size: 0.8rem; line-height: 1.2rem; white-space: nowrap; }
-.probs .bar { width: 100%; min-height: 1px; border-radius: 3px 3px 0 0; }
-.probs-digits { display: flex; gap: 0.25rem; border-top: 1px solid #9aa1ab; }
-.probs-digits span { flex: 1; text-align: center; font-size: 0.9rem; }
-.probs-axis { font-size: 0.8rem; opacity: 0.7; text-align: center; }
-</style>"""
+def send_to_class(ink: np.ndarray, image28: np.ndarray, probs: np.ndarray, model: str) -> None:
+    """Keep this drawing in the class store (on disk before the page says "sent"); the whole page
+    reruns so that the list of this student's drawings below shows it."""
+    try:
+        class_store().send(student_token(), my_name(), ink, image28, probs, model)
+    except (sqlite3.Error, OSError, ValueError) as e:
+        st.error(t("class.send_failed", error=e))
+        return
+    st.session_state[SAID] = ("success", t("class.sent"))  # no name in it: a message is Markdown
+    st.rerun()
 
 
-def probability_bars(probs: np.ndarray) -> str:
-    """(10,) probabilities -> the HTML of a bar per digit, the answer in the accent colour."""
-    best = int(probs.argmax())
-    columns, digits = [], []
-    for d, p in enumerate(probs):
-        label = f"{p:.0%}" if p >= 0.005 else ""
-        colour = ACCENT if d == best else PALE
-        hover = escape(
-            t("draw.hover_probability", digit=d, probability=f"{p:.1%}")
-        )  # the app's words, escaped all the same
-        columns.append(
-            f'<div class="col" title="{hover}"><span class="pct">{label}</span>'
-            f'<div class="bar" style="height: calc((100% - 1.2rem) * {p:.4f}); background: {colour};"></div></div>'
-        )
-        digits.append(f"<span>{d}</span>")
-    return (
-        f'{BARS_CSS}<div class="probs-axis">{escape(t("draw.axis_probability"))}</div>'
-        f'<div class="probs">{"".join(columns)}</div><div class="probs-digits">{"".join(digits)}</div>'
-        f'<div class="probs-axis">{escape(t("draw.axis_digit"))}</div>'
+def renamed() -> None:
+    """The name box changed: keep the new name (cleaned), or say why not."""
+    try:
+        name = class_store().rename(student_token(), st.session_state.get(NAME_INPUT, ""))
+    except BadName:
+        st.session_state[SAID] = ("warning", t("class.name_bad"))
+        st.session_state[NAME_INPUT] = my_name()
+        return
+    except sqlite3.Error as e:
+        st.session_state[SAID] = ("error", t("class.send_failed", error=e))
+        return
+    st.session_state[NAME_INPUT] = name  # as kept: spaces collapsed, at most 20 characters
+    st.session_state[SAID] = ("success", t("class.name_saved"))
+
+
+def my_sent_tile(sent: Sent, token: str) -> None:
+    with st.container(width=MINE_TILE + 24, border=True, key=f"mine_{sent.id}", gap="small"):
+        st.image(sent.drawing_png, width="stretch", output_format="PNG")
+        st.caption(t("class.answer", answer=sent.answer, percent=f"{sent.confidence:.0%}"))
+        if not sent.on_wall:
+            st.caption(t("class.off_wall"))
+        if st.button(t("class.take_back"), key=f"take_back_{sent.id}", help=t("class.take_back_help")):
+            class_store().take_back(token, sent.id)  # only this browser's own: the store checks the token
+            st.session_state[SAID] = ("info", t("class.taken_back"))
+            st.rerun()
+
+
+def my_drawings_part() -> None:
+    """This student's name on the wall and the drawings they sent, each one theirs to take back."""
+    st.subheader(t("class.mine_title"))
+    token = student_token()
+    said = st.session_state.pop(SAID, None)
+    if said is not None:  # here, and as a toast: on a phone this part is far below the Send button
+        kind, text = said
+        getattr(st, kind)(text)
+        st.toast(text, icon=SAID_ICONS[kind])
+    st.session_state.setdefault(NAME_INPUT, my_name())  # a reload: the name kept for this browser
+    st.text_input(
+        t("class.your_name"), max_chars=NAME_MAX, key=NAME_INPUT, on_change=renamed, help=t("class.your_name_help")
     )
+    mine = class_store().mine(token)
+    if not mine:
+        st.caption(t("class.mine_none"))
+        return
+    with st.container(horizontal=True, gap="small", key="mine"):
+        for sent in mine:
+            my_sent_tile(sent, token)
 
 
 def show_steps(steps: Steps, fit: bool) -> None:
@@ -210,8 +245,12 @@ def workbench() -> None:
         if st.button(t("draw.send"), help=t("draw.send_help"), width="stretch"):
             send_to_inspect(model_input)
             st.switch_page("app_pages/inspect/page.py")
+        if st.button(t("class.send"), help=t("class.send_help"), width="stretch", icon=":material/groups:"):
+            send_to_class(steps.ink, model_input, probs, loaded.name)
 
     show_steps(steps, fit)
 
 
 workbench()
+st.divider()
+my_drawings_part()

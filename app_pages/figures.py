@@ -5,12 +5,15 @@ server to send and for a browser to draw. Interactive heatmaps (`image_figure`) 
 pages where hovering over a value is part of the lesson.
 """
 
+from html import escape
+
 import numpy as np
 import plotly.graph_objects as go
 import streamlit as st
 from plotly.colors import get_colorscale
 
 from app_pages.common import projector
+from app_pages.i18n import t
 from cnn_demo.inside.pixels import png
 
 # The theme's primary colour (.streamlit/config.toml) is the app's accent: the model's answer,
@@ -86,15 +89,31 @@ def picture(rgb: np.ndarray, key: str, caption: str | None = None, title: str | 
         st.image(png(rgb), caption=caption, width="stretch", output_format="PNG")
 
 
+TITLE_PAD_PX = 6  # between a figure's top edge and its title
+
+
 def prepare(fig: go.Figure, key: str, height: int | None = None) -> dict:
     """Size a Plotly figure for this browser, in place: larger fonts (and fixed margins, and the
-    height) in projector mode. Returns the config every chart uses: no logo, and the mode bar's
-    camera button saves a 2x PNG for slides. Shared by chart() and app_pages/live_chart.py."""
+    height) in projector mode, and a top margin that holds its title. Returns the config every
+    chart uses: no logo, and the mode bar's camera button saves a 2x PNG for slides. Shared by
+    chart() and app_pages/live_chart.py."""
     scale = 1.4 if projector() else 1.0
     fig.update_layout(font_size=round(13 * scale), **({"height": round(height * scale)} if height else {}))
     margin = fig.layout.margin
     if margin.autoexpand is False:  # fixed margins (see the Train page's loss chart) grow with the type
         fig.update_layout(margin={side: round((margin[side] or 0) * scale) for side in "lrtb"})
+    if fig.layout.title.text:
+        # The title hangs from the figure's top edge, in a top margin tall enough for it. Plotly's
+        # default centres it on the margin, and a projector's title (1.4 x the font: 25 px) in the
+        # builders' 30 px rose above the edge, its top cut off.
+        size = fig.layout.title.font.size or round(13 * scale * 1.4)  # Plotly's title: 1.4 x the font
+        lines = fig.layout.title.text.count("<br>") + 1
+        # Plotly lifts a title of several lines above its top anchor, by ~3/4 of its size a line: padded back down
+        pad = TITLE_PAD_PX + round(0.75 * size * (lines - 1))
+        fig.update_layout(title=dict(yref="container", y=1, yanchor="top", pad=dict(t=pad)))
+        if fig.layout.margin.t is not None:
+            text_px = round(size * (1.2 + 1.3 * (lines - 1)))  # lines 1.3 x the size apart
+            fig.update_layout(margin_t=max(fig.layout.margin.t, TITLE_PAD_PX + text_px + 4))
     return {"displaylogo": False, "toImageButtonOptions": {"format": "png", "scale": 2, "filename": key}}
 
 
@@ -102,3 +121,40 @@ def chart(fig: go.Figure, key: str, height: int | None = None, **kwargs) -> None
     """Draw a Plotly figure the same way on every page (see prepare)."""
     config = prepare(fig, key, height)
     st.plotly_chart(fig, key=key, config=config, **kwargs)
+
+
+# The probabilities as ten plain HTML bars, not a Plotly chart: after every stroke of every
+# student a Plotly figure cost the server ~3.5 ms of its ~30 ms (built, deep-copied, turned
+# to JSON) and each browser a remount of a plot, most of its time to show the answer. Heights
+# in % of the plot area; type in em, so projector mode enlarges it. Our own markup, no user text.
+BARS_CSS = """<style>
+.probs { display: flex; gap: 0.25rem; height: 11rem; align-items: flex-end; padding-top: 1.4rem; }
+.probs .col { flex: 1; height: 100%; display: flex; flex-direction: column; justify-content: flex-end; align-items: center; }
+.probs .pct { font-size: 0.8rem; line-height: 1.2rem; white-space: nowrap; }
+.probs .bar { width: 100%; min-height: 1px; border-radius: 3px 3px 0 0; }
+.probs-digits { display: flex; gap: 0.25rem; border-top: 1px solid #9aa1ab; }
+.probs-digits span { flex: 1; text-align: center; font-size: 0.9rem; }
+.probs-axis { font-size: 0.8rem; opacity: 0.7; text-align: center; }
+</style>"""
+
+
+def probability_bars(probs: np.ndarray) -> str:
+    """(10,) probabilities -> the HTML of a bar per digit, the answer in the accent colour."""
+    best = int(probs.argmax())
+    columns, digits = [], []
+    for d, p in enumerate(probs):
+        label = f"{p:.0%}" if p >= 0.005 else ""
+        colour = ACCENT if d == best else PALE
+        hover = escape(
+            t("draw.hover_probability", digit=d, probability=f"{p:.1%}")
+        )  # the app's words, escaped all the same
+        columns.append(
+            f'<div class="col" title="{hover}"><span class="pct">{label}</span>'
+            f'<div class="bar" style="height: calc((100% - 1.2rem) * {p:.4f}); background: {colour};"></div></div>'
+        )
+        digits.append(f"<span>{d}</span>")
+    return (
+        f'{BARS_CSS}<div class="probs-axis">{escape(t("draw.axis_probability"))}</div>'
+        f'<div class="probs">{"".join(columns)}</div><div class="probs-digits">{"".join(digits)}</div>'
+        f'<div class="probs-axis">{escape(t("draw.axis_digit"))}</div>'
+    )

@@ -11,6 +11,7 @@ from app_pages.common import (
     accuracy_text,
     dims,
     model_store,
+    projector,
     run_manager,
 )
 from app_pages.figures import HIGHLIGHT, PALETTE, faded, picture
@@ -430,10 +431,17 @@ def live_filters() -> None:
         st.caption(t("train.watch_caption"))
 
 
-# The digits' colours in the epoch maps: built from the engine's colour constants only
+# The digits' colours in the epoch maps: built from the engine's colour constants only. The
+# square in the colour, the digit in the text's: a yellow "8" on white was hard to read.
 DIGIT_LEGEND = (
-    "<div>" + " ".join(f'<span style="color:{c}">■ {d}</span>' for d, c in enumerate(DIGIT_COLOURS)) + "</div>"
+    '<div style="display:flex;flex-wrap:wrap;gap:0.1rem 0.9rem">'
+    + "".join(f'<span><span style="color:{c}">■</span> {d}</span>' for d, c in enumerate(DIGIT_COLOURS))
+    + "</div>"
 )
+# Each epoch's map: a still picture this many pixels square, drawn at its own size (no blur), in
+# a row that wraps: five or six to a laptop's row, two to a phone's.
+EPOCH_MAP_PX = 160
+EPOCH_MAP_PROJECTOR_PX = 240
 
 
 @st.fragment(run_every=FILTERS_EVERY_S if running else None)
@@ -449,16 +457,17 @@ def live_hidden_maps() -> None:
     if not v.lanes[0].hidden_maps:
         st.caption(t("hidden_map.train_waiting"))
         return
+    size = EPOCH_MAP_PROJECTOR_PX if projector() else EPOCH_MAP_PX
     for i, lane in enumerate(v.lanes):
         if v.race:
             st.markdown(f"**{lane_title(v, lane)}**")
-        previous, cols = None, st.columns(5)
+        previous, row = None, st.container(horizontal=True, gap="medium")
         for epoch, points in enumerate(lane.hidden_maps, start=1):
             points = previous = align(points, previous)  # the same orientation from epoch to epoch
             accuracy = lane.test_accuracy[epoch - 1] if epoch <= len(lane.test_accuracy) else None
-            with cols[(epoch - 1) % 5]:
+            with row, st.container(width=size):
                 caption = t("hidden_map.train_epoch", epoch=epoch, accuracy=accuracy_text(accuracy))
-                picture(points_picture(points, lane.map_labels, size=180), f"live_hidden_{i}_{epoch}", caption=caption)
+                picture(points_picture(points, lane.map_labels, size=size), f"live_hidden_{i}_{epoch}", caption=caption)
 
 
 @st.fragment(run_every=None if running else 2.0)

@@ -40,7 +40,7 @@ STEPS = {
     "probe": ("probe", "cnn_demo/probe.py"),
     "predict_proba": ("predict_proba", "cnn_demo/predict.py"),
     "the probabilities, as a Plotly chart": ("chart", "figures.py"),
-    "the probabilities, as HTML bars": ("probability_bars", "draw.py"),
+    "the probabilities, as HTML bars": ("probability_bars", "figures.py"),
     "the pictures (app_pages.figures.picture)": ("picture", "figures.py"),
     "  of which PNG encoding (pixels.png)": ("png", "cnn_demo/pixels.py"),
     "the step-by-step pictures (show_steps)": ("show_steps", "draw.py"),

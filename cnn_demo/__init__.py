@@ -37,9 +37,10 @@ Laid out by concern, one idea per module:
         data          load_mnist: MNIST as tensors, offline first
         checkpoint    the one checkpoint format: save, load, DEFAULT (never unpickled)
         store         the saved models of a server, the active one, uploads and deletes
-    classroom/    the class: who leads it and how students join
+    classroom/    the class: who leads it, how students join, what they send
         teacher       the teacher code, the tries at it, who is on the serving machine
         address       the address students type, and its QR code
+        wall          the class store (SQLite): names, sent drawings, the wall, the spotlight
     experiments/  the tutorial's claims measured
         claims        shuffled pixels, shifted digits, every preset; results kept as JSON
 """

@@ -36,6 +36,8 @@ def no_kept_calibration(request, tmp_path_factory, monkeypatch):
     real settings (tests/e2e/conftest.py measures them once)."""
     if request.node.get_closest_marker("e2e") is None:
         monkeypatch.setenv("CNN_DEMO_CACHE", str(tmp_path_factory.getbasetemp() / "defaults"))
+        # The class's drawings from page tests go to a file of the test run, not the checkout's
+        monkeypatch.setenv("CNN_DEMO_CLASS_DB", str(tmp_path_factory.getbasetemp() / "class.sqlite3"))
         if calibrate.kept(torch.device("cpu")) is None:
             calibrate.keep(torch.device("cpu"), calibrate.Settings())  # kept, so that nothing measures
 

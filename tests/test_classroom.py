@@ -63,7 +63,8 @@ def test_the_wait_stops_growing():
 
 def test_only_a_loopback_peer_is_this_machine():
     assert teacher.is_loopback("127.0.0.1") and teacher.is_loopback("::1") and teacher.is_loopback("127.3.4.5")
-    for other in (None, "", "192.168.1.20", "10.0.0.2", "fe80::1%eth0", "not an address"):
+    assert teacher.is_loopback("::ffff:127.0.0.1")  # an IPv4 peer as a dual-stack socket reports it
+    for other in (None, "", "192.168.1.20", "10.0.0.2", "fe80::1%eth0", "::ffff:192.168.1.20", "not an address"):
         assert not teacher.is_loopback(other)
 
 

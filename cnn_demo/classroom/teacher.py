@@ -71,9 +71,13 @@ def is_loopback(ip: str | None) -> bool:
     if not ip:
         return False
     try:
-        return ipaddress.ip_address(ip.split("%")[0]).is_loopback  # "%": an IPv6 zone
+        address = ipaddress.ip_address(ip.split("%")[0])  # "%": an IPv6 zone
     except ValueError:
         return False
+    # A dual-stack socket reports an IPv4 peer as "::ffff:127.0.0.1", which Python before 3.13
+    # does not call loopback
+    mapped = getattr(address, "ipv4_mapped", None)
+    return (mapped or address).is_loopback
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,7 @@ WAIT_MS = 30_000
 
 def test_the_address_its_qr_code_and_the_students_connected(app, server):
     app.goto("class")
-    app.page.get_by_role("heading", name="The class").wait_for(timeout=WAIT_MS)
+    app.page.get_by_role("heading", name="The class", exact=True).wait_for(timeout=WAIT_MS)
     shown = app.page.locator(".st-key-class_address h2").inner_text().strip()
     assert re.fullmatch(r"http://[\d.]+:\d+|http://\[[0-9a-f:]+\]:\d+", shown), shown
     assert shown.endswith(f":{server.url.rsplit(':', 1)[1]}")  # this server's port

@@ -9,9 +9,11 @@ The server runs with every address a student (CNN_DEMO_ALL_STUDENTS=1: these ses
 from this machine, whose browser would otherwise be the teacher's) and a fixed code.
 """
 
+import numpy as np
 import pytest
 from streamlit.proto.WidgetStates_pb2 import WidgetState
 
+from cnn_demo.classroom.wall import ClassStore
 from harness.browser import Server
 from harness.websocket import Session, run_sync, trigger_widget
 
@@ -107,3 +109,37 @@ def test_students_connected_are_counted_on_the_class_page(class_server):
             return run.metrics()["Students connected now"][0]
 
     assert run_sync(go()) == "3"  # every address a student here: the page's own session too
+
+
+def test_a_students_forged_wall_actions_do_nothing(class_server):
+    """Spotlight, remove and clear sent by a student's session: with the ids of the teacher's own
+    buttons (which a student's page does not draw), and with the clear button a student's page
+    holds, greyed, in its popover. The wall is the same afterwards."""
+    store = ClassStore(class_server.runs_dir.parent / "class.sqlite3")
+    ids = [
+        store.send(f"student-{i:011d}", f"S{i}", np.ones((280, 280)), np.zeros((28, 28)), np.eye(10)[i], "m").id
+        for i in range(2)
+    ]
+
+    def keyed(run, key: str) -> str:
+        return next(e.button.id for e in run.elements("button") if e.button.id.endswith(key))
+
+    async def go():
+        async with Session(class_server.url) as teacher, Session(class_server.url) as student:
+            run = await teacher.open("class")
+            box = next(e.text_input for e in run.elements("text_input"))
+            lead = await teacher.rerun(
+                [WidgetState(id=box.id, string_value=CODE), trigger_widget(button(run, "Lead the class").id)]
+            )
+            forged = [keyed(lead, f"spot_{ids[0]}"), keyed(lead, f"remove_{ids[1]}")]
+            seen = await student.open("class")
+            assert not [e for e in seen.elements("button") if "spot_" in e.button.id or "remove_" in e.button.id]
+            pressed = [await student.rerun([trigger_widget(widget)]) for widget in forged]
+            pressed.append(await student.rerun([trigger_widget(keyed(seen, "clear_yes"))]))
+            return pressed
+
+    pressed = run_sync(go())
+    assert any("Only the teacher can do that" in a for a in alerts(pressed[-1])), alerts(pressed[-1])
+    assert store.spotlit_id() is None
+    assert sorted(s.id for s in store.wall()) == sorted(ids)  # nothing removed, nothing cleared
+    assert "Traceback" not in class_server.log_text()
