@@ -1,61 +1,111 @@
-"""A class at once, measured at the server: students drawing on /draw over Streamlit's protocol.
+"""A class at once, measured at the server: students drawing on /draw over Streamlit's protocol,
+sending their digits to the class's wall, while the teacher's Class page shows it.
 
     python -m benchmarks.class_load [--students 30 60] [--rate 0.5] [--duration 60]
-        [--training both|on|off] [--browsers 1] [--solo 12] [--json]
+        [--training both|on|off] [--browsers 1] [--solo 12] [--send-every 30]
+        [--ceiling [--sizes 30 60 120] [--ceiling-duration 45]] [--json]
 
-One `streamlit run app.py` on this machine. Each simulated student is one websocket session
-(harness/websocket.py), as a browser opens it: it opens /draw, and after each stroke of a digit
-(cnn_demo.drawings.drawn, stroke by stroke) sends the canvas's value as streamlit-drawable-canvas 0.13
-sends it (the fabric JSON of the paths and a PNG data URL of the 280 x 280 canvas) in a rerun
-of the canvas's fragment, reads the answer (the "Prediction" metric) from the ForwardMsgs and
-loads the run's pictures, as the page's <img>s do. After a digit it clears the canvas. A
-student waits for each answer, then looks for 1/rate seconds on average (strokes per second
-while not waiting) before the next stroke. In a classroom each student's own device draws the
-page; here the students cost this machine only the protocol.
+One `streamlit run app.py` on this machine, with every address a student until it enters the
+teacher code (CNN_DEMO_ALL_STUDENTS=1, a fixed CNN_DEMO_TEACHER_CODE) and the class store in a
+folder of its own. Each simulated student is one websocket session (harness/websocket.py), as a
+browser opens it: it opens /draw, and after each stroke of a digit (cnn_demo.drawings.drawn,
+stroke by stroke) sends the canvas's value as streamlit-drawable-canvas 0.13 sends it (the
+fabric JSON of the paths and a PNG data URL of the 280 x 280 canvas) in a rerun of the canvas's
+fragment, reads the answer (the "Prediction" metric) from the ForwardMsgs and loads the run's
+pictures, as the page's <img>s do. After a digit it clears the canvas. A student waits for each
+answer, then looks for 1/rate seconds on average (strokes per second while not waiting) before
+the next stroke. In a classroom each student's own device draws the page; here the students
+cost this machine only the protocol.
+
+The wall (on unless `--send-every 0`): each student first types a name of its own in the Draw
+page's name box; after a digit, once `--send-every` seconds have passed since its last send (the
+first sends spread at random over the first interval), it presses "Send to the class" (the
+button's trigger in a rerun of the canvas's fragment, as a browser sends it; the page's st.rerun()
+is followed into the whole page, which says "sent" and lists the student's sends, the newest
+being this one). One more session, the teacher's, entered the code on /class and keeps the page
+open throughout, playing its timers as the browser does (the wall every second, the count every
+2 s) and loading each new picture once. A send is on the wall when a run of the teacher's wall
+first holds its tile (the container tile_<id>, with the student's name as its text): send to
+wall is from the trigger sent to that tile's arrival. Lost: a send acknowledged but never on the
+wall (5 s of grace after the phase), and the class store's rows (read from the SQLite file,
+read-only, as another process would) against the sends acknowledged. Each phase starts with
+the wall cleared by the teacher (a new class).
 
 Every answer is checked: the digit must be the one this project's engine gives for the same
 canvas (canvas_to_mnist + predict_proba, worked out here before the run), and a digit's last
 stroke must read as the digit drawn (the drawings are those the engine reads right).
 
+Each phase, the class first joins (every student opens /draw, and with the wall types its name),
+then all of them start drawing, and the phase's clock starts then: its figures are the class at
+work, not its arrival (how long the arrival took is `join_s`).
+
 `--students` takes several class sizes; each one draws for `--duration` seconds without a
 training run and with one (`--training`), started through the app as a teacher does: one
-more session opens /train, sets the epochs and presses "Start training", then plays the
-browser's timers (the live progress every 2 s, the filters every 3 s) and reads the
-run's progress from them. The run's images per second (evaluation excluded, from the page's
-step count and images/s) are measured alone for `--alone` seconds before the students start,
-then while they draw; "Stop" ends it. `--browsers` real Chromium students (headless, on this
-machine's cores) draw with the mouse in every phase, for the latency a student sees: mouse-up
-to the new answer on the page. `--solo N`: first, one Chromium student alone draws N digits.
+more session enters the teacher code on /class, opens /train, sets the epochs and presses
+"Start training", then plays the browser's timers (the live progress every 2 s, the filters
+every 3 s) and reads the run's progress from them. The run's images per second (evaluation
+excluded, from the page's step count and images/s) are measured alone for `--alone` seconds
+before the students start, then while they draw; "Stop" ends it. `--browsers` real Chromium
+students (headless, on this machine's cores) draw with the mouse in every phase, for the
+latency a student sees: mouse-up to the new answer on the page (they send nothing to the
+wall). `--solo N`: first, one Chromium student alone draws N digits.
+
+`--ceiling`: then the largest class the server holds: class sizes 30, 60, 120, ... (or
+`--sizes`), each for `--ceiling-duration` seconds with a run training and the wall on, no
+Chromium student, until stroke to answer p95 passes 1 s (or a stroke times out); where 30
+already fails, 15, 7, 4 until one holds. It reports
+the largest that held and what limited the next (from where the cores went: the server's
+one Python process at a full core is the GIL; all cores busy besides the run is the machine;
+this benchmark's own process at a full core makes the figure a lower bound).
 
 Per phase: strokes answered per second, p50 / p95 / max from sending a stroke to its answer,
 wrong answers, errors, timeouts, the server's CPU (and the training process's, the browsers',
-this generator's) and memory, the browsers' end-to-end p50 / p95, training images/s against
-alone. At the end, with every session closed, the server's memory against its value after
-warm-up. `--json`: the last line is one JSON object of it all.
-Checked against the targets (issue 13) by `python -m pytest -m load -s` (tests/load/).
+this generator's, the whole machine's) and memory, the browsers' end-to-end p50 / p95,
+training images/s against alone; with the wall, sends acknowledged (and trigger to "sent"),
+sends on the wall, send to wall p50 / p95 / max, lost sends, the store's rows, names wrong,
+and the teacher's looks at the wall (how long one took, tiles). At the end, with every session
+closed, the server's memory against its value after warm-up, and the store's rows against
+every send acknowledged. `--json`: the last line is one JSON object of it all.
+Checked against the targets (issues 13 and 20) by `python -m pytest -m load -s` (tests/load/).
 """
 
 import argparse
 import asyncio
 import json
+import os
 import re
+import sqlite3
 import tempfile
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+from streamlit.proto.WidgetStates_pb2 import WidgetState
 
 from benchmarks.proc_usage import cpu_by_role, rss_mb, share_of_cores
 from cnn_demo.drawings.preprocess import CANVAS as CANVAS_PX
 from harness.browser import CHROMIUM, CHROMIUM_ARGS, Server
 from harness.canvas import CANVAS, SEEN_SRC, UNTIL_NEW_ANSWER, canvas_value
-from harness.websocket import Session, json_widget, trigger_widget
+from harness.websocket import Run, Session, json_widget, trigger_widget
 
 PREDICTION = "Prediction"  # the answer's metric label (locales/en.toml)
 STEP = re.compile(r"step (\d+)/(\d+)")  # the Train page's progress text
 TIMEOUT_S = 20.0  # an answer later than this is a timeout
 SESSION_KEPT_S = 120  # Streamlit keeps a closed session this long (MemorySessionStorage's ttl)
+# The class's roles (app_pages/classroom.py): every session of the benchmark's server is a student
+# until it enters this code on /class, as a teacher on another device does.
+TEACHER_CODE = "LOAD42"
+SEND = "Send to the class"  # the Draw page's button (locales/en.toml, class.send)
+SENT = "Sent to the class"  # the start of its acknowledgement
+NAME_BOX = "Your name on the wall"
+NAME_KEPT = "Name kept"
+CODE_BOX, LEAD = "Teacher code", "Lead the class"
+TILE = re.compile(r"-tile_(\d+)$")  # a wall tile's container id ends with its key, tile_<sent id>
+TAKE_BACK = re.compile(r"-take_back_(\d+)$")  # a student's own sent drawing's button
+WALL_GRACE_S = 5.0  # after a phase, how long sends still unseen on the wall may take to arrive
+STROKE_P95_MS = 1000  # the ceiling's bar: stroke to answer p95 with a run training (issue 20)
 
 
 # ---------------------------------------------------------------- the drawings
@@ -124,59 +174,330 @@ class Tally:
 
 async def open_draw(url: str) -> tuple[Session, str, str]:
     """A new session on /draw: (session, the canvas's fragment id, the canvas's widget id)."""
+    session, fragment, canvas, _ = await open_draw_run(url)
+    return session, fragment, canvas
+
+
+async def open_draw_run(url: str) -> tuple[Session, str, str, Run]:
+    """open_draw, with the page's run."""
     session = await Session(url).__aenter__()
     run = await session.open("draw")
     if run.errors():
         raise RuntimeError(f"/draw opened with errors: {run.errors()}")
-    fragment, canvas = run.component("drawable_canvas")
-    return session, fragment, canvas.id
+    fragment, canvas = last_component(run, "drawable_canvas")
+    return session, fragment, canvas.id, run
 
 
-async def student(url: str, book: list[Digit], rate: float, until: float, tally: Tally, seed: int) -> int:
-    """One student drawing digits until `until` (perf_counter). Returns the strokes answered."""
+def last_component(run: Run, name: str) -> tuple[str, object]:
+    """(fragment id, proto) of the run's last component of this name: after a button's st.rerun()
+    a run holds the interrupted fragment run's elements, then the new page's."""
+    found = [
+        (d.fragment_id, d.new_element.bidi_component)
+        for d in run.of("delta")
+        if d.WhichOneof("type") == "new_element"
+        and d.new_element.WhichOneof("type") == "bidi_component"
+        and name in d.new_element.bidi_component.component_name
+    ]
+    if not found:
+        raise LookupError(f"no component {name!r} in this run")
+    return found[-1]
+
+
+def labelled(run: Run, kind: str, label: str):
+    """The run's last widget of this kind ("button", "text_input") whose label starts so; None if none."""
+    found = [getattr(e, kind) for e in run.elements(kind) if getattr(e, kind).label.startswith(label)]
+    return found[-1] if found else None
+
+
+def alerts(run: Run) -> list[str]:
+    return [e.alert.body for e in run.elements("alert")]
+
+
+@dataclass
+class WallTally:
+    """What a phase's students sent to the class's wall, and what came of it."""
+
+    prefix: str  # the phase's students' names start so ("c2 s"): their rows in the class store
+    acked: dict[int, tuple[float, str]] = field(default_factory=dict)  # sent id -> (trigger sent at, name)
+    ack_s: list[float] = field(default_factory=list)  # trigger -> the page saying "sent"
+    errors: list[str] = field(default_factory=list)
+    renamed: int = 0
+
+
+class Gate:
+    """A phase's start: the class first joins (each student opens /draw and types its name, as a
+    class does when it arrives), then every student starts drawing at once, and the phase's clock
+    (its latencies, its CPU) starts then: the steady state, without the arrival's page loads."""
+
+    def __init__(self, students: int):
+        self.waiting = students
+        self.all_joined = asyncio.Event()
+        self.go = asyncio.Event()
+        self.until = float("inf")
+        if students == 0:
+            self.all_joined.set()
+
+    async def joined(self) -> float:
+        """A student has joined: wait for the start; returns when the phase ends (perf_counter)."""
+        self.waiting -= 1
+        if self.waiting == 0:
+            self.all_joined.set()
+        await self.go.wait()
+        return self.until
+
+    def start(self, duration: float) -> float:
+        self.until = time.perf_counter() + duration
+        self.go.set()
+        return self.until
+
+
+async def rename(session: Session, run: Run, name: str, wall: WallTally) -> Run:
+    """Type a name in the Draw page's name box, as a student does, so that their tile is theirs
+    on the wall: a rerun of the page with the box's new value (its on_change keeps it)."""
+    box = labelled(run, "text_input", NAME_BOX)
+    if box is None:
+        wall.errors.append("no name box on /draw")
+        return run
+    run = await session.rerun([WidgetState(id=box.id, string_value=name)], TIMEOUT_S)
+    if not any(a.startswith(NAME_KEPT) for a in alerts(run)):
+        wall.errors.append(f"rename to {name!r}: {alerts(run) or run.errors()}")
+    else:
+        wall.renamed += 1
+    return run
+
+
+async def send_to_class(session: Session, run: Run, fragment: str, name: str, wall: WallTally) -> Run | None:
+    """Press "Send to the class" as the browser sends it: a rerun of the canvas's fragment with the
+    button's trigger; the page's st.rerun() follows into a whole-page run, which says "sent" and
+    lists this student's drawings (their newest is this send). None when there was no button;
+    TimeoutError when nothing came back in time."""
+    button = labelled(run, "button", SEND)
+    if button is None:
+        wall.errors.append("no Send to the class button after a digit")
+        return None
+    sent = await session.send(session.rerun_message([trigger_widget(button.id)], fragment), TIMEOUT_S)
+    ids = [int(m.group(1)) for e in sent.elements("button") if (m := TAKE_BACK.search(e.button.id))]
+    if sent.errors() or not any(a.startswith(SENT) for a in alerts(sent)) or not ids:
+        wall.errors.append(f"a send not acknowledged: {sent.errors() or alerts(sent)}")
+        return sent
+    wall.acked[max(ids)] = (sent.sent, name)
+    wall.ack_s.append(sent.arrived[-1] - sent.sent)
+    return sent
+
+
+async def join(url: str, name: str, wall: WallTally | None) -> tuple[Session, str, str, Run]:
+    """A student arrives: /draw opened, and with the wall, their name typed."""
+    session, fragment, canvas, run = await open_draw_run(url)
+    if wall is not None:
+        try:
+            run = await rename(session, run, name, wall)
+        except BaseException:
+            await session.close()
+            raise
+    return session, fragment, canvas, run
+
+
+async def student(
+    url: str,
+    book: list[Digit],
+    rate: float,
+    until: "float | Gate",
+    tally: Tally,
+    seed: int,
+    wall: WallTally | None = None,
+    send_every: float = 30.0,
+) -> int:
+    """One student drawing digits until `until` (perf_counter, or a phase's Gate). Returns the
+    strokes answered. With a wall: they take a name of their own, and after a digit, once
+    `send_every` seconds have passed since their last send (the first one at a random moment of
+    the first interval), they send it to the class. A request unanswered in TIMEOUT_S is counted
+    (a stroke or a clear as a timeout, a send as a send error) and the student starts afresh in a
+    new session, as a browser that reloads, so one late answer cannot mix into the next."""
     rng = np.random.default_rng(seed)
-    session, fragment, canvas = await open_draw(url)
-    cleared = session.rerun_message([json_widget(canvas, cleared_value())], fragment).SerializeToString()
+    name = f"{wall.prefix}{seed:03d}" if wall is not None else ""
+    try:
+        session, fragment, canvas, run = await join(url, name, wall)
+    except Exception as e:  # a server too busy to open the page in time: this student never draws
+        tally.errors.append(f"joining: {e!r}")
+        if isinstance(until, Gate):
+            await until.joined()
+        return 0
+    if isinstance(until, Gate):
+        until = await until.joined()
+
+    def clear_message(fragment: str) -> bytes:
+        return session.rerun_message([json_widget(canvas, cleared_value())], fragment).SerializeToString()
+
+    cleared = clear_message(fragment)
     answered = 0
     await asyncio.sleep(rng.uniform(0, 1 / rate))  # a class does not lift its pens in one instant
+    next_send = time.perf_counter() + rng.uniform(0, send_every)
     try:
         for n in range(len(book) * 100):
+            if time.perf_counter() >= until:
+                return answered
             digit = book[(seed * 7 + n) % len(book)]
-            for k, stroke in enumerate(digit.strokes):
-                if time.perf_counter() >= until:
-                    return answered
-                msg = session.rerun_message([json_widget(canvas, stroke.value)], fragment).SerializeToString()
+            try:
+                for k, stroke in enumerate(digit.strokes):
+                    if time.perf_counter() >= until:
+                        return answered
+                    msg = session.rerun_message([json_widget(canvas, stroke.value)], fragment).SerializeToString()
+                    try:
+                        run = await session.send(msg, TIMEOUT_S)
+                    except TimeoutError:
+                        tally.timeouts += 1
+                        raise
+                    tally.errors += run.errors()
+                    answer = run.metrics().get(PREDICTION)
+                    shown = None if answer is None else int(answer[0].rstrip("?"))
+                    if shown is not None:
+                        answered += 1
+                        tally.latencies_s.append(run.seconds_to("metric"))
+                        tally.sent_at.append(run.sent)
+                    last = k == len(digit.strokes) - 1
+                    if shown != stroke.expected or (last and shown != digit.label):
+                        tally.wrong.append(f"stroke {k + 1} of a {digit.label}: page {shown}, engine {stroke.expected}")
+                    tally.picture_bytes += await session.fetch_images(run)
+                    await asyncio.sleep(rng.uniform(0.5, 1.5) / rate)  # looks at the answer
+                # The digit is finished: to the class's wall, when it is time.
+                if wall is not None and send_every > 0 and next_send <= time.perf_counter() < until:
+                    next_send = time.perf_counter() + send_every
+                    try:
+                        sent = await send_to_class(session, run, fragment, name, wall)
+                    except TimeoutError:
+                        wall.errors.append("a send unanswered in time")
+                        raise
+                    if sent is not None:
+                        tally.picture_bytes += await session.fetch_images(sent)
+                        try:  # the whole page ran again: its fragment's id, as the browser now knows it
+                            fragment, _ = last_component(sent, "drawable_canvas")
+                        except LookupError:
+                            wall.errors.append("no canvas after a send")
+                        cleared = clear_message(fragment)
+                    await asyncio.sleep(rng.uniform(0.5, 1.5) / rate)  # reads "sent"
                 try:
-                    run = await session.send(msg, TIMEOUT_S)
+                    run = await session.send(cleared, TIMEOUT_S)
                 except TimeoutError:
                     tally.timeouts += 1
-                    await session.close()  # its answer may still come: start afresh
-                    session, fragment, canvas = await open_draw(url)
-                    break
+                    raise
+                tally.clears += 1
                 tally.errors += run.errors()
-                answer = run.metrics().get(PREDICTION)
-                shown = None if answer is None else int(answer[0].rstrip("?"))
-                if shown is not None:
-                    answered += 1
-                    tally.latencies_s.append(run.seconds_to("metric"))
-                    tally.sent_at.append(run.sent)
-                last = k == len(digit.strokes) - 1
-                if shown != stroke.expected or (last and shown != digit.label):
-                    tally.wrong.append(f"stroke {k + 1} of a {digit.label}: page {shown}, engine {stroke.expected}")
-                tally.picture_bytes += await session.fetch_images(run)
-                await asyncio.sleep(rng.uniform(0.5, 1.5) / rate)  # looks at the answer
-            run = await session.send(cleared, TIMEOUT_S)
-            tally.clears += 1
-            tally.errors += run.errors()
-            if PREDICTION in run.metrics():
-                tally.errors.append("an answer after the canvas was cleared")
-            await asyncio.sleep(rng.uniform(0.5, 1.5) / rate)
+                if PREDICTION in run.metrics():
+                    tally.errors.append("an answer after the canvas was cleared")
+                await asyncio.sleep(rng.uniform(0.5, 1.5) / rate)
+            except TimeoutError:  # its answer may still come: start afresh
+                await session.close()
+                try:
+                    session, fragment, canvas, run = await join(url, name, wall)
+                except Exception as e:
+                    tally.errors.append(f"joining again: {e!r}")
+                    return answered
+                cleared = clear_message(fragment)
         return answered
     finally:
         await session.close()
 
 
 # ---------------------------------------------------------------- the teacher
+
+
+async def lead(session: Session) -> Run:
+    """Enter the teacher code on /class, as a teacher on another device does (the benchmark's
+    server makes every address a student): this session leads from now on."""
+    run = await session.open("class")
+    box, button = labelled(run, "text_input", CODE_BOX), labelled(run, "button", LEAD)
+    if box is None or button is None:
+        raise RuntimeError("no teacher code box on /class")
+    run = await session.rerun([WidgetState(id=box.id, string_value=TEACHER_CODE), trigger_widget(button.id)])
+    if TEACHER_CODE not in run.headings():  # the teacher's view shows the code
+        raise RuntimeError(f"the teacher code was refused: {alerts(run) or run.errors()}")
+    return run
+
+
+class WallTeacher:
+    """The teacher's Class page, open throughout: one session that entered the code and plays the
+    page's timers as the browser does (the wall each second, the count of students every 2 s),
+    loading the tiles' new pictures, and noting when each sent drawing's tile first arrives."""
+
+    def __init__(self, url: str):
+        self.url = url
+        self.first_seen: dict[int, tuple[float, str | None]] = {}  # sent id -> (arrival, the name on its tile)
+        self.wall_runs: list[tuple[float, float, int]] = []  # (sent at, seconds to the end, tiles)
+        self.errors: list[str] = []
+        self.picture_bytes = 0
+        self._images: set[str] = set()  # a browser's <img> keeps a picture whose address is unchanged
+        self._clear_id: str | None = None
+        self._wall_fragment: str | None = None
+        self._lock = asyncio.Lock()  # one run at a time on the socket: the timers and a clear
+        self._watching: asyncio.Task | None = None
+
+    async def __aenter__(self) -> "WallTeacher":
+        self.session = await Session(self.url).__aenter__()
+        self._look(await lead(self.session), None)
+        self._watching = asyncio.create_task(self._watch())
+        return self
+
+    async def __aexit__(self, *exc) -> None:
+        if self._watching:
+            self._watching.cancel()
+        await self.session.close()
+
+    async def _watch(self) -> None:
+        due: dict[str, float] = {}
+        while True:
+            now = time.perf_counter()
+            for fragment, interval in list(self.session.auto_reruns.items()):
+                if due.setdefault(fragment, now + interval) <= now:
+                    due[fragment] = now + interval
+                    async with self._lock:
+                        try:
+                            run = await self.session.rerun_fragment(fragment, [], TIMEOUT_S)
+                        except TimeoutError:
+                            self.errors.append("a wall run timed out")
+                            continue
+                        self._look(run, fragment)
+                        await self._load(run)
+            await asyncio.sleep(0.02)
+
+    async def _load(self, run: Run) -> None:
+        for url in run.image_urls():
+            if url not in self._images:
+                self._images.add(url)
+                self.picture_bytes += len(await self.session.fetch(url))
+
+    def _look(self, run: Run, fragment: str | None) -> None:
+        """Note the tiles of a run of the wall: a tile is a container keyed tile_<sent id> holding
+        the student's name as st.text."""
+        self.errors += run.errors()
+        clear = [e.button.id for e in run.elements("button") if e.button.id.endswith("-clear_yes")]
+        if not clear:
+            return  # the count of students, not the wall
+        self._clear_id = clear[-1]
+        if fragment is not None:
+            self._wall_fragment = fragment
+        tiles: dict[tuple, int] = {}  # the tile's place on the page -> its sent id
+        for m, at in zip(run.messages, run.arrived):
+            if m.WhichOneof("type") != "delta":
+                continue
+            place = tuple(m.metadata.delta_path)
+            if m.delta.WhichOneof("type") == "add_block" and (match := TILE.search(m.delta.add_block.id)):
+                tiles[place] = int(match.group(1))
+            elif m.delta.WhichOneof("type") == "new_element" and m.delta.new_element.WhichOneof("type") == "text":
+                sent_id = tiles.get(place[:-1])
+                if sent_id is not None and sent_id not in self.first_seen:
+                    self.first_seen[sent_id] = (at, m.delta.new_element.text.body)
+        if fragment is not None:
+            self.wall_runs.append((run.sent, run.arrived[-1] - run.sent, len(tiles)))
+
+    async def clear(self) -> None:
+        """The teacher's "Clear the wall", answered yes: each class size starts with an empty wall."""
+        async with self._lock:
+            if self._clear_id is None or self._wall_fragment is None:
+                raise RuntimeError("the teacher's wall has not run yet")
+            run = await self.session.rerun_fragment(self._wall_fragment, [trigger_widget(self._clear_id)])
+            self._look(run, self._wall_fragment)
+            if run.errors():
+                raise RuntimeError(f"clearing the wall: {run.errors()}")
 
 
 class Teacher:
@@ -190,6 +511,7 @@ class Teacher:
 
     async def __aenter__(self) -> "Teacher":
         self.session = await Session(self.url).__aenter__()
+        await lead(self.session)  # on /class: the run's controls are the teacher's
         self.page = await self.session.open("train")
         return self
 
@@ -314,6 +636,42 @@ def percentile_ms(values: list[float], q: float) -> float | None:
     return round(1000 * float(np.percentile(values, q)), 1) if values else None
 
 
+def machine_busy_s() -> tuple[float, float]:
+    """(busy, all) CPU seconds of the whole machine so far, every process included (/proc/stat)."""
+    ticks = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    idle = ticks[3] + ticks[4]  # idle + iowait
+    hz = os.sysconf("SC_CLK_TCK")
+    return (sum(ticks) - idle) / hz, sum(ticks) / hz
+
+
+def store_rows(path: Path, prefix: str = "") -> int:
+    """Drawings in the class store whose name starts with `prefix`, read from the file itself,
+    read-only, as a second process would."""
+    with sqlite3.connect(f"file:{path}?mode=ro", uri=True) as db:
+        return db.execute("SELECT COUNT(*) FROM drawings WHERE name LIKE ?", (prefix + "%",)).fetchone()[0]
+
+
+def what_limits(r: dict) -> str:
+    """From a phase's CPU shares: what held its strokes back. The run's worker runs at the lowest
+    priority, so it takes only what the rest leaves: the machine is busy whenever a run trains."""
+    cores = os.cpu_count() or 1
+    # A browser of other work that ends during the phase reads as a negative share: none.
+    share = {role: max(v, 0.0) * cores for role, v in r["cpu_share"].items()}
+    busy = r["machine_busy"] * cores
+    others = max(0.0, busy - sum(share.values()))  # processes that are not this benchmark's
+    said = (
+        f"server {share['server']:.2f}, training {share['training']:.2f}, generator {share['generator']:.2f}, "
+        f"browsers {share['browsers']:.2f}, other processes {others:.2f} of {cores} cores"
+    )
+    if share["server"] >= 0.75:  # a process held by the GIL rarely shows all of its core: waits, other processes
+        return f"the GIL: the server's one Python process at {share['server']:.2f} of a core ({said})"
+    if share["generator"] >= 0.85:
+        return f"this benchmark's own process at a full core: the figure is a lower bound ({said})"
+    if busy - share["training"] >= 0.85 * cores:
+        return f"the machine: its cores busy besides the run ({said})"
+    return f"no core full ({said})"
+
+
 # ---------------------------------------------------------------- the phases
 
 
@@ -327,29 +685,47 @@ async def phase(
     pages: list,
     alone_s: float,
     batch: int,
+    wall_teacher: WallTeacher | None = None,
+    send_every: float = 30.0,
+    number: int = 0,
 ) -> dict:
-    """One class size for `duration` seconds, with the teacher's run going when there is a teacher."""
+    """One class size for `duration` seconds, with the teacher's run going when there is a teacher,
+    and the wall when there is a teacher's Class page open (each phase starts with it cleared)."""
     result: dict = {"students": students, "training": teacher is not None, "rate": rate, "duration_s": duration}
+    result["send_every_s"] = send_every if wall_teacher is not None else 0
     if teacher is not None:
         await teacher.start(epochs=100)
         await asyncio.sleep(4)  # past the run's first steps (data onto the device, warm-up)
         t0 = time.perf_counter()
         await asyncio.sleep(alone_s)
         alone = teacher.images_per_s(t0, time.perf_counter(), batch)
+    wall = None
+    if wall_teacher is not None:
+        await wall_teacher.clear()
+        wall = WallTally(prefix=f"c{number} s")
     tally = Tally()
     browsers = [{"latencies_s": [], "errors": [], "digits": 0, "right": 0} for _ in pages]
-    cpu0, start = cpu_by_role(server.proc.pid), time.perf_counter()
-    until = start + duration
-    answered = await asyncio.gather(
-        *(student(server.url, book, rate, until, tally, seed=i) for i in range(students)),
-        *(browser_student(p, book, until, rate, 100 + i, b) for i, (p, b) in enumerate(zip(pages, browsers))),
+    gate = Gate(students)
+    class_drawing = asyncio.gather(
+        *(student(server.url, book, rate, gate, tally, i, wall, send_every) for i in range(students))
     )
-    wall = time.perf_counter() - start
-    cpu1 = cpu_by_role(server.proc.pid)
-    strokes = sum(a for a in answered[:students])
+    joining = time.perf_counter()
+    await asyncio.wait([asyncio.ensure_future(gate.all_joined.wait()), class_drawing], return_when="FIRST_COMPLETED")
+    result["join_s"] = round(time.perf_counter() - joining, 1)  # the class's pages opened and names typed
+    cpu0, busy0, start = cpu_by_role(server.proc.pid), machine_busy_s(), time.perf_counter()
+    until = gate.start(duration)
+    answered, _ = await asyncio.gather(
+        class_drawing,
+        asyncio.gather(
+            *(browser_student(p, book, until, rate, 100 + i, b) for i, (p, b) in enumerate(zip(pages, browsers)))
+        ),
+    )
+    wall_s = time.perf_counter() - start
+    cpu1, busy1 = cpu_by_role(server.proc.pid), machine_busy_s()
+    strokes = sum(answered)
     result.update(
         strokes_answered=strokes,
-        strokes_per_s=round(strokes / wall, 2),
+        strokes_per_s=round(strokes / wall_s, 2),
         ms_p50=percentile_ms(tally.latencies_s, 50),
         ms_p95=percentile_ms(tally.latencies_s, 95),
         ms_max=percentile_ms(tally.latencies_s, 100),
@@ -359,10 +735,43 @@ async def phase(
         error_examples=tally.errors[:5],
         timeouts=tally.timeouts,
         clears=tally.clears,
-        cpu_share=share_of_cores(cpu0, cpu1, wall),
+        cpu_share=share_of_cores(cpu0, cpu1, wall_s),
+        machine_busy=round((busy1[0] - busy0[0]) / max(busy1[1] - busy0[1], 1e-9), 3),
         server_cpu_ms_per_stroke=round(1000 * (cpu1["server"] - cpu0["server"]) / max(strokes + tally.clears, 1), 1),
         server_rss_mb=round(rss_mb(server.proc.pid), 1),
     )
+    if wall is not None:
+        # The last sends may still be on their way to the teacher's next look at the wall.
+        deadline = time.perf_counter() + WALL_GRACE_S
+        while time.perf_counter() < deadline and any(i not in wall_teacher.first_seen for i in wall.acked):
+            await asyncio.sleep(0.2)
+        seen = {i: wall_teacher.first_seen[i] for i in wall.acked if i in wall_teacher.first_seen}
+        to_wall = [seen[i][0] - sent_at for i, (sent_at, _) in wall.acked.items() if i in seen]
+        looks = [(s, d, n) for s, d, n in wall_teacher.wall_runs if start <= s <= until]
+        rows = store_rows(server.runs_dir.parent / "class.sqlite3", wall.prefix)
+        result.update(
+            sends_acknowledged=len(wall.acked),
+            sends_on_wall=len(seen),
+            sends_lost=len(wall.acked) - len(seen),
+            store_rows=rows,
+            store_rows_missing=len(wall.acked) - rows,
+            names_wrong=sum(seen[i][1] != name for i, (_, name) in wall.acked.items() if i in seen),
+            send_errors=len(wall.errors),
+            send_error_examples=wall.errors[:5],
+            renamed=wall.renamed,
+            wall_ms_p50=percentile_ms(to_wall, 50),
+            wall_ms_p95=percentile_ms(to_wall, 95),
+            wall_ms_max=percentile_ms(to_wall, 100),
+            ack_ms_p50=percentile_ms(wall.ack_s, 50),
+            ack_ms_p95=percentile_ms(wall.ack_s, 95),
+            teacher_wall_looks=len(looks),
+            teacher_wall_run_ms_p50=percentile_ms([d for _, d, _ in looks], 50),
+            teacher_wall_run_ms_p95=percentile_ms([d for _, d, _ in looks], 95),
+            teacher_wall_tiles_end=looks[-1][2] if looks else 0,
+            teacher_errors=len(wall_teacher.errors),
+            teacher_error_examples=wall_teacher.errors[:5],
+        )
+        wall_teacher.errors.clear()
     if pages:
         lat = [x for b in browsers for x in b["latencies_s"]]
         result.update(
@@ -381,7 +790,55 @@ async def phase(
             train_images_per_s_during=None if during is None else round(during),
             train_speed_kept=round(during / alone, 3) if alone and during else None,
         )
+    result["limit"] = what_limits(result)
     return result
+
+
+def holds(r: dict) -> bool:
+    """A class size the server holds: stroke to answer p95 within the bar, no stroke unanswered."""
+    return r["ms_p95"] is not None and r["ms_p95"] <= STROKE_P95_MS and r["timeouts"] == 0
+
+
+async def ceiling_search(sizes: list[int] | None, run_phase, number: int, largest: int = 960, smallest: int = 4):
+    """The ceiling's phases, in order: `sizes` until one fails; else 30, 60, 120, ... doubled until
+    one fails (when 30 already fails, 15, 7, 4 halved until one holds), then once the size halfway
+    between the largest that held and the smallest that failed. Yields each phase's result;
+    run_phase(students, phase number) runs one."""
+    queue = list(sizes) if sizes else None
+    students = queue.pop(0) if queue else 30
+    held, failed, refined = 0, 0, False  # the largest size that held, the smallest that failed
+    while students:
+        number += 1
+        r = await run_phase(students, number)
+        yield r
+        if holds(r):
+            held = max(held, students)
+        else:
+            failed = min(failed or students, students)
+        if queue is not None:
+            students = (queue.pop(0) if queue else 0) if holds(r) else 0
+        elif not failed:
+            students = students * 2 if students * 2 <= largest else 0
+        elif not held:
+            students = max(smallest, students // 2) if students > smallest else 0
+        elif not refined and failed - held >= 8:
+            students, refined = (held + failed) // 2, True
+        else:
+            students = 0
+
+
+@contextmanager
+def environment(**values: str):
+    saved = {k: os.environ.get(k) for k in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
 
 
 async def measure(
@@ -394,8 +851,14 @@ async def measure(
     alone_s: float = 10,
     settle_s: float = 20,
     memory_wait_s: float = SESSION_KEPT_S + 10,
+    send_every: float = 30.0,
+    ceiling: bool = False,
+    sizes: list[int] | None = None,
+    ceiling_duration: float = 45,
     log=print,
 ) -> dict:
+    """The phases (each size of `class_sizes`, with and/or without a run), then with `ceiling` the
+    search for the largest class the server holds (a run training, the wall on when `send_every`)."""
     from playwright.async_api import async_playwright
 
     from cnn_demo.training.train import RECIPES
@@ -403,10 +866,15 @@ async def measure(
     batch = RECIPES[next(iter(RECIPES))]["batch_size"]  # the teacher's run: the recipe /train offers first (Quick)
     book = drawing_book(60)
     tmp = Path(tempfile.mkdtemp())
-    server = Server(tmp / "runs", tmp / "streamlit.log")
-    out: dict = {"rate": rate, "duration_s": duration, "browsers": browsers, "phases": []}
+    with environment(
+        CNN_DEMO_ALL_STUDENTS="1", CNN_DEMO_TEACHER_CODE=TEACHER_CODE, CNN_DEMO_CLASS_DB=str(tmp / "class.sqlite3")
+    ):
+        server = Server(tmp / "runs", tmp / "streamlit.log")
+    out: dict = {"rate": rate, "duration_s": duration, "browsers": browsers, "send_every_s": send_every, "phases": []}
+    acknowledged = 0
     try:
         async with async_playwright() as pw, Teacher(server.url) as teacher:
+            wall_teacher = await WallTeacher(server.url).__aenter__() if send_every > 0 else None
             chromium = await pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
             contexts = [
                 await chromium.new_context(viewport={"width": 1280, "height": 800}) for _ in range(max(browsers, 1))
@@ -415,12 +883,15 @@ async def measure(
             for p in pages:
                 await p.goto(f"{server.url}/draw")
                 await p.locator(".st-key-draw_canvas canvas, canvas.upper-canvas").first.wait_for(timeout=120_000)
-            # Warm-up, so that what a server loads once (MNIST, the model, the first figures) is in
-            # the memory baseline: a short run, and a few students drawing.
+            # Warm-up, so that what a server loads once (MNIST, the model, the first figures, the
+            # class store) is in the memory baseline: a short run, and a few students drawing and sending.
             await teacher.start(epochs=1, train_images=3000)
             await teacher.stop()
-            warm = Tally()
-            await asyncio.gather(*(student(server.url, book, 2.0, time.perf_counter() + 8, warm, i) for i in range(5)))
+            warm, warm_wall = Tally(), WallTally(prefix="warm s")
+            await asyncio.gather(
+                *(student(server.url, book, 2.0, time.perf_counter() + 8, warm, i, warm_wall, 2.0) for i in range(5))
+            )
+            acknowledged += len(warm_wall.acked)
             await asyncio.sleep(settle_s)
             out["rss_mb_warm"] = round(rss_mb(server.proc.pid), 1)
             predictions = sum(1 for _ in warm.latencies_s)
@@ -436,8 +907,10 @@ async def measure(
                     "errors": result["errors"][:5],
                 }
                 log(f"solo browser: {json.dumps(out['solo'])}")
+            number = 0
             for students in class_sizes:
                 for with_run in {"both": (False, True), "on": (True,), "off": (False,)}[training]:
+                    number += 1
                     r = await phase(
                         server,
                         book,
@@ -448,10 +921,56 @@ async def measure(
                         pages[:browsers],
                         alone_s,
                         batch,
+                        wall_teacher,
+                        send_every,
+                        number,
                     )
                     predictions += r["strokes_answered"]
+                    acknowledged += r.get("sends_acknowledged", 0)
                     out["phases"].append(r)
                     log(summary(r))
+            if ceiling:
+                # No Chromium student here: the class is the protocol's, as the issue's probe was.
+                steps = []
+                async for r in ceiling_search(
+                    sizes,
+                    lambda n, k: phase(
+                        server,
+                        book,
+                        n,
+                        rate,
+                        ceiling_duration,
+                        teacher,
+                        [],
+                        alone_s,
+                        batch,
+                        wall_teacher,
+                        send_every,
+                        k,
+                    ),
+                    number,
+                ):
+                    r["ceiling_step"] = True
+                    predictions += r["strokes_answered"]
+                    acknowledged += r.get("sends_acknowledged", 0)
+                    out["phases"].append(r)
+                    steps.append(r)
+                    log(summary(r))
+                held = max((r for r in steps if holds(r)), key=lambda r: r["students"], default=None)
+                above = [r for r in steps if not holds(r) and r["students"] > (held["students"] if held else 0)]
+                failed = min(above, key=lambda r: r["students"], default=None)
+                out["ceiling"] = {
+                    "students": held["students"] if held else 0,
+                    "bar_ms_p95": STROKE_P95_MS,
+                    "tried": [(r["students"], r["ms_p95"], r["timeouts"]) for r in steps],
+                    "failed_at": failed["students"] if failed else None,
+                    "limit_at_ceiling": held["limit"] if held else None,
+                    "limit_where_it_failed": failed["limit"] if failed else None,
+                    "duration_s": ceiling_duration,
+                }
+                log(ceiling_summary(out["ceiling"]))
+            if wall_teacher is not None:
+                await wall_teacher.__aexit__(None, None, None)
             for c in contexts:
                 await c.close()
             await chromium.close()
@@ -465,6 +984,9 @@ async def measure(
         out["rss_mb_end"] = round(rss_mb(server.proc.pid), 1)
         out["rss_mb_growth"] = round(out["rss_mb_end"] - out["rss_mb_warm"], 1)
         out["server_tracebacks"] = server.log_text().count("Traceback")
+        if send_every > 0:
+            out["sends_acknowledged"] = acknowledged
+            out["store_rows"] = store_rows(tmp / "class.sqlite3")
         return out
     finally:
         server.stop()
@@ -475,8 +997,17 @@ def summary(r: dict) -> str:
         f"{r['students']} students{' + training' if r['training'] else ''}: {r['strokes_per_s']} strokes/s answered, "
         f"p50 {r['ms_p50']} / p95 {r['ms_p95']} / max {r['ms_max']} ms, wrong {r['wrong']}, errors {r['errors']}, "
         f"timeouts {r['timeouts']}, server {r['cpu_share']['server']:.0%} of the cores "
-        f"({r['server_cpu_ms_per_stroke']} ms a stroke), {r['server_rss_mb']} MB"
+        f"({r['server_cpu_ms_per_stroke']} ms a stroke), machine {r['machine_busy']:.0%} busy, {r['server_rss_mb']} MB"
     )
+    if "sends_acknowledged" in r:
+        line += (
+            f"; wall: {r['sends_acknowledged']} sends acknowledged (p50 {r['ack_ms_p50']} / p95 {r['ack_ms_p95']} ms), "
+            f"{r['sends_on_wall']} on the wall, send to wall p50 {r['wall_ms_p50']} / p95 {r['wall_ms_p95']} / "
+            f"max {r['wall_ms_max']} ms, lost {r['sends_lost']}, store rows {r['store_rows']}, "
+            f"names wrong {r['names_wrong']}, send errors {r['send_errors']}, teacher errors {r['teacher_errors']}; "
+            f"the teacher's wall: {r['teacher_wall_looks']} looks, p50 {r['teacher_wall_run_ms_p50']} / "
+            f"p95 {r['teacher_wall_run_ms_p95']} ms a look, {r['teacher_wall_tiles_end']} tiles"
+        )
     if "browser_ms_p50" in r:
         line += f"; browsers p50 {r['browser_ms_p50']} / p95 {r['browser_ms_p95']} ms"
     if r["training"]:
@@ -484,18 +1015,38 @@ def summary(r: dict) -> str:
             f"; training {r['train_images_per_s_during']} images/s vs {r['train_images_per_s_alone']} alone "
             f"({100 * (r['train_speed_kept'] or 0):.0f}% kept)"
         )
-    return line
+    return line + f"; limit: {r['limit']}"
+
+
+def ceiling_summary(c: dict) -> str:
+    tried = ", ".join(f"{n}: p95 {p95} ms{f' ({t} timeouts)' if t else ''}" for n, p95, t in c["tried"])
+    return (
+        f"ceiling: {c['students']} students hold stroke to answer p95 <= {c['bar_ms_p95']} ms with a run training "
+        f"(tried {tried}); at {c['students']}: {c['limit_at_ceiling']}; "
+        f"where it failed ({c['failed_at']}): {c['limit_where_it_failed']}"
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m benchmarks.class_load", description=__doc__.split("\n")[0])
-    p.add_argument("--students", type=int, nargs="+", default=[30, 60], help="class sizes, one phase each")
+    p.add_argument(
+        "--students", type=int, nargs="*", help="class sizes, one phase each (default 30 60; none with --ceiling)"
+    )
     p.add_argument("--rate", type=float, default=0.5, help="strokes per second per student, while not waiting")
     p.add_argument("--duration", type=float, default=60, help="seconds each phase draws")
     p.add_argument("--training", choices=["both", "on", "off"], default="both", help="phases with a training run")
     p.add_argument("--browsers", type=int, default=1, help="real Chromium students drawing in every phase (0-2)")
     p.add_argument("--solo", type=int, default=0, help="first, one Chromium student alone draws this many digits")
     p.add_argument("--alone", type=float, default=10, help="seconds the run's speed is measured before students")
+    p.add_argument(
+        "--send-every",
+        type=float,
+        default=30.0,
+        help="seconds between a student's sends to the class's wall (the teacher's Class page open); 0: no wall",
+    )
+    p.add_argument("--ceiling", action="store_true", help="then find the largest class that keeps p95 <= 1 s")
+    p.add_argument("--sizes", type=int, nargs="+", help="the ceiling's class sizes (default 30, 60, 120, ...)")
+    p.add_argument("--ceiling-duration", type=float, default=45, help="seconds each step of the ceiling draws")
     p.add_argument(
         "--memory-wait",
         type=float,
@@ -504,6 +1055,8 @@ def main(argv: list[str] | None = None) -> int:
     )
     p.add_argument("--json", action="store_true", help="end with one JSON line of the results")
     args = p.parse_args(argv)
+    if args.students is None:
+        args.students = [] if args.ceiling else [30, 60]
     r = asyncio.run(
         measure(
             args.students,
@@ -514,12 +1067,18 @@ def main(argv: list[str] | None = None) -> int:
             args.solo,
             args.alone,
             memory_wait_s=args.memory_wait,
+            send_every=args.send_every,
+            ceiling=args.ceiling,
+            sizes=args.sizes,
+            ceiling_duration=args.ceiling_duration,
         )
     )
     print(
         f"server memory: {r['rss_mb_warm']} MB after warm-up, {r['rss_mb_end']} MB at the end with every session "
         f"closed ({r['rss_mb_growth']:+} MB after {r['predictions']} predictions); tracebacks: {r['server_tracebacks']}"
     )
+    if "store_rows" in r:
+        print(f"the class store: {r['store_rows']} rows, {r['sends_acknowledged']} sends acknowledged")
     if args.json:
         print(json.dumps(r))
     return 0
