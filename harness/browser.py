@@ -51,6 +51,18 @@ CHART_TITLE_SHOWN = (
 )
 
 
+# What a failed test reports of a page: its script's state, skeletons, the status widget's words
+# ("Running...", "Connecting" when the websocket dropped), and the error boxes' first words.
+STATE_SEEN = (
+    "() => { const a = document.querySelector(\"[data-testid='stApp']\");"
+    " const errs = [...document.querySelectorAll(\"[data-testid='stAlertContentError']\")].map(e => e.innerText.slice(0, 120));"
+    " return { script: a ? a.getAttribute('data-test-script-state') : 'no app',"
+    " skeletons: document.querySelectorAll(\"[data-testid='stSkeleton']\").length,"
+    " status: (document.querySelector(\"[data-testid='stStatusWidget']\") || {}).innerText || '',"
+    " errors: errs }; }"
+)
+
+
 class Server:
     def __init__(self, runs_dir: Path, log_path: Path):
         self.port = _free_port()
@@ -135,6 +147,8 @@ WORKER_READY = re.compile(r"^Training process ready")  # locales/en.toml, train.
 class App:
     """One browser session on the app, with the waits and checks every test needs."""
 
+    open_now: "list[App]" = []  # every session not yet closed: a failed test reports on each
+
     def __init__(self, server: Server, browser, viewport=(1400, 1000), touch: bool = False):
         """touch: a phone's or a tablet's browser (touch events, a mobile viewport)."""
         self.server = server
@@ -144,6 +158,7 @@ class App:
         self.page = self.context.new_page()
         self.expected_errors: list[str] = []  # substrings of error boxes this test provokes
         self._log_start = len(server.log_text())
+        App.open_now.append(self)
 
     def goto(self, path: str = "", timeout: float = 60_000) -> None:
         self.page.goto(f"{self.server.url}/{path.lstrip('/')}")
@@ -227,7 +242,19 @@ class App:
         assert not unexpected, f"error box on the page: {unexpected}"
         assert "Traceback" not in log, f"traceback in the server log:\n{log[-3000:]}"
 
+    def state(self) -> str:
+        """Where this session stands, for a failed test's report: the address, the script's state,
+        skeletons still on the page, the connection, error boxes; a screenshot in $E2E_SHOTS/failed."""
+        try:
+            seen = self.page.evaluate(STATE_SEEN)
+            shot = self.screenshot(f"failed/{time.strftime('%H%M%S')}_{id(self) % 10_000}")
+        except Exception as e:  # a closed page, a browser gone: say so, and report the rest
+            return f"{self.page.url}: not readable ({e})"
+        return f"{self.page.url}: {seen}; screenshot {shot}"
+
     def close(self) -> None:
+        if self in App.open_now:
+            App.open_now.remove(self)
         self.context.close()
 
 

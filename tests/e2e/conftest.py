@@ -37,6 +37,26 @@ def pytest_collection_modifyitems(config, items):
         config.option.rerun_show_tracebacks = True
 
 
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    """A browser test that fails says where each of its browser sessions stood (the script's
+    state, the status widget, skeletons, a screenshot), the server's log since, and how busy the
+    machine was: a timeout on a busy CI machine is otherwise a bare "Timeout 60000ms"."""
+    outcome = yield
+    report = outcome.get_result()
+    if report.when != "call" or not report.failed or item.get_closest_marker("e2e") is None:
+        return
+    lines = [f"load average {os.getloadavg()}; {busiest_processes()}"]
+    for a in App.open_now:
+        lines += [a.state(), "server log since this session opened, its end:", a.server.log_text(a._log_start)[-1500:]]
+    report.sections.append(("browser sessions at the failure", "\n".join(lines)))
+
+
+def busiest_processes(n: int = 5) -> str:
+    ps = subprocess.run(["ps", "-eo", "pcpu,rss,args", "--sort=-pcpu"], capture_output=True, text=True)
+    return "busiest processes:\n" + "\n".join(line[:160] for line in ps.stdout.splitlines()[: n + 1])
+
+
 @pytest.fixture(scope="session", autouse=True)
 def measured_machine():
     """This machine's training settings, measured once (about 20 s, the first time only) before
