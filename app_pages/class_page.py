@@ -25,6 +25,7 @@ from app_pages.classroom import (
 from app_pages.common import projector, send_to_inspect
 from app_pages.figures import picture, probability_bars
 from app_pages.i18n import t
+from app_pages.wall_tiles import tiles_data, wall_tiles
 from cnn_demo.classroom.address import join_url, qr_png
 from cnn_demo.classroom.teacher import all_students
 from cnn_demo.classroom.wall import Sent
@@ -35,9 +36,8 @@ CONNECTED_EVERY_S = 2.0  # the count follows students arriving and leaving
 # Class page looks less often: each look redraws every tile, and a class may all sit on this page.
 WALL_EVERY_S = {True: 1.0, False: 10.0}
 TILE_WIDTH = 150  # pixels: eleven tiles a row on a projector, two on a phone
-# Our own constant CSS: names larger on the tiles and in the spotlight (they are st.text: plain text)
+# Our own constant CSS: the name in the spotlight large (it is st.text: plain text)
 WALL_CSS = """<style>
-[class*="st-key-tile_"] [data-testid="stText"] { font-weight: 600; }
 .st-key-spotlight_name [data-testid="stText"] { font-size: 2rem; font-weight: 700; line-height: 1.2; }
 </style>"""
 
@@ -99,25 +99,23 @@ def answer_text(sent: Sent, template: str | None = None) -> str:
     return (template or t("class.answer")).format(answer=sent.answer, percent=f"{sent.confidence:.0%}")
 
 
-def tile(sent: Sent, teacher: bool, template: str) -> None:
-    """One student's latest drawing: the drawing, the model's answer, the name; the teacher's two
-    buttons (refused on the server to anyone else, like every teacher action)."""
-    with st.container(
-        width=round(TILE_WIDTH * (1.4 if projector() else 1.0)), border=True, key=f"tile_{sent.id}", gap="small"
-    ):
-        st.image(sent.drawing_png, width="stretch", output_format="PNG")
-        st.text(sent.name)
-        st.caption(answer_text(sent, template))
-        if teacher:
-            row = st.container(horizontal=True, gap="small")
-            spot = row.button("", icon=":material/zoom_in:", key=f"spot_{sent.id}", help=t("class.spotlight_help"))
-            remove = row.button("", icon=":material/delete:", key=f"remove_{sent.id}", help=t("class.remove_help"))
-            if teacher_action(spot):
-                class_store().spotlight(sent.id)
-                redraw_wall()
-            if teacher_action(remove):
-                class_store().remove(sent.id)
-                redraw_wall()
+def tiles_part(tiles: list[Sent], teacher: bool) -> None:
+    """Each student's latest drawing: the drawing, the model's answer, the name; the teacher's two
+    buttons, spotlight and remove (refused on the server to anyone else, like every teacher
+    action). One element for the whole wall (app_pages/wall_tiles.py)."""
+    template = t("class.answer")
+    scale = 1.4 if projector() else 1.0
+    helps = {"spot": t("class.spotlight_help"), "remove": t("class.remove_help")}
+    data = tiles_data(
+        tiles, [answer_text(s, template) for s in tiles], teacher, round(TILE_WIDTH * scale), scale, helps
+    )
+    action = wall_tiles(data)
+    if action is not None and teacher_action(True):
+        if action.kind == "spot":
+            class_store().spotlight(action.sent_id)
+        else:
+            class_store().remove(action.sent_id)
+        redraw_wall()
 
 
 def spotlight_part(sent: Sent, teacher: bool) -> None:
@@ -172,10 +170,7 @@ def wall_part() -> None:
     if not tiles:
         st.info(t("class.wall_empty"))
         return
-    with st.container(horizontal=True, gap="small", key="wall"):
-        template = t("class.answer")
-        for sent in tiles:
-            tile(sent, teacher, template)
+    tiles_part(tiles, teacher)
 
 
 st.html(WALL_CSS)

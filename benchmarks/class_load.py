@@ -24,9 +24,10 @@ button's trigger in a rerun of the canvas's fragment, as a browser sends it; the
 is followed into the whole page, which says "sent" and lists the student's sends, the newest
 being this one). One more session, the teacher's, entered the code on /class and keeps the page
 open throughout, playing its timers as the browser does (the wall every second, the count every
-2 s) and loading each new picture once. A send is on the wall when a run of the teacher's wall
-first holds its tile (the container tile_<id>, with the student's name as its text): send to
-wall is from the trigger sent to that tile's arrival. Lost: a send acknowledged but never on the
+2 s; the tiles' pictures come inline with each look, the spotlight's loaded once). A send is on
+the wall when a run of the teacher's wall first holds its tile (in the wall element's data,
+app_pages/wall_tiles.py: its id and the student's name): send to wall is from the trigger sent
+to that tile's arrival. Lost: a send acknowledged but never on the
 wall (5 s of grace after the phase), and the class store's rows (read from the SQLite file,
 read-only, as another process would) against the sends acknowledged. Each phase starts with
 the wall cleared by the teacher (a new class).
@@ -102,7 +103,7 @@ SENT = "Sent to the class"  # the start of its acknowledgement
 NAME_BOX = "Your name on the wall"
 NAME_KEPT = "Name kept"
 CODE_BOX, LEAD = "Teacher code", "Lead the class"
-TILE = re.compile(r"-tile_(\d+)$")  # a wall tile's container id ends with its key, tile_<sent id>
+WALL_TILES = "cnn_demo.wall_tiles"  # the wall's element: its data lists each tile's sent id and name
 TAKE_BACK = re.compile(r"-take_back_(\d+)$")  # a student's own sent drawing's button
 WALL_GRACE_S = 5.0  # after a phase, how long sends still unseen on the wall may take to arrive
 STROKE_P95_MS = 1000  # the ceiling's bar: stroke to answer p95 with a run training (issue 20)
@@ -466,8 +467,8 @@ class WallTeacher:
                 self.picture_bytes += len(await self.session.fetch(url))
 
     def _look(self, run: Run, fragment: str | None) -> None:
-        """Note the tiles of a run of the wall: a tile is a container keyed tile_<sent id> holding
-        the student's name as st.text."""
+        """Note the tiles of a run of the wall: the wall's element (app_pages/wall_tiles.py) lists
+        each tile's sent id and the student's name; its pictures are inline."""
         self.errors += run.errors()
         clear = [e.button.id for e in run.elements("button") if e.button.id.endswith("-clear_yes")]
         if not clear:
@@ -475,19 +476,19 @@ class WallTeacher:
         self._clear_id = clear[-1]
         if fragment is not None:
             self._wall_fragment = fragment
-        tiles: dict[tuple, int] = {}  # the tile's place on the page -> its sent id
+        tiles = 0
         for m, at in zip(run.messages, run.arrived):
-            if m.WhichOneof("type") != "delta":
+            if m.WhichOneof("type") != "delta" or m.delta.WhichOneof("type") != "new_element":
                 continue
-            place = tuple(m.metadata.delta_path)
-            if m.delta.WhichOneof("type") == "add_block" and (match := TILE.search(m.delta.add_block.id)):
-                tiles[place] = int(match.group(1))
-            elif m.delta.WhichOneof("type") == "new_element" and m.delta.new_element.WhichOneof("type") == "text":
-                sent_id = tiles.get(place[:-1])
-                if sent_id is not None and sent_id not in self.first_seen:
-                    self.first_seen[sent_id] = (at, m.delta.new_element.text.body)
+            element = m.delta.new_element
+            if element.WhichOneof("type") == "bidi_component" and WALL_TILES in element.bidi_component.component_name:
+                shown = json.loads(element.bidi_component.json)["tiles"]
+                tiles = len(shown)
+                self.picture_bytes += sum(len(tile["src"]) for tile in shown)  # sent again with each look
+                for tile in shown:
+                    self.first_seen.setdefault(tile["id"], (at, tile["name"]))
         if fragment is not None:
-            self.wall_runs.append((run.sent, run.arrived[-1] - run.sent, len(tiles)))
+            self.wall_runs.append((run.sent, run.arrived[-1] - run.sent, tiles))
 
     async def clear(self) -> None:
         """The teacher's "Clear the wall", answered yes: each class size starts with an empty wall."""

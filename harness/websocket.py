@@ -24,6 +24,7 @@ timers (the Train page's live progress).
 """
 
 import asyncio
+import json
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -107,6 +108,16 @@ def json_widget(widget_id: str, value: str) -> WidgetState:
 def trigger_widget(widget_id: str) -> WidgetState:
     """A button press."""
     return WidgetState(id=widget_id, trigger_value=True)
+
+
+def component_trigger(component_id: str, event: str, value) -> WidgetState:
+    """A components-v2 element's setTriggerValue(event, value), as the browser sends it: a JSON list
+    of {event, value} on the element's trigger widget (Streamlit's bidi_component/main.py names it
+    "$$STREAMLIT_INTERNAL_KEY_<element id>__events")."""
+    return WidgetState(
+        id=f"$$STREAMLIT_INTERNAL_KEY_{component_id}__events",
+        json_trigger_value=json.dumps([{"event": event, "value": value}]),
+    )
 
 
 class Session:

@@ -2,6 +2,7 @@
 as text, the teacher's spotlight, remove and clear on the Class page, and the Draw page's name box
 and a student's own drawings. The browser tests (tests/e2e/test_class_wall.py) draw and send."""
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -9,6 +10,7 @@ import pytest
 import streamlit as st
 from streamlit.testing.v1 import AppTest
 
+from app_pages.wall_tiles import Action, parse_action
 from cnn_demo.classroom.wall import ClassStore
 
 APP = str(Path(__file__).resolve().parents[1] / "app.py")
@@ -46,23 +48,30 @@ def button(at: AppTest, key: str):
     return next(b for b in at.button if b.key == key)
 
 
-def test_the_wall_shows_names_as_text_and_the_answers(store_path):
+def wall_data(at: AppTest) -> dict:
+    """What the wall's element (app_pages/wall_tiles.py) was given to draw."""
+    element = next(e for e in at.get("bidi_component") if e.proto.component_name == "cnn_demo.wall_tiles")
+    return json.loads(element.proto.json)
+
+
+def test_the_wall_gives_names_as_they_were_typed_and_the_answers(store_path):
+    """The names go to the element as the students typed them (it sets them as text, never as
+    HTML: tests/e2e/test_class_wall.py); no Markdown or HTML element of the page holds them."""
     seed(store_path, ["<b>Ann</b>", "**Bob** :red[x]"])
-    at = class_page()
-    assert [x.value for x in at.text][-2:] == ["<b>Ann</b>", "**Bob** :red[x]"]  # st.text: no Markdown, no HTML
-    assert not any("Ann" in m.value or "Bob" in m.value for m in at.markdown)
-    assert {c.value for c in at.caption} >= {"0 · 100% sure", "1 · 100% sure"}
+    data = wall_data(class_page())
+    assert [tile["name"] for tile in data["tiles"]] == ["<b>Ann</b>", "**Bob** :red[x]"]
+    assert [tile["answer"] for tile in data["tiles"]] == ["0 · 100% sure", "1 · 100% sure"]
+    assert all(tile["src"].startswith("data:image/png;base64,") for tile in data["tiles"])
+    assert data["teacher"] is True  # a page test is this machine's browser: the teacher
 
 
-def test_the_teachers_spotlight_remove_and_clear(store_path):
-    first, second = seed(store_path, ["Ann", "Bob"])
-    at = class_page()
-    button(at, f"spot_{first}").click().run()
+def test_the_spotlight_shows_the_name_as_text_and_clear_empties_the_wall(store_path):
+    first, _ = seed(store_path, ["**Ann**", "Bob"])
     store = ClassStore(store_path)
-    assert store.spotlit_id() == first
-    assert "Ann" in [x.value for x in at.text]  # the spotlight's name, large
-    button(at, f"remove_{second}").click().run()
-    assert [s.id for s in store.wall()] == [first]
+    store.spotlight(first)  # as the magnifier does (pressed in a browser: tests/e2e/test_class_wall.py)
+    at = class_page()
+    assert "**Ann**" in [x.value for x in at.text]  # the spotlight's name, large, as st.text
+    assert not any("Ann" in m.value for m in at.markdown)
     button(at, "clear_yes").click().run()
     assert store.wall() == [] and store.spotlit() is None
     assert any("No drawings yet" in i.value for i in at.info)
@@ -94,3 +103,11 @@ def test_the_draw_page_lists_a_students_own_drawings_to_take_back(store_path):
     button(at, f"take_back_{sent.id}").click().run()
     assert store.mine(token) == [] and store.wall() == []
     assert any("Taken back" in i.value for i in at.info)
+
+
+def test_a_tile_button_press_is_read_only_when_well_formed():
+    assert parse_action({"kind": "spot", "id": 3}) == Action("spot", 3)
+    assert parse_action({"kind": "remove", "id": 12}) == Action("remove", 12)
+    for forged in (None, "spot", [], {"kind": "delete_all", "id": 1}, {"kind": "spot"}, {"kind": "spot", "id": "1"},
+                   {"kind": "spot", "id": True}, {"kind": "remove", "id": 1.5}):  # fmt: skip
+        assert parse_action(forged) is None, forged

@@ -9,13 +9,15 @@ The server runs with every address a student (CNN_DEMO_ALL_STUDENTS=1: these ses
 from this machine, whose browser would otherwise be the teacher's) and a fixed code.
 """
 
+import json
+
 import numpy as np
 import pytest
 from streamlit.proto.WidgetStates_pb2 import WidgetState
 
 from cnn_demo.classroom.wall import ClassStore
 from harness.browser import Server
-from harness.websocket import Session, run_sync, trigger_widget
+from harness.websocket import Session, component_trigger, run_sync, trigger_widget
 
 CODE = "TEST42"
 # What each page shows when its press had done something: a run, the delete dialog, a job.
@@ -112,9 +114,10 @@ def test_students_connected_are_counted_on_the_class_page(class_server):
 
 
 def test_a_students_forged_wall_actions_do_nothing(class_server):
-    """Spotlight, remove and clear sent by a student's session: with the ids of the teacher's own
-    buttons (which a student's page does not draw), and with the clear button a student's page
-    holds, greyed, in its popover. The wall is the same afterwards."""
+    """Spotlight and remove sent by a student's session as the teacher's tile buttons send them
+    (the wall element's trigger, which a student's page draws without buttons), and the clear
+    button a student's page holds, greyed, in its popover. The wall is the same afterwards; the
+    same spotlight sent by the teacher's session does spotlight (the forgery is well formed)."""
     store = ClassStore(class_server.runs_dir.parent / "class.sqlite3")
     ids = [
         store.send(f"student-{i:011d}", f"S{i}", np.ones((280, 280)), np.zeros((28, 28)), np.eye(10)[i], "m").id
@@ -124,6 +127,10 @@ def test_a_students_forged_wall_actions_do_nothing(class_server):
     def keyed(run, key: str) -> str:
         return next(e.button.id for e in run.elements("button") if e.button.id.endswith(key))
 
+    def action(run, kind: str, sent_id: int):
+        _, wall = run.component("wall_tiles")
+        return component_trigger(wall.id, "action", {"kind": kind, "id": sent_id})
+
     async def go():
         async with Session(class_server.url) as teacher, Session(class_server.url) as student:
             run = await teacher.open("class")
@@ -131,15 +138,21 @@ def test_a_students_forged_wall_actions_do_nothing(class_server):
             lead = await teacher.rerun(
                 [WidgetState(id=box.id, string_value=CODE), trigger_widget(button(run, "Lead the class").id)]
             )
-            forged = [keyed(lead, f"spot_{ids[0]}"), keyed(lead, f"remove_{ids[1]}")]
+            assert json.loads(lead.component("wall_tiles")[1].json)["teacher"] is True
             seen = await student.open("class")
-            assert not [e for e in seen.elements("button") if "spot_" in e.button.id or "remove_" in e.button.id]
-            pressed = [await student.rerun([trigger_widget(widget)]) for widget in forged]
-            pressed.append(await student.rerun([trigger_widget(keyed(seen, "clear_yes"))]))
-            return pressed
+            assert json.loads(seen.component("wall_tiles")[1].json)["teacher"] is False  # no buttons drawn
+            pressed = [
+                await student.rerun([action(seen, "spot", ids[0])]),
+                await student.rerun([action(seen, "remove", ids[1])]),
+                await student.rerun([trigger_widget(keyed(seen, "clear_yes"))]),
+            ]
+            kept = (store.spotlit_id(), sorted(s.id for s in store.wall()))
+            await teacher.rerun([action(lead, "spot", ids[0])])
+            return pressed, kept
 
-    pressed = run_sync(go())
-    assert any("Only the teacher can do that" in a for a in alerts(pressed[-1])), alerts(pressed[-1])
-    assert store.spotlit_id() is None
-    assert sorted(s.id for s in store.wall()) == sorted(ids)  # nothing removed, nothing cleared
+    pressed, (spotlit, on_wall) = run_sync(go())
+    for p in pressed:
+        assert any("Only the teacher can do that" in a for a in alerts(p)), alerts(p)
+    assert spotlit is None and on_wall == sorted(ids)  # nothing spotlit, removed or cleared
+    assert store.spotlit_id() == ids[0]  # the teacher's own press
     assert "Traceback" not in class_server.log_text()

@@ -21,7 +21,7 @@ from harness.canvas import draw_strokes, touch_strokes
 CODE = "WALL42"
 WAIT_MS = 60_000
 SEND_TO_WALL_S = 2.0  # the target: a send on every teacher's wall within 2 s
-TILES = "[class*='st-key-tile_']"
+TILES = ".wall-tile"  # app_pages/wall_tiles.js
 
 
 @pytest.fixture(scope="module")
@@ -143,7 +143,7 @@ def test_sends_the_spotlight_remove_and_clear(people):
     teacher.screenshot("wall/class_projector_wall_en")
 
     # The spotlight: large, with the ten probabilities and the 28 x 28 image; Inspect this one
-    tile(teacher, ann_name).locator("[class*='st-key-spot_'] button").first.click()  # the magnifier
+    tile(teacher, ann_name).locator(".wall-spot").click()  # the magnifier
     spot = teacher.page.locator(".st-key-spotlight")
     spot.get_by_text(ann_name, exact=True).wait_for(timeout=WAIT_MS)
     assert spot.locator(".probs .col").count() == 10
@@ -158,7 +158,7 @@ def test_sends_the_spotlight_remove_and_clear(people):
     # Remove Bob's tile; he still has it, marked; then clear the wall
     open_in_sidebar(teacher, "Class")
     teacher.wait_idle()
-    tile(teacher, "<b>Bob</b> **x**").locator("[class*='st-key-remove_'] button").first.click()  # the bin
+    tile(teacher, "<b>Bob</b> **x**").locator(".wall-remove").click()  # the bin
     tile(teacher, "<b>Bob</b> **x**").wait_for(state="detached", timeout=10_000)
     reload(bob)  # his address keeps ?me=: the same student
     bob.page.get_by_text("Taken off the wall by the teacher.").first.wait_for(timeout=WAIT_MS)
@@ -181,7 +181,7 @@ def test_a_student_sees_the_wall_without_the_teachers_controls(people):
     carol.page.get_by_text("Sent to the class: it is on the wall").first.wait_for(timeout=WAIT_MS)
     dan.goto("class")
     tile(dan, my_name(carol)).wait_for(timeout=15_000)  # a student's wall looks each 5 s
-    assert dan.page.locator(f"{TILES} [class*='st-key-spot_'], {TILES} [class*='st-key-remove_']").count() == 0
+    assert dan.page.locator(f"{TILES} button").count() == 0
     assert dan.page.get_by_text("Only the teacher puts drawings in the spotlight").count() == 1
     assert dan.page.get_by_role("button", name="Clear the wall").is_disabled()
 
