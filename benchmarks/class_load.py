@@ -78,7 +78,7 @@ import re
 import sqlite3
 import tempfile
 import time
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -509,6 +509,7 @@ class Teacher:
         self.url = url
         self.samples: list[tuple[float, int, float]] = []  # (time, step, images/s so far)
         self._watching: asyncio.Task | None = None
+        self._lock = asyncio.Lock()  # one run at a time on the socket: the timers, then Stop
 
     async def __aenter__(self) -> "Teacher":
         self.session = await Session(self.url).__aenter__()
@@ -555,9 +556,10 @@ class Teacher:
             for fragment, interval in list(self.session.auto_reruns.items()):
                 if due.setdefault(fragment, now + interval) <= now:
                     due[fragment] = now + interval
-                    run = await self.session.rerun_fragment(fragment, [])
-                    await self.session.fetch_images(run)
-                    self._note(run)
+                    async with self._lock:  # the run and its pictures: Stop waits for both
+                        run = await self.session.rerun_fragment(fragment, [])
+                        await self.session.fetch_images(run)
+                        self._note(run)
             await asyncio.sleep(0.05)
 
     def _note(self, run) -> None:
@@ -578,7 +580,12 @@ class Teacher:
         return (step1 - step0) * batch / seconds if seconds > 0 else None
 
     async def stop(self) -> None:
-        self._watching.cancel()
+        # Cancelled between two of its runs (the lock held), never inside one: a run or a picture
+        # cut off in the middle would leave its bytes on the socket for the next one to read.
+        async with self._lock:
+            self._watching.cancel()
+        with suppress(asyncio.CancelledError):
+            await self._watching
         self._watching = None
         self.page = await self.session.rerun([])
         self.page = await self.session.rerun([trigger_widget(self._widget("button", "Stop").id)])

@@ -203,9 +203,12 @@ class Session:
                 parts = urlsplit(self.base)
                 self._http = await asyncio.open_connection(parts.hostname, parts.port)
             reader, writer = self._http
-            writer.write(f"GET {path} HTTP/1.1\r\nHost: localhost\r\n\r\n".encode())
-            await writer.drain()
-            status = await reader.readline()
+            try:
+                writer.write(f"GET {path} HTTP/1.1\r\nHost: localhost\r\n\r\n".encode())
+                await writer.drain()
+                status = await reader.readline()
+            except (ConnectionResetError, BrokenPipeError):
+                status = b""  # closed as we asked, rather than before: the same, as a browser sees it
             if status:
                 break
             # The server closes a keep-alive connection idle for a few seconds: open another.
