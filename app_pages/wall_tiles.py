@@ -32,7 +32,7 @@ CSS = """
   border-radius: var(--st-base-radius, 0.5rem); display: flex; flex-direction: column; gap: 0.4rem;
 }
 .wall-tile img { width: 100%; aspect-ratio: 1; border-radius: 0.25rem; display: block; background: #000; }
-.wall-name { font-weight: 600; font-size: calc(1rem * var(--tile-scale)); overflow-wrap: anywhere; white-space: pre-wrap; }
+.wall-name { font-weight: 600; font-size: calc(1rem * var(--tile-scale)); line-height: 1.3; overflow-wrap: anywhere; white-space: pre-wrap; }
 .wall-answer { font-size: calc(0.875rem * var(--tile-scale)); opacity: 0.6; }
 .wall-buttons { display: flex; gap: 0.5rem; }
 .wall-button {
