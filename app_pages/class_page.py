@@ -33,7 +33,7 @@ from cnn_demo.inside.pixels import enlarge
 
 CONNECTED_EVERY_S = 2.0  # the count follows students arriving and leaving
 # A send is on every teacher's wall within 2 s: a look each second, plus the draw. A student's
-# Class page looks less often: each look redraws every tile, and a class may all sit on this page.
+# Class page looks less often: a class may all sit on this page (kept at 10 s; a look is one element now).
 WALL_EVERY_S = {True: 1.0, False: 10.0}
 TILE_WIDTH = 150  # pixels: eleven tiles a row on a projector, two on a phone
 # Our own constant CSS: the name in the spotlight large (it is st.text: plain text)
