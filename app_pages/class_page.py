@@ -4,12 +4,15 @@ anyone else may enter it here to lead the class from another device. Below, the 
 class's drawings (cnn_demo/classroom/wall.py): each student's latest send, the teacher's
 spotlight on one, and the teacher's remove and clear.
 
+In tabs below (app_pages/class_digits.py): the rounds the teacher starts and the class's own
+digits scored, and the challenge to fool the network.
+
 Students' names are shown with st.text only: never as Markdown or HTML."""
 
 import streamlit as st
 from streamlit import net_util
-from streamlit.runtime.scriptrunner import get_script_run_ctx
 
+from app_pages.class_digits import digits_tab, fool_tab, redraw_part
 from app_pages.classroom import (
     TEACHER,
     class_store,
@@ -87,13 +90,6 @@ def lead_part() -> None:
         st.rerun()
 
 
-def redraw_wall() -> None:
-    """After a teacher's change: the wall again, by itself when this is one of its own runs (a press
-    in a browser), else the page (the same press arriving in a run of the whole page)."""
-    ctx = get_script_run_ctx()
-    st.rerun(scope="fragment" if ctx is not None and ctx.fragment_ids_this_run else "app")
-
-
 def answer_text(sent: Sent, template: str | None = None) -> str:
     """ "7 · 93% sure"; template: t("class.answer") looked up once for a whole wall of tiles."""
     return (template or t("class.answer")).format(answer=sent.answer, percent=f"{sent.confidence:.0%}")
@@ -115,7 +111,7 @@ def tiles_part(tiles: list[Sent], teacher: bool) -> None:
             class_store().spotlight(action.sent_id)
         else:
             class_store().remove(action.sent_id)
-        redraw_wall()
+        redraw_part()
 
 
 def spotlight_part(sent: Sent, teacher: bool) -> None:
@@ -139,7 +135,7 @@ def spotlight_part(sent: Sent, teacher: bool) -> None:
             st.switch_page("app_pages/inspect/page.py")
         if teacher_action(close):
             class_store().spotlight(None)
-            redraw_wall()
+            redraw_part()
 
 
 def clear_part(teacher: bool) -> None:
@@ -148,7 +144,7 @@ def clear_part(teacher: bool) -> None:
         st.write(t("class.clear_confirm"))
         if teacher_action(st.button(t("class.clear_yes"), type="primary", key="clear_yes")):
             class_store().clear_wall()
-            redraw_wall()
+            redraw_part()
 
 
 def wall_part() -> None:
@@ -192,4 +188,16 @@ with st.expander(t("class.join_title"), expanded=True, icon=":material/qr_code_2
         else:
             st.info(t("class.you_are_student"))
             code_entry_part()
-st.fragment(wall_part, run_every=WALL_EVERY_S[is_teacher()])()
+# Lazy tabs: only the open one runs (the wall's fragment looks each second; the results score a model)
+wall_tab, our_digits_tab, fooling_tab = st.tabs(
+    [t("rounds.tab_wall"), t("rounds.tab_digits"), t("rounds.tab_fool")], key="class_tab", on_change="rerun"
+)
+if wall_tab.open:
+    with wall_tab:
+        st.fragment(wall_part, run_every=WALL_EVERY_S[is_teacher()])()
+if our_digits_tab.open:
+    with our_digits_tab:
+        digits_tab()
+if fooling_tab.open:
+    with fooling_tab:
+        fool_tab()

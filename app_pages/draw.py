@@ -7,6 +7,7 @@ one fragment, so a stroke reruns the fragment, not the page. A stroke redraws te
 interactive heatmap costs the server and every browser many times what these do.
 """
 
+import json
 import sqlite3
 
 import numpy as np
@@ -17,6 +18,7 @@ from app_pages.common import active, remember_drawing, send_to_inspect
 from app_pages.figures import picture, probability_bars
 from app_pages.i18n import choice, t
 from app_pages.touch import pin_canvas_toolbar
+from cnn_demo.classroom.rounds import EACH, FOOL, Round, RoundClosed
 from cnn_demo.classroom.wall import NAME_MAX, BadName, Sent
 from cnn_demo.drawings.preprocess import CANVAS, CENTRE, FIT, ImageError, Steps, decode_image, preprocess_steps
 from cnn_demo.inside.pixels import enlarge, with_box
@@ -39,6 +41,12 @@ SAID_ICONS = {
     "error": ":material/error:",
 }
 MINE_TILE = 120  # pixels: a student's own sent drawings
+# A round the teacher starts shows on every Draw page within this: a look is one small element
+# (the request), not the canvas's fragment
+ROUND_EVERY_S = 4.0
+ASKED = "round_asked"  # session_state: (round id, digit) the Send button offered when it was drawn
+FOOL_LABEL = "fool_label"  # the digit a student says their fooling drawing is
+CANVAS_N = "canvas_n"  # session_state: bumped after a round's send, for a fresh canvas (its key)
 PROBE_DEFAULTS = {"probe_dx": 0, "probe_dy": 0, "probe_turn": 0, "probe_thickness": 0, "probe_erase": "nothing"}
 
 st.html(LAYOUT_CSS)
@@ -52,16 +60,102 @@ def reset_probe() -> None:
         st.session_state[key] = value
 
 
-def send_to_class(ink: np.ndarray, image28: np.ndarray, probs: np.ndarray, model: str) -> None:
+def send_to_class(
+    ink: np.ndarray, image28: np.ndarray, probs: np.ndarray, model: str, strokes: str | None, asked: tuple | None
+) -> None:
     """Keep this drawing in the class store (on disk before the page says "sent"); the whole page
-    reruns so that the list of this student's drawings below shows it."""
+    reruns so that the list of this student's drawings below shows it, and the round its next digit.
+
+    In a round, the digit is the one the Send button offered (ASKED): the store checks that the
+    round still asks it of this student, else nothing is kept (a late send, a round moved on)."""
+    asked = st.session_state.get(ASKED)
+    round_id, label = (None, None) if asked is None else asked
     try:
-        class_store().send(student_token(), my_name(), ink, image28, probs, model)
+        sent = class_store().send(
+            student_token(), my_name(), ink, image28, probs, model, round_id=round_id, label=label, strokes=strokes
+        )
+    except RoundClosed:
+        st.session_state[SAID] = ("warning", t("rounds.late"))
+        st.rerun()
     except (sqlite3.Error, OSError, ValueError) as e:
         st.error(t("class.send_failed", error=e))
         return
-    st.session_state[SAID] = ("success", t("class.sent"))  # no name in it: a message is Markdown
+    if round_id is None:
+        said = ("success", t("class.sent"))  # no name in it: a message is Markdown
+    elif sent.fool is not None:
+        said = ("success", t("rounds.sent_fooled", digit=label, answer=sent.answer))
+    elif asked is not None and class_store().round(round_id).kind == FOOL:
+        said = ("info", t("rounds.sent_not_fooled", digit=label))
+    else:
+        said = ("success", t("rounds.sent_as", digit=label, answer=sent.answer))
+        st.session_state[CANVAS_N] = st.session_state.get(CANVAS_N, 0) + 1  # a fresh canvas for the next digit
+    st.session_state[SAID] = said
     st.rerun()
+
+
+def round_request(open_round: Round | None, digit: int | None) -> None:
+    """What the open round asks of this student, at the top of the page."""
+    if open_round is None:
+        return
+    if open_round.kind == FOOL:
+        with st.container(border=True, key="round_request"):
+            st.markdown(t("rounds.fool_ask", round=open_round.id))
+            st.caption(t("rounds.fool_how"))
+        return
+    with st.container(border=True, key="round_request"):
+        if digit is None:
+            st.markdown(t("rounds.all_done", round=open_round.id))
+            return
+        text = t("rounds.each_ask" if open_round.kind == EACH else "rounds.one_ask", round=open_round.id, digit=digit)
+        st.markdown(text)
+        wanted = len(open_round.wanted())
+        if wanted > 1:
+            done = min(wanted, len(class_store().sent_in_round(open_round.id, student_token())))
+            st.progress(done / wanted, text=t("rounds.progress", done=done, total=wanted))
+
+
+@st.fragment(run_every=ROUND_EVERY_S)
+def round_part() -> None:
+    """The open round's request; when it changes (the teacher starts or ends a round), the canvas's
+    part is drawn again so that its Send button offers the new digit."""
+    open_round, digit = class_store().asked(student_token())
+    shown = None if open_round is None else (open_round.id, digit)
+    if st.session_state.get("round_shown", "unset") != shown and "round_shown" in st.session_state:
+        st.session_state["round_shown"] = shown
+        st.rerun(scope="app")
+    st.session_state["round_shown"] = shown
+    round_request(open_round, digit)
+
+
+def send_button(steps: Steps, model_input: np.ndarray, probs: np.ndarray, model: str, strokes: str | None) -> None:
+    """Send to the class: outside a round as it always was; in one, "Send my 7", and in a fool
+    round the digit the student says it is, picked first. A press sends what the button offered
+    when it was drawn (ASKED), so a round that moved on since refuses it rather than relabel it."""
+    offered_before = st.session_state.get(ASKED)
+    open_round, digit = class_store().asked(student_token())
+    fool = open_round is not None and open_round.kind == FOOL
+    label, text = None, t("class.send")
+    if fool:
+        label = st.pills(t("rounds.fool_label"), list(range(10)), key=FOOL_LABEL)
+        text = t("rounds.send_fool") if label is None else t("rounds.send_digit", digit=label)
+    elif open_round is not None and digit is not None:
+        label, text = digit, t("rounds.send_digit", digit=digit)
+    pressed = st.button(
+        text,
+        help=t("rounds.send_help") if label is not None else t("class.send_help"),
+        width="stretch",
+        icon=":material/groups:",
+        type="primary" if label is not None else "secondary",
+        disabled=fool and label is None,
+        key="send_to_class",
+    )
+    # Outside a round, or a round this student has finished: a plain send to the wall
+    st.session_state[ASKED] = None if label is None else (open_round.id, int(label))
+    if pressed:
+        offer = offered_before
+        if fool and offer is not None and label is not None:
+            offer = (offer[0], int(label))  # the digit said: the pills' value as the button was pressed
+        send_to_class(steps.ink, model_input, probs, model, strokes, offer)
 
 
 def renamed() -> None:
@@ -83,6 +177,8 @@ def my_sent_tile(sent: Sent, token: str) -> None:
     with st.container(width=MINE_TILE + 24, border=True, key=f"mine_{sent.id}", gap="small"):
         st.image(sent.drawing_png, width="stretch", output_format="PNG")
         st.caption(t("class.answer", answer=sent.answer, percent=f"{sent.confidence:.0%}"))
+        if sent.label is not None:
+            st.caption(t("rounds.mine_right" if sent.right else "rounds.mine_wrong", digit=sent.label))
         if not sent.on_wall:
             st.caption(t("class.off_wall"))
         if st.button(t("class.take_back"), key=f"take_back_{sent.id}", help=t("class.take_back_help")):
@@ -161,7 +257,8 @@ def workbench() -> None:
             height=CANVAS,
             drawing_mode="freedraw",
             return_image_data=True,
-            key="draw_canvas",
+            # a fresh canvas after each of a round's sends; class "st-key-draw_canvas…" either way (touch.py)
+            key=f"draw_canvas_{st.session_state[CANVAS_N]}" if st.session_state.get(CANVAS_N) else "draw_canvas",
         )
         st.caption(t("draw.toolbar"))
 
@@ -245,12 +342,13 @@ def workbench() -> None:
         if st.button(t("draw.send"), help=t("draw.send_help"), width="stretch"):
             send_to_inspect(model_input)
             st.switch_page("app_pages/inspect/page.py")
-        if st.button(t("class.send"), help=t("class.send_help"), width="stretch", icon=":material/groups:"):
-            send_to_class(steps.ink, model_input, probs, loaded.name)
+        strokes = json.dumps(result.json_data) if source == "drawing" and result.json_data else None
+        send_button(steps, model_input, probs, loaded.name, strokes)
 
     show_steps(steps, fit)
 
 
+round_part()
 workbench()
 st.divider()
 my_drawings_part()

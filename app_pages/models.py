@@ -9,7 +9,8 @@ from pathlib import Path
 
 import streamlit as st
 
-from app_pages.classroom import is_teacher, teacher_action, teacher_only_note
+from app_pages.class_digits import scored
+from app_pages.classroom import class_store, is_teacher, teacher_action, teacher_only_note
 from app_pages.common import MODEL_PICK, accuracy_text, model_store, net_title
 from app_pages.i18n import t
 from cnn_demo.storage.checkpoint import CheckpointError
@@ -28,7 +29,15 @@ def when(iso: str | None) -> str:
         return ""
 
 
-def row(path: Path, server_active: Path | None) -> dict:
+def on_our_digits(loaded, digits_version: tuple) -> str:
+    """The model's accuracy on the class's own digits (the Class page's rounds)."""
+    if not digits_version[0]:
+        return ""
+    _, result = scored(loaded.version, digits_version, None, loaded.model)
+    return accuracy_text(result.accuracy)
+
+
+def row(path: Path, server_active: Path | None, digits_version: tuple) -> dict:
     """One line of the table: what the checkpoint's metadata says about how it was made."""
     try:
         loaded = store.get(path)
@@ -41,7 +50,7 @@ def row(path: Path, server_active: Path | None) -> dict:
         }
     meta, spec = loaded.meta, loaded.model.spec
     seconds, epochs = meta.get("seconds"), meta.get("epochs_done")
-    return {
+    columns = {
         t("models.col_model"): path.stem,
         t("models.col_in_use"): "✓" if server_active == path else "",
         t("models.col_network"): net_title(spec),
@@ -49,6 +58,7 @@ def row(path: Path, server_active: Path | None) -> dict:
         t("models.col_recipe"): meta.get("recipe", "?"),
         t("models.col_epochs"): "" if epochs is None else str(epochs),
         t("models.col_accuracy"): accuracy_text(meta.get("test_accuracy")),
+        t("models.col_ours", count=digits_version[0]): on_our_digits(loaded, digits_version),
         t("models.col_trained"): when(meta.get("date")),
         t("models.col_device"): meta.get("device", ""),
         t("models.col_time"): ""
@@ -62,6 +72,9 @@ def row(path: Path, server_active: Path | None) -> dict:
         if store.is_default(path)
         else (t("models.uploaded", source=meta["source"]) if meta.get("source") else ""),
     }
+    if not digits_version[0]:  # no class digits yet: no column of blanks
+        del columns[t("models.col_ours", count=0)]
+    return columns
 
 
 def upload() -> None:
@@ -106,7 +119,8 @@ if NOTICE in state:
 
 paths = store.saved()
 server_active = store.active().path
-st.table([row(p, server_active) for p in paths], hide_index=True, border="horizontal")
+ours = class_store().digits_version()  # every model scored on the class's digits: which reads our handwriting best
+st.table([row(p, server_active, ours) for p in paths], hide_index=True, border="horizontal")
 
 with st.container(border=True):
     st.subheader(t("models.use_title"))

@@ -17,7 +17,7 @@ PIN_JS = """
 const RULE = ".dc-toolbar { top: -3rem !important; opacity: 1 !important; }";  // its 46 px clear of the canvas
 const watched = new WeakSet();  // shadow roots observed: their toolbar is made after they are
 function pin() {
-  for (const host of document.querySelectorAll(".st-key-draw_canvas *")) {
+  for (const host of document.querySelectorAll('[class*="st-key-draw_canvas"] *')) {
     const root = host.shadowRoot;
     if (!root || root.querySelector("style[data-pinned]")) continue;
     if (root.querySelector(".dc-toolbar")) {

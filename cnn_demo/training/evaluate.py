@@ -109,6 +109,17 @@ def evaluate(model: torch.nn.Module, images: torch.Tensor, labels: torch.Tensor,
     )
 
 
+def evaluate_arrays(model: torch.nn.Module, images: np.ndarray, labels: np.ndarray) -> Evaluation:
+    """`evaluate_on_every_core` for numpy callers (a page scoring the class's own digits): images
+    uint8 (N, 28, 28), labels (N,), N may be 0 (an Evaluation of nothing: its confusion is zeros)."""
+    if not len(labels):
+        empty = np.zeros(0, np.int64)
+        return Evaluation(empty, empty, np.zeros(0, np.float32), np.zeros((10, 10), np.int64), [float("nan")] * 10)
+    return evaluate_on_every_core(
+        model, torch.as_tensor(np.ascontiguousarray(images, np.uint8)), torch.as_tensor(np.asarray(labels, np.int64))
+    )
+
+
 def evaluate_on_every_core(model: torch.nn.Module, images: torch.Tensor, labels: torch.Tensor) -> Evaluation:
     """`evaluate` with every core: one batched pass over thousands of images is worth sharing
     between them; the calling thread goes back to its own thread count afterwards (see

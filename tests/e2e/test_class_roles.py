@@ -156,3 +156,66 @@ def test_a_students_forged_wall_actions_do_nothing(class_server):
     assert spotlit is None and on_wall == sorted(ids)  # nothing spotlit, removed or cleared
     assert store.spotlit_id() == ids[0]  # the teacher's own press
     assert "Traceback" not in class_server.log_text()
+
+
+def tab_id(run) -> str:
+    """The Class page's tabs (a widget: only the open tab runs) as its id."""
+    for d in run.of("delta"):
+        if d.WhichOneof("type") == "add_block" and d.add_block.WhichOneof("type") == "tab_container":
+            return d.add_block.id
+    raise LookupError("no tabs in this run")
+
+
+def test_a_students_forged_round_digit_and_fool_actions_do_nothing(class_server):
+    """The teacher's controls of rounds, the class's digits and the fool challenge, pressed by a
+    student's session as the greyed buttons would send them: no round starts or ends, no digit
+    is deleted, no fooling drawing is judged. The same press by the teacher does start a round."""
+    store = ClassStore(class_server.runs_dir.parent / "class.sqlite3")
+    store.delete_digits()
+    r = store.start_round("each")
+    token = "student-forgery-0"
+    digit = store.asked(token)[1]
+    kept = store.send(token, "S", np.ones((280, 280)), np.zeros((28, 28)), np.eye(10)[digit], "m", r.id, digit)
+    fool = store.start_round("fool")
+    fooling = store.send(token, "S", np.ones((280, 280)), np.zeros((28, 28)), np.eye(10)[1], "m", fool.id, 7)
+    assert fooling.fool == "pending"
+
+    def keyed(run, key: str) -> str:
+        return next(e.button.id for e in run.elements("button") if e.button.id.endswith(key))
+
+    async def go():
+        async with Session(class_server.url) as student, Session(class_server.url) as teacher:
+            first = await student.open("class")
+            tabs = tab_id(first)
+            digits = await student.rerun([WidgetState(id=tabs, string_value="Our digits")])
+            assert button(digits, "Start: each digit").disabled and button(digits, "End the round").disabled
+            pressed = [
+                await student.rerun([trigger_widget(button(digits, "Start: each digit").id)]),
+                await student.rerun([trigger_widget(button(digits, "End the round").id)]),
+                await student.rerun([trigger_widget(button(digits, "Start: fool").id)]),
+            ]
+            fooled = await student.rerun([WidgetState(id=tabs, string_value="Fool the network")])
+            assert not [e for e in fooled.elements("button") if e.button.id.endswith("_accept")]  # not drawn
+            # The teacher's button ids, sent from the student's session (as a page drawn before would)
+            run = await teacher.open("class")
+            box = next(e.text_input for e in run.elements("text_input"))
+            await teacher.rerun(
+                [WidgetState(id=box.id, string_value=CODE), trigger_widget(button(run, "Lead the class").id)]
+            )
+            lead = await teacher.rerun([WidgetState(id=tab_id(run), string_value="Our digits")])
+            pressed.append(await student.rerun([trigger_widget(keyed(lead, "delete_all_yes"))]))
+            pressed.append(await student.rerun([trigger_widget(keyed(lead, "delete_student"))]))
+            judged = await teacher.rerun([WidgetState(id=tab_id(run), string_value="Fool the network")])
+            pressed.append(await student.rerun([trigger_widget(keyed(judged, f"pending_{fooling.id}_accept"))]))
+            state = (store.current_round().id, store.digit_count(), store.get(fooling.id).fool)
+            await teacher.rerun([WidgetState(id=tab_id(run), string_value="Our digits")])
+            await teacher.rerun([trigger_widget(button(lead, "Start: each digit").id)])
+            return pressed, state
+
+    pressed, (open_round, counted, judged) = run_sync(go())
+    assert open_round == fool.id  # no round started or ended by the student
+    assert counted == (1, 1) and store.get(kept.id) is not None  # nothing deleted
+    assert judged == "pending"
+    assert store.current_round().kind == "each"  # the teacher's own press
+    assert "Traceback" not in class_server.log_text()
+    store.end_round()
