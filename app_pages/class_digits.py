@@ -117,7 +117,7 @@ def round_controls(teacher: bool) -> None:
 def drawing_tile(sent: Sent, caption: str, teacher: bool, token: str, key: str) -> None:
     """One drawing: the drawing, what the model answered, whose (as text); a delete for the
     teacher, a take-back for its own student."""
-    with st.container(width=TILE + 24, border=True, key=key, gap="small"):
+    with st.container(width=tile_width(), border=True, key=key, gap="small"):
         st.image(sent.drawing_png, width="stretch", output_format="PNG")
         st.caption(caption)
         st.text(sent.name)
@@ -148,6 +148,11 @@ def tiles(digits: ClassDigits, result: Evaluation, index, teacher: bool, token: 
                 percent=f"{result.confidences[i]:.0%}",
             )
             drawing_tile(s, caption, teacher, token, key=f"{key}_{s.id}")
+
+
+def tile_width() -> int:
+    """A drawing's tile, in pixels: larger on a projector, where its text is."""
+    return round(TILE * 1.4) + 24 if projector() else TILE + 24
 
 
 def pick_cell() -> None:
@@ -328,7 +333,7 @@ def digits_tab() -> None:
 
 
 def fooling_tile(sent: Sent, teacher: bool, key: str) -> None:
-    with st.container(width=TILE + 60, border=True, key=key, gap="small"):
+    with st.container(width=tile_width() + 36, border=True, key=key, gap="small"):
         st.image(sent.drawing_png, width="stretch", output_format="PNG")
         st.caption(t("rounds.fooled_caption", digit=sent.label, answer=sent.answer, percent=f"{sent.confidence:.0%}"))
         st.text(sent.name)

@@ -5,12 +5,14 @@ import math
 import plotly.graph_objects as go
 import streamlit as st
 
-from app_pages.classroom import is_teacher, teacher_action, teacher_only_note
+from app_pages.classroom import class_store, is_teacher, teacher_action, teacher_only_note
 from app_pages.common import (
     MODEL_PICK,
     accuracy_text,
+    active,
     dims,
     model_store,
+    net_title,
     projector,
     run_manager,
 )
@@ -37,7 +39,15 @@ from cnn_demo.training.calibrate import settings
 from cnn_demo.training.device import available_devices
 from cnn_demo.training.jobs import Busy
 from cnn_demo.training.live import Lane, RunView
-from cnn_demo.training.train import CONFIG_LIMITS, PROBE_IMAGES, RECIPES, TrainConfig
+from cnn_demo.training.train import (
+    CONFIG_LIMITS,
+    MIN_CLASS_DIGITS,
+    PROBE_IMAGES,
+    RECIPES,
+    FineTune,
+    TooFewDigits,
+    TrainConfig,
+)
 
 # The page redraws every few seconds while a run trains, in a browser that often shares the
 # teacher's cores with the run. Streamlit eases those redraws (the progress bar slides, elements
@@ -48,6 +58,7 @@ STILL_CSS = (
 
 BUSY_NOTICE = "train_busy_notice"  # session_state: this browser's Start lost to another's
 NETWORKS = "train_networks"  # session_state: (network, race or None) as the editor made them, or their SpecErrors
+FINETUNE = "finetune"  # the recipe that trains the active model further on the class's digits
 
 manager = run_manager()
 st.html(STILL_CSS)
@@ -111,9 +122,36 @@ def lane_title(v: RunView, lane: Lane) -> str:
     return name
 
 
+def too_few_text(refused: TooFewDigits) -> str:
+    """How many more class digits a fine-tune needs, or that they must come from two students."""
+    key = "train.finetune_too_few" if refused.have < MIN_CLASS_DIGITS else "train.finetune_one_student"
+    return t(key, **refused.values)
+
+
+def finetune_panel(digits) -> bool:
+    """Instead of the network editor: a fine-tune trains the active model further, on the class's
+    digits (classroom.digits.ClassDigits); what it will learn from and be measured on. True when
+    there are enough (the server checks again at Start)."""
+    loaded = active()
+    st.markdown(t("train.finetune_model", name=loaded.name, network=net_title(loaded.model.spec)))
+    students = digits.student_count()
+    if len(digits) < MIN_CLASS_DIGITS or students < 2:
+        st.warning(too_few_text(TooFewDigits(len(digits), students)))
+        return False
+    held = digits.held_out()  # bool (N,): whole students, one in five
+    held_students = len(set(digits.students[held].tolist()))
+    counts = dict(digits=len(digits), students=students, learn=int((~held).sum()), held=int(held.sum()))
+    st.markdown(t("train.finetune_counts", **counts, held_students=held_students))
+    st.caption(t("train.finetune_caption"))
+    return True
+
+
+finetune_ready = False
 with st.container(border=True):
     if running:
         running_networks(view)
+    elif st.session_state.train_recipe == FINETUNE:
+        finetune_ready = finetune_panel(class_store().digits())
     else:
         networks_editor()
 
@@ -172,9 +210,17 @@ def worker_note() -> None:
 with note_col:
     worker_note()
 lead = is_teacher()  # the run is the class's: only the teacher steers it (checked at each press)
-if teacher_action(b1.button(t("train.start"), type="primary", disabled=running or not lead, width="stretch")):
+too_few = st.session_state.train_recipe == FINETUNE and not finetune_ready
+start_off = running or not lead or too_few
+if teacher_action(b1.button(t("train.start"), type="primary", disabled=start_off, width="stretch")):
     try:
         net, race = st.session_state.get(NETWORKS, (SEED, None))
+        fine_tune = None
+        if st.session_state.train_recipe == FINETUNE:
+            # Checked here, at the press, on the digits as they are now (TooFewDigits: said below)
+            loaded = active()
+            fine_tune = FineTune.of(loaded.model, loaded.name, class_store().digits())
+            net, race = loaded.model.spec, None
         for spec, label in ((net, t("train.network")), (race, t("train.race_against"))):
             if isinstance(spec, SpecError):
                 message = spec_message(spec)
@@ -193,13 +239,16 @@ if teacher_action(b1.button(t("train.start"), type="primary", disabled=running o
         # Up to 3 s for the first loss (a warm worker: 0.1 s; a fresh server's first step beside the
         # page being drawn: a second or two), so that the page comes back with it on the chart;
         # else it waited for the chart's next 2-s look (measured on a Zen 1: 2.5 s, now 0.9 s).
-        manager.start(config, watch_image=model_store().last_drawing()).wait_started(timeout=3.0)
+        run = manager.start(config, watch_image=model_store().last_drawing(), fine_tune=fine_tune)
+        run.wait_started(timeout=3.0)
         st.rerun()
     except Busy:
         # Said after a rerun: this run of the page would be replaced at once by the one that
         # picks up the other browser's run (watch_for_a_run), and the warning with it.
         st.session_state[BUSY_NOTICE] = True
         st.rerun()
+    except TooFewDigits as e:  # a ValueError too: worded in this browser's language
+        st.error(t("train.not_started", error=too_few_text(e)))
     except (ValueError, DataError) as e:
         st.error(t("train.not_started", error=e))
 if view is not None and view.state == "paused":
@@ -231,7 +280,7 @@ def loss_figure(v: RunView) -> go.Figure:
     in a race, each network in its own colour, named. Built in one call and thinned to 600
     points a network: it is redrawn every CHART_EVERY_S, on the cores the run trains on. The traces keep
     their order (each network's two losses, then the accuracies), so Plotly.react updates them."""
-    data, accuracy_traces, all_accuracies = [], [], []
+    data, accuracy_traces, held_out_traces, all_accuracies = [], [], [], []
     for i, lane in enumerate(v.lanes):
         colour = PALETTE[i]
         named = f"{lane_title(v, lane)}: " if v.race else ""  # the legend names the network in a race
@@ -262,7 +311,7 @@ def loss_figure(v: RunView) -> go.Figure:
                 go.Scatter(
                     x=steps_at,  # each accuracy at the step it was measured after
                     y=[100 * a for a in accuracies],
-                    name=named + t("train.accuracy_line"),
+                    name=named + t("train.finetune_test_line" if v.fine_tune else "train.accuracy_line"),
                     mode="lines+markers",
                     # One network: the accuracy in the second colour; in a race, its network's, dotted.
                     line=dict(color=HIGHLIGHT, width=2) if not v.race else dict(color=colour, width=2, dash="dot"),
@@ -274,9 +323,24 @@ def loss_figure(v: RunView) -> go.Figure:
                     showlegend=not v.race,  # the caption under a race's chart says what the dots are
                 )
             )
+        if lane.held_out:  # a fine-tune's: the class's held-out digits, from the start model's on
+            held_steps, held_accuracies = zip(*lane.held_out)
+            all_accuracies += held_accuracies
+            held_out_traces.append(
+                go.Scatter(
+                    x=held_steps,
+                    y=[100 * a for a in held_accuracies],
+                    name=t("train.finetune_held_out_line"),
+                    mode="lines+markers",
+                    line=dict(color=PALETTE[2], width=3),
+                    marker=dict(size=8, symbol="diamond"),
+                    yaxis="y2",
+                    cliponaxis=False,
+                )
+            )
     low, dtick = accuracy_range(all_accuracies)
     return go.Figure(
-        data=data + accuracy_traces,
+        data=data + accuracy_traces + held_out_traces,
         layout=dict(
             xaxis=dict(title=t("train.axis_step"), range=[0, max(v.total_steps, 1)], automargin=False),
             yaxis=dict(title=t("train.axis_loss"), rangemode="tozero", automargin=False),
@@ -326,6 +390,9 @@ def show_progress(v: RunView) -> None:
             (t("train.last_loss"), f"{lane.losses[-1]:.4f}" if lane.losses else "–", None),
             accuracy_metric(lane, t("train.test_accuracy")),
         ]
+        if lane.held_out:
+            held_now = accuracy_text(lane.held_out[-1][1])
+            metrics.append((t("train.finetune_held_out_metric"), held_now, t("train.finetune_held_out_help")))
     metrics.append((t("train.device_metric"), v.device, None))
     # Two to a row: four squeezed "Images per second" and "98.78%" to "…" beside the filters.
     for row in range(0, len(metrics), 2):
@@ -336,6 +403,8 @@ def show_progress(v: RunView) -> None:
     live_chart(loss_figure(v), key="loss_chart", height=380)
     if v.race:
         st.caption(t("train.race_chart_caption"))
+    elif v.fine_tune:
+        st.caption(t("train.finetune_chart_caption", **v.fine_tune))
 
 
 def race_table(v: RunView) -> str:
@@ -368,9 +437,25 @@ def show_result(v: RunView) -> None:
         if v.state != "failed":
             done = "train.finished" if v.state == "finished" else "train.stopped"
             st.success(t(done, accuracy=accuracy_text(lane.final_accuracy), name=lane.saved_path.stem))
+            if v.fine_tune:
+                st.markdown(before_after_table(v.fine_tune, lane))
             use_model_button(lane, None, "use_model")
     elif v.state != "failed":
         st.warning(t(f"run.{v.reason}", **v.reason_values))
+
+
+def before_after_table(fine_tune: dict, lane: Lane) -> str:
+    """A fine-tune's result: both accuracies, before and after. Are the class's digits learned, is
+    MNIST forgotten?"""
+    (test_before, test_after), (held_before, held_after) = lane.before_after
+    rows = [
+        (t("train.finetune_test_row"), test_before, test_after),
+        (t("train.finetune_held_out_row", **fine_tune), held_before, held_after),
+    ]
+    lines = [f"| | {t('train.finetune_before')} | {t('train.finetune_after')} |", "|---|--:|--:|"]
+    for label, before, after in rows:
+        lines.append(f"| {label} | {accuracy_text(before)} | **{accuracy_text(after)}** |")
+    return "\n".join(lines)
 
 
 def use_model_button(lane: Lane, text: str | None, key: str) -> None:

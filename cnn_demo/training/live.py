@@ -19,6 +19,10 @@ while no run trains) it trains with the safe defaults.
 A race (config.race set) trains two networks in the one worker, on the same batches in turn;
 the view has a Lane per network (`view.lanes`), and each is saved as its own checkpoint.
 
+A fine-tune (`manager.start(config, fine_tune=train.FineTune.of(model, name, class_digits))`)
+starts from a model's weights and trains on MNIST mixed with a class's digits; its lane has the
+accuracy before the first step (`start_accuracy`) and on the class's held-out digits (`held_out`).
+
 The worker and the listener talk in typed messages (below: RunJob one way; Started, Steps,
 Watch, fit's own Probe and Epoch, Saving and End the other), read with `match` on their type.
 How a run ended is a reason code with its {values} (End, RunView.reason): the pages word it
@@ -49,6 +53,7 @@ from cnn_demo.training.jobs import Measurement, OneJob, below_server, idle, meas
 from cnn_demo.training.train import (
     Diverged,
     Epoch,
+    FineTune,
     History,
     Probe,
     Step,
@@ -91,15 +96,32 @@ class Lane:
     # after each finished epoch, the probe images' PCA map (Epoch.maps): (2000, 2) float16 each
     hidden_maps: list[np.ndarray] = field(default_factory=list)
     map_labels: np.ndarray | None = None  # (2000,) the digit of each point of those maps
+    # A fine-tune's: the whole test set before the first step, and (step, fraction right of the
+    # class's held-out digits) from step 0 on; the last is the run's "after" once it has ended
+    start_accuracy: float | None = None
+    held_out: list[tuple[int, float]] = field(default_factory=list)
 
     def accuracy_points(self) -> tuple[list[int], list[float], list[bool]]:
         """Every test accuracy so far in step order, to plot on the loss's step axis:
-        (steps, accuracies, whole test set or not)."""
+        (steps, accuracies, whole test set or not); a fine-tune's starts at step 0."""
         points = [(s, a, False) for s, a in self.probes] + [
             (s, a, True) for s, a in zip(self.epoch_steps, self.test_accuracy)
         ]
+        if self.start_accuracy is not None:
+            points.append((0, self.start_accuracy, True))
         points.sort()
         return [p[0] for p in points], [p[1] for p in points], [p[2] for p in points]
+
+    @property
+    def before_after(self) -> tuple[tuple[float | None, float | None], tuple[float | None, float | None]]:
+        """A fine-tune's ((test set before, after), (held-out digits before, after)); None where
+        not measured yet."""
+        held = (
+            (self.held_out[0][1], self.held_out[-1][1] if len(self.held_out) > 1 else None)
+            if self.held_out
+            else (None, None)
+        )
+        return (self.start_accuracy, self.final_accuracy), held
 
     @property
     def latest_accuracy(self) -> tuple[float, bool] | None:
@@ -130,6 +152,7 @@ class RunView:
     reason: str  # how it ended: one of REASONS, or "" while it runs
     reason_values: dict  # the {values} of that message
     lanes: list[Lane]  # config.net's, then config.race's in a race
+    fine_tune: dict | None = None  # a fine-tune's FineTune.summary(): from which model, on how many digits
 
     @property
     def race(self) -> bool:
@@ -159,6 +182,7 @@ class RunJob:
     sets: tuple | None
     watch_image: np.ndarray  # (28, 28) in [0, 1]: the digit whose feature maps are shown
     outs: list[Path]  # the checkpoint of each network (train.default_outs)
+    fine_tune: FineTune | None = None  # its start weights and class digits (numpy, through the pipe too)
 
 
 @dataclass(frozen=True)
@@ -200,6 +224,7 @@ class End:
     values: dict = field(default_factory=dict)  # the {values} of the reason's message
     saved: list[Path | None] | None = None  # per network, the file written (None: not saved); None: nothing trained
     finals: list[float | None] | None = None  # per network, the test accuracy recorded
+    held_out_finals: list[float] | None = None  # a fine-tune stopped part-way: per network, on its held-out digits
 
 
 WORKER_MAIN = jobs.TRAINING_WORKER  # worker_main, named (jobs.Worker)
@@ -281,6 +306,7 @@ class TrainingRun:
         out: Path | list[Path],
         worker=None,
         send_data: bool = True,
+        fine_tune: FineTune | None = None,
     ):
         """config checked and device resolved, once, by the caller (RunManager.start).
         out: the checkpoint to write, one per network in a race (train.default_outs).
@@ -293,6 +319,7 @@ class TrainingRun:
                 f"{len(self.specs)} networks need {len(self.specs)} checkpoint paths, not {len(self.outs)}"
             )
         self.config, self.watch_image, self.out = config, watch_image, self.outs[0]
+        self.fine_tune = fine_tune.summary() if fine_tune is not None else None
         self.device = torch.device(device)
         self.device_failed = False  # set when the GPU ran out of memory or disappeared
         lanes = range(len(self.specs))
@@ -300,6 +327,8 @@ class TrainingRun:
         self.test_accuracy: list[list[float]] = [[] for _ in lanes]
         self.epoch_steps: list[int] = []
         self.probes: list[list[tuple[int, float]]] = [[] for _ in lanes]
+        self.start_accuracy: list[float | None] = [None for _ in lanes]  # a fine-tune's, before its first step
+        self.held_out: list[list[tuple[int, float]]] = [[] for _ in lanes]  # a fine-tune's (step, accuracy)
         self.hidden_maps: list[list[np.ndarray]] = [[] for _ in lanes]  # per network, one per epoch (Epoch.maps)
         test_labels = np.asarray(test_set[1])
         self.map_labels = test_labels[probe_indices(len(test_labels))]
@@ -322,10 +351,10 @@ class TrainingRun:
             sets = None
             if send_data:  # train_set is None otherwise (RunManager.start)
                 sets = ((train_set[0].numpy(), train_set[1].numpy()), (test_set[0].numpy(), test_set[1].numpy()))
-            self._job = RunJob(config, str(self.device), sets, watch_image, self.outs)
+            self._job = RunJob(config, str(self.device), sets, watch_image, self.outs, fine_tune)
         else:
             self._reports, self._go, self._stop = queue.Queue(), threading.Event(), threading.Event()
-            job = RunJob(config, str(self.device), None, watch_image, self.outs)
+            job = RunJob(config, str(self.device), None, watch_image, self.outs, fine_tune)
             args = (job, train_set, test_set, self._reports, self._go, self._stop, None)
             self.training_thread = threading.Thread(
                 target=train_worker, name="cnn-demo-training", daemon=True, args=args
@@ -385,6 +414,8 @@ class TrainingRun:
                     map_labels=self.map_labels,
                     saved_path=self._saved[i],
                     final_accuracy=self._final[i],
+                    start_accuracy=self.start_accuracy[i],
+                    held_out=list(self.held_out[i]),
                 )
                 for i, spec in enumerate(self.specs)
             ]
@@ -401,6 +432,7 @@ class TrainingRun:
                 reason=self._reason,
                 reason_values=dict(self._reason_values),
                 lanes=lanes,
+                fine_tune=self.fine_tune,
             )
 
     # --- the listener: the worker's messages into the state ----------------------------------
@@ -448,11 +480,18 @@ class TrainingRun:
                     case Watch():
                         self._watch = message.pictures
                     case Probe():
-                        for mine, accuracy_now in zip(self.probes, message.accuracies):
-                            mine.append((message.step, accuracy_now))
+                        if message.whole:  # a fine-tune's "before"
+                            self.start_accuracy = list(message.accuracies)
+                        else:
+                            for mine, accuracy_now in zip(self.probes, message.accuracies):
+                                mine.append((message.step, accuracy_now))
+                        for mine, held_now in zip(self.held_out, message.held_out):
+                            mine.append((message.step, held_now))
                     case Epoch():
                         for mine, accuracy_now in zip(self.test_accuracy, message.accuracies):
                             mine.append(accuracy_now)
+                        for mine, held_now in zip(self.held_out, message.held_out):
+                            mine.append((message.step, held_now))
                         for mine, points in zip(self.hidden_maps, message.maps):
                             mine.append(points)
                         self.epoch_steps.append(message.step)
@@ -467,6 +506,8 @@ class TrainingRun:
                         self._saved = list(message.saved) if message.saved is not None else [None] * lanes
                         self._final = list(message.finals) if message.finals is not None else [None] * lanes
                         self.device_failed = message.reason == "device_failed"
+                        for mine, held_now in zip(self.held_out, message.held_out_finals or ()):
+                            mine.append((self._step, held_now))
                         return
 
 
@@ -484,9 +525,13 @@ def train_worker(job: RunJob, train_set, test_set, reports, go, stop, parent_pid
     use_threads(tuned.threads)  # page threads use one; training takes what was measured fastest
     train_set = (torch.as_tensor(train_set[0]), torch.as_tensor(train_set[1]))
     test_set = (torch.as_tensor(test_set[0]), torch.as_tensor(test_set[1]))
-    models = networks(config)  # built here so that the seed gives the same weights as the CLI
+    try:  # built here so that the seed gives the same weights as the CLI; a fine-tune's, from its weights
+        models = networks(config, job.fine_tune)
+    except Exception as e:  # weights that do not fit the network
+        reports.put(_failure(e, device))
+        return
     histories = [History() for _ in models]
-    events = fit(models, config, train_set, test_set, histories, tuned, device)
+    events = fit(models, config, train_set, test_set, histories, tuned, device, job.fine_tune)
     reason, values, saved = None, {}, None
     # 0.0: the first step's loss goes at once (the chart's first point), later ones in batches
     last_watch, last_report, sent, last = 0.0, 0.0, 0, None
@@ -544,7 +589,8 @@ def train_worker(job: RunJob, train_set, test_set, reports, go, stop, parent_pid
         send_losses()
         events.close()
         reports.put(Saving())
-        reports.put(_finish(models, config, histories, test_set, device, outs, reason, values, saved))
+        end = _finish(models, config, histories, test_set, device, outs, reason, values, saved, job.fine_tune)
+        reports.put(end)
     except Exception as e:  # out of GPU memory, a device that vanished, a full disk ...
         events.close()
         reports.put(_failure(e, device))
@@ -567,22 +613,28 @@ def _watch(model: Net, watch_image: np.ndarray, device: torch.device) -> tuple[n
     return filters, maps
 
 
-def _finish(models, config, histories, test_set, device, outs, reason, values, saved) -> End:
+def _finish(models, config, histories, test_set, device, outs, reason, values, saved, fine_tune=None) -> End:
     """The run's End. A finished run's networks were saved with its last epoch (`saved`); a run
-    stopped or diverged part-way is measured on the whole test set and saved as it is, except a
-    network whose weights are no longer finite (not worth keeping)."""
+    stopped or diverged part-way is measured on the whole test set (and a fine-tune's on its
+    held-out digits) and saved as it is, except a network whose weights are no longer finite
+    (not worth keeping)."""
     if reason is None:
         return End("finished", "finished", values, saved, [history.test_accuracy[-1] for history in histories])
     test_images, test_labels = test_set[0].to(device), test_set[1].to(device)
-    finals = []
-    for model in models:
+    finals, held_finals = [], []
+    for model, history in zip(models, histories):
         model.eval()
         final = accuracy(model, test_images, test_labels, autocast=autocast_dtype(device))
         finite = math.isfinite(sum(p.sum().item() for p in model.parameters()))
         finals.append(final if finite else None)
+        if fine_tune is not None:  # its "after", measured where it stopped (History.meta reads the last)
+            held_images, held_labels = (torch.as_tensor(a).to(device) for a in fine_tune.held_out)
+            held_finals.append(accuracy(model, held_images, held_labels, autocast=autocast_dtype(device)))
+            history.held_out.append((len(history.losses), held_finals[-1]))
     stopped = "stopped by the user" if reason == "stopped" else "diverged"
     saved = save_networks(models, histories, config, outs, device, stopped, finals)
-    return End("stopped" if reason == "stopped" else "failed", reason, values, saved, finals)
+    state = "stopped" if reason == "stopped" else "failed"
+    return End(state, reason, values, saved, finals, held_finals if fine_tune is not None else None)
 
 
 def _failure(error: Exception, device: torch.device) -> End:
@@ -697,10 +749,20 @@ class RunManager:
             return "starting" if self.separate_process else "none"
         return "measuring" if self.measurement is not None and self.measurement.running else "ready"
 
-    def start(self, config: TrainConfig, watch_image: np.ndarray | None = None) -> TrainingRun:
+    def start(
+        self, config: TrainConfig, watch_image: np.ndarray | None = None, fine_tune: FineTune | None = None
+    ) -> TrainingRun:
         """Start a run, or raise jobs.Busy if one is going (ValueError for a bad config,
-        DataError when MNIST cannot be read)."""
+        DataError when MNIST cannot be read). fine_tune: start from its model's weights and mix
+        in its class digits (train.FineTune.of checked that there are enough); the "finetune"
+        recipe needs one, and a fine-tune trains its model's network alone."""
         config = config.validated()  # the one check of what Start was given
+        if fine_tune is not None:
+            if config.race is not None:
+                raise ValueError("a fine-tune trains the active model alone: switch the race off")
+            config = replace(config, net=fine_tune.spec)  # the model's network, whatever the editor shows
+        elif config.recipe == "finetune":
+            raise ValueError("the finetune recipe needs a model to start from and the class's digits")
         device = pick_device(config.device)  # resolved once (a device this machine lacks: ValueError); trained on
 
         def make() -> TrainingRun:
@@ -717,7 +779,8 @@ class RunManager:
             image = test_set[0][0].float().div(255).numpy() if watch_image is None else watch_image  # a 7
             outs = [self.runs_dir / out.name for out in default_outs(chosen)]
             worker = self._worker if self.separate_process else None
-            run = TrainingRun(chosen, on, train_set, test_set, np.asarray(image, np.float32), outs, worker, send_data)
+            image = np.asarray(image, np.float32)
+            run = TrainingRun(chosen, on, train_set, test_set, image, outs, worker, send_data, fine_tune)
             run.start()
             return run
 

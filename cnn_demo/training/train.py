@@ -20,6 +20,10 @@ layout and the dtype (bf16 autocast or fp32) are this machine's, measured by
 While it trains, a fixed held-out slice of the test set (PROBE_IMAGES) is scored every
 PROBE_EVERY_S seconds of training, so a short run's accuracy moves on the chart; every
 epoch ends with the whole test set, and that is the figure saved.
+
+A fine-tune (`FineTune`, the "finetune" recipe) starts from a saved model's weights, trains on
+MNIST mixed with a class's own digits, and scores a held-out part of those digits beside the
+test set: before the first step, at every probe and every epoch's end.
 """
 
 import argparse
@@ -33,6 +37,7 @@ from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 
@@ -54,9 +59,14 @@ RECIPES = {
     "quick99": dict(epochs=1, batch_size=128, lr=5e-3, schedule="onecycle", augment=True, train_images=60_000),
     "seed": dict(epochs=10, batch_size=256, lr=2e-4, schedule="constant", augment=False),
     "best": dict(epochs=16, batch_size=128, lr=3e-3, schedule="onecycle", augment=True),
+    # Further training of a model that already reads MNIST (FineTune): a few seconds, a small
+    # constant lr so that it adjusts what it knows instead of starting again, augmented so that
+    # the class's digits, repeated in the mix, are not learned by heart.
+    "finetune": dict(epochs=1, batch_size=64, lr=5e-4, schedule="constant", augment=True, train_images=3_000),
 }
 PROBE_IMAGES = 2_000  # every 5th test image (the set's two halves differ in difficulty); 1/5 of a full evaluation
 PROBE_EVERY_S = 4.0  # of training time: with the scoring itself, a point at least every 5 s
+FINETUNE_PROBE_EVERY_S = 1.0  # a fine-tune lasts seconds: a point every second, or its chart shows two
 DIVERGED_LOSS = 50.0  # cross-entropy of 10 classes starts near ln 10 = 2.3; 50 is a blow-up
 CONFIG_LIMITS = {  # (lowest, highest) of each number a TrainConfig takes: what the command line and the app accept
     "epochs": (1, 100),
@@ -64,6 +74,12 @@ CONFIG_LIMITS = {  # (lowest, highest) of each number a TrainConfig takes: what 
     "lr": (1e-6, 1.0),
     "train_images": (1, 60_000),
 }
+MIN_CLASS_DIGITS = 50  # a fine-tune needs this many of the class's digits (and two students, to hold one out)
+# The class's digits' share of a fine-tune's training images: a few hundred beside 4,000 MNIST
+# images would be one in ten of a batch, and a run of 80 steps would barely see them; repeated
+# to about a quarter, each batch has ~16 of them, while the three quarters of MNIST keep the
+# network from forgetting what it knew.
+CLASS_SHARE = 0.25
 
 
 @dataclass
@@ -130,8 +146,10 @@ class Step:
 class Probe:
     """Every PROBE_EVERY_S seconds of training, between two epochs' ends."""
 
-    step: int  # measured after this step
+    step: int  # measured after this step (0: before the first, a fine-tune's "before")
     accuracies: tuple[float, ...]  # fraction right of the PROBE_IMAGES held-out test images, per network
+    held_out: tuple[float, ...] = ()  # a fine-tune's: fraction right of the class's held-out digits, per network
+    whole: bool = False  # accuracies are of the whole test set (step 0: compared with the last epoch's)
 
 
 @dataclass(frozen=True)
@@ -146,6 +164,7 @@ class Epoch:
     # per network, the probe images' hidden layer mapped by PCA: (PROBE_IMAGES, 2) float16
     # (hidden_map.pca_points), in the order of hidden_map.probe_indices(len(test set))
     maps: tuple = ()
+    held_out: tuple[float, ...] = ()  # a fine-tune's: fraction right of the class's held-out digits, per network
 
 
 class Diverged(ArithmeticError):
@@ -172,6 +191,89 @@ class Diverged(ArithmeticError):
         return f"training diverged: the loss {how} at step {v['step']}; {too_large}"
 
 
+class TooFewDigits(ValueError):
+    """A fine-tune asked for with fewer than MIN_CLASS_DIGITS of the class's digits, or with digits
+    from one student only (nothing can be held out by student). `values`: the {values} of the
+    app's message (locales' [train] finetune_too_few...); str() is the English."""
+
+    def __init__(self, have: int, students: int):
+        super().__init__(have, students)
+        self.have, self.students = have, students
+
+    @property
+    def values(self) -> dict:
+        return {
+            "have": self.have,
+            "need": MIN_CLASS_DIGITS,
+            "more": MIN_CLASS_DIGITS - self.have,
+            "students": self.students,
+        }
+
+    def __str__(self) -> str:
+        if self.have < MIN_CLASS_DIGITS:
+            more = MIN_CLASS_DIGITS - self.have
+            return f"a fine-tune needs at least {MIN_CLASS_DIGITS} of the class's digits: there are {self.have}, {more} more are needed"
+        return (
+            f"a fine-tune needs digits from at least 2 students (one in five is held out, by student): "
+            f"these {self.have} are from {self.students}"
+        )
+
+
+@dataclass(frozen=True)
+class FineTune:
+    """A fine-tune's start and its class digits. Plain numpy, so that it travels to the training
+    process inside live.RunJob, through the pipe the data sets take."""
+
+    source: str  # the start model's name, e.g. "default"
+    spec: NetSpec  # its network: the run's config.net
+    weights: dict[str, np.ndarray]  # its state dict, on the CPU
+    learn: tuple[np.ndarray, np.ndarray]  # the class's digits it trains on: uint8 (N, 28, 28), int64 (N,)
+    held_out: tuple[np.ndarray, np.ndarray]  # never trained on, only scored: uint8 (M, 28, 28), int64 (M,)
+    students: int  # how many students drew them
+    held_out_students: int  # how many of them have all their digits held out
+
+    @classmethod
+    def of(cls, model: Net, source: str, digits) -> "FineTune":
+        """From a model and the class's digits (classroom.digits.ClassDigits), held out by student
+        (ClassDigits.split); TooFewDigits when a fine-tune cannot be measured on them."""
+        students = digits.student_count()
+        if len(digits) < MIN_CLASS_DIGITS or students < 2:
+            raise TooFewDigits(len(digits), students)
+        learn, held = digits.split()
+        weights = {k: v.detach().cpu().clone().numpy() for k, v in model.state_dict().items()}
+        return cls(
+            source=source,
+            spec=model.spec,
+            weights=weights,
+            learn=(np.asarray(learn.images, np.uint8), np.asarray(learn.labels, np.int64)),
+            held_out=(np.asarray(held.images, np.uint8), np.asarray(held.labels, np.int64)),
+            students=students,
+            held_out_students=held.student_count(),
+        )
+
+    def summary(self) -> dict:
+        """What the checkpoint says of it (History.meta)."""
+        return {
+            "from": self.source,
+            "class_digits": len(self.learn[1]),
+            "held_out_digits": len(self.held_out[1]),
+            "students": self.students,
+            "held_out_students": self.held_out_students,
+        }
+
+
+def mixed(
+    images: torch.Tensor, labels: torch.Tensor, extra_images: torch.Tensor, extra_labels: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """MNIST's training images (N, 28, 28) with the class's (M, 28, 28) repeated k times, so that
+    they are about CLASS_SHARE of the whole: (N + k M, 28, 28) and (N + k M,). fit shuffles them
+    together, so every batch holds about that share of them."""
+    repeats = max(1, round(CLASS_SHARE * len(images) / ((1 - CLASS_SHARE) * len(extra_images))))
+    extra_images = extra_images.to(images.device, images.dtype).repeat(repeats, 1, 1)
+    extra_labels = extra_labels.to(labels.device, labels.dtype).repeat(repeats)
+    return torch.cat([images, extra_images]), torch.cat([labels, extra_labels])
+
+
 @dataclass
 class History:
     """What a run has done so far; `fit` appends to it and the checkpoint stores it."""
@@ -185,9 +287,14 @@ class History:
     seconds: float = 0.0  # training time, evaluation included
     train_seconds: float = 0.0  # optimiser steps only
     samples: int = 0  # images seen
+    # A fine-tune's: where it started (FineTune.summary), the whole test set before the first
+    # step, and (step, fraction right of the class's held-out digits) from step 0 on
+    fine_tune: dict = field(default_factory=dict)
+    start_accuracy: float | None = None
+    held_out: list[tuple[int, float]] = field(default_factory=list)
 
     def meta(self, config: TrainConfig, device: torch.device, stopped: str | None = None) -> dict:
-        return {
+        meta = {
             "model": net_name(config.net),
             "recipe": config.recipe,
             "config": asdict(config),
@@ -208,6 +315,15 @@ class History:
             },
             "date": datetime.now(UTC).isoformat(timespec="seconds"),
         }
+        if self.fine_tune:
+            meta["fine_tune"] = {
+                **self.fine_tune,
+                "test_accuracy_before": self.start_accuracy,
+                "test_accuracy_after": meta["test_accuracy"],
+                "held_out_accuracy_before": self.held_out[0][1] if self.held_out else None,
+                "held_out_accuracy_after": self.held_out[-1][1] if len(self.held_out) > 1 else None,
+            }
+        return meta
 
 
 def installed_version(package: str) -> str | None:
@@ -245,6 +361,7 @@ def fit(
     history: History | list[History] | None = None,
     tuned: Settings | None = None,
     device: torch.device | None = None,
+    fine_tune: FineTune | None = None,
 ) -> Iterator[Step | Probe | Epoch]:
     """Train `model` in place, yielding a Step per batch, a Probe every PROBE_EVERY_S seconds of
     training and an Epoch per epoch; raises Diverged when a step's loss blows up (after yielding
@@ -253,7 +370,12 @@ def fit(
 
     A race: `model` a list of networks and `history` a list of Histories, one each. Every batch
     (shuffled and augmented once) is given to each network in turn, each with its own optimiser
-    and schedule of the same recipe. Every event holds one value per network, in order."""
+    and schedule of the same recipe. Every event holds one value per network, in order.
+
+    A fine-tune (`fine_tune`; the models already hold its weights: networks(config, fine_tune)):
+    its class digits to learn from are mixed into the training images (`mixed`), and its held-out
+    digits are only ever scored: before the first step (a Probe at step 0, with the whole test
+    set), at every probe and at every epoch's end, in each event's `held_out`."""
     models = [model] if isinstance(model, torch.nn.Module) else list(model)
     if history is None:
         history = [History() for _ in models]
@@ -267,6 +389,17 @@ def fit(
 
     images, labels = train_set
     images, labels = images[: config.train_images].to(device), labels[: config.train_images].to(device)
+    probe_every_s = PROBE_EVERY_S
+    if fine_tune is not None:
+        images, labels = mixed(images, labels, *(torch.as_tensor(a) for a in fine_tune.learn))
+        held_images, held_labels = (torch.as_tensor(a).to(device) for a in fine_tune.held_out)
+        probe_every_s = FINETUNE_PROBE_EVERY_S
+
+    def score_held_out() -> tuple[float, ...]:  # () unless a fine-tune
+        if fine_tune is None:
+            return ()
+        return tuple(accuracy(net, held_images, held_labels.to(torch.int64), autocast=amp) for net in models)
+
     test_images, test_labels = test_set[0].to(device), test_set[1].to(device)
     probe = torch.as_tensor(probe_indices(len(test_images), PROBE_IMAGES), device=device)
     probe_images, probe_labels = test_images[probe], test_labels[probe]
@@ -292,6 +425,15 @@ def fit(
 
     start = time.perf_counter()
     step, trained_since_probe, run_seconds = 0, 0.0, histories[0].train_seconds
+    if fine_tune is not None:  # "before": the start model on the whole test set and on the held-out digits
+        accuracies, held = (
+            tuple(accuracy(net, test_images, test_labels, autocast=amp) for net in models),
+            score_held_out(),
+        )
+        for hist, test_now, held_now in zip(histories, accuracies, held):
+            hist.fine_tune, hist.start_accuracy = fine_tune.summary(), test_now
+            hist.held_out.append((0, held_now))
+        yield Probe(0, accuracies, held, whole=True)
     for epoch in range(1, config.epochs + 1):
         for net in models:
             net.train()
@@ -334,13 +476,16 @@ def fit(
             if not math.isfinite(worst) or worst > DIVERGED_LOSS:
                 raise Diverged(step, worst, config.lr)
             last_of_epoch = i + config.batch_size >= n  # the whole test set comes next anyway
-            if trained_since_probe >= PROBE_EVERY_S and not last_of_epoch:
+            if trained_since_probe >= probe_every_s and not last_of_epoch:
                 accuracies = []
                 for net, hist in zip(models, histories):
                     accuracies.append(accuracy(net, probe_images, probe_labels, autocast=amp))  # keeps train mode
                     hist.probes.append((step, accuracies[-1]))
+                held = score_held_out()
+                for hist, held_now in zip(histories, held):
+                    hist.held_out.append((step, held_now))
                 trained_since_probe = 0.0
-                yield Probe(step, tuple(accuracies))
+                yield Probe(step, tuple(accuracies), held)
         accuracies, maps = [], []
         for net, hist, lane_losses in zip(models, histories, epoch_losses):
             accuracies.append(accuracy(net, test_images, test_labels, autocast=amp))
@@ -350,9 +495,13 @@ def fit(
             hist.train_loss.append(sum(lane_losses) / len(lane_losses))
             hist.filters.append({k: v.cpu().clone() for k, v in conv_weights(net).items()})
             hist.seconds = time.perf_counter() - start
+        held = score_held_out()
+        for hist, held_now in zip(histories, held):
+            hist.held_out.append((step, held_now))
+            hist.seconds = time.perf_counter() - start
         trained_since_probe = 0.0
         train_losses = tuple(hist.train_loss[-1] for hist in histories)
-        yield Epoch(epoch, step, tuple(accuracies), train_losses, histories[0].seconds, tuple(maps))
+        yield Epoch(epoch, step, tuple(accuracies), train_losses, histories[0].seconds, tuple(maps), held)
     for net in models:
         net.eval()
 
@@ -369,11 +518,17 @@ def specs(config: TrainConfig) -> list[NetSpec]:
     return [config.net] if config.race is None else [config.net, config.race]
 
 
-def networks(config: TrainConfig) -> list[Net]:
+def networks(config: TrainConfig, fine_tune: FineTune | None = None) -> list[Net]:
     """The run's networks with fresh weights, made in order after seeding with config.seed: the
-    first of a race starts from the weights it would have alone."""
+    first of a race starts from the weights it would have alone. A fine-tune's one network starts
+    from its model's weights instead."""
     torch.manual_seed(config.seed)
-    return [build(spec) for spec in specs(config)]
+    models = [build(spec) for spec in specs(config)]
+    if fine_tune is not None:
+        if config.race is not None or config.net != fine_tune.spec:
+            raise ValueError("a fine-tune trains its own model's network, alone (no race)")
+        models[0].load_state_dict({k: torch.as_tensor(v) for k, v in fine_tune.weights.items()})
+    return models
 
 
 def default_outs(config: TrainConfig) -> list[Path]:
@@ -420,6 +575,8 @@ def save_networks(
                 saved.append(None)
                 continue
             meta["test_accuracy"] = finals[lane]
+            if "fine_tune" in meta:
+                meta["fine_tune"]["test_accuracy_after"] = finals[lane]
         saved.append(checkpoint.save(model, out, meta, history.filters))
     return saved
 
@@ -446,7 +603,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="python -m cnn_demo train", description="Train a network on MNIST.")
     p.add_argument(
         "--recipe",
-        choices=list(RECIPES),
+        # finetune needs a model and a class's digits: the Train page's, or benchmarks.finetune_class
+        choices=[r for r in RECIPES if r != "finetune"],
         default="seed",
         help="quick: 98%% in seconds; quick99: 99%% in under a minute; seed: the tutorial's; best: this project's",
     )
