@@ -9,6 +9,7 @@ hardest drawings; the teacher's deletes, export and import; the fooling drawings
 A student sees their own digits; the teacher everyone's. Names are shown with st.text only.
 """
 
+import threading
 import time
 from datetime import datetime
 
@@ -24,7 +25,7 @@ from app_pages.i18n import t
 from cnn_demo.classroom.digits import ClassDigits, ImportRefused
 from cnn_demo.classroom.rounds import EACH, FOOL, ONE, Round
 from cnn_demo.classroom.wall import ACCEPTED, PENDING, Sent
-from cnn_demo.training.evaluate import Evaluation, evaluate_arrays
+from cnn_demo.training.evaluate import Evaluation, evaluate_arrays, evaluation_of
 
 PROGRESS_EVERY_S = 2.0  # the round's count follows the class's sends
 TILE = 112  # pixels: a drawing in the results
@@ -37,12 +38,45 @@ SAID = "digits_said"  # session_state: what an action said, shown after the reru
 # --- what the pages compute once per model and class ------------------------------------------
 
 
+class Answers:
+    """Each model's answer for each of the class's digits it has scored, by the digit's id: a round
+    adds a few digits at a time, and only those are scored again (3,000 digits at once: ~1 s of a
+    2-core CPU; a look at the results after a round's sends: the new ones only)."""
+
+    MODELS = 8  # model versions remembered
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._by_model: dict[str, dict[int, tuple[int, float]]] = {}
+
+    def evaluation(self, model_version: str, model, digits: ClassDigits) -> Evaluation:
+        with self._lock:
+            known = self._by_model.setdefault(model_version, {})
+            if len(self._by_model) > self.MODELS:
+                self._by_model.pop(next(iter(self._by_model)))
+            missing = np.array([i for i, sent_id in enumerate(digits.ids.tolist()) if sent_id not in known], np.int64)
+        if len(missing):
+            new = evaluate_arrays(model, digits.images[missing], digits.labels[missing])
+            with self._lock:
+                for i, answer, sure in zip(missing, new.predictions.tolist(), new.confidences.tolist()):
+                    known[int(digits.ids[i])] = (answer, sure)
+        answers = [known[int(i)] for i in digits.ids.tolist()]
+        return evaluation_of(
+            digits.labels, np.array([a for a, _ in answers], np.int64), np.array([c for _, c in answers], np.float32)
+        )
+
+
+@st.cache_resource(show_spinner=False)
+def answers() -> Answers:
+    return Answers()
+
+
 @st.cache_resource(max_entries=8, show_spinner=False)
 def scored(model_version: str, digits_version: tuple, token: str | None, _model) -> tuple[ClassDigits, Evaluation]:
     """The class's digits (or one student's: token) and the model on them; cached by the model's
-    and the digits' versions (a round's send, a delete or a new model: scored again)."""
+    and the digits' versions (a round's send, a delete or a new model: scored again, the new ones only)."""
     digits = class_store().digits(token=token)
-    return digits, evaluate_arrays(_model, digits.images, digits.labels)
+    return digits, answers().evaluation(model_version, _model, digits)
 
 
 def mnist_accuracy(loaded) -> float | None:

@@ -67,8 +67,8 @@ def send_to_class(
     reruns so that the list of this student's drawings below shows it, and the round its next digit.
 
     In a round, the digit is the one the Send button offered (ASKED): the store checks that the
-    round still asks it of this student, else nothing is kept (a late send, a round moved on)."""
-    asked = st.session_state.get(ASKED)
+    round still asks it of this student, else nothing is kept (a late send, a round moved on). The
+    argument, not ASKED itself: by the press's run, send_button has put there what it offers now."""
     round_id, label = (None, None) if asked is None else asked
     try:
         sent = class_store().send(

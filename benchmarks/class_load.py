@@ -3,7 +3,8 @@ sending their digits to the class's wall, while the teacher's Class page shows i
 
     python -m benchmarks.class_load [--students 30 60] [--rate 0.5] [--duration 60]
         [--training both|on|off] [--browsers 1] [--solo 12] [--send-every 30]
-        [--ceiling [--sizes 30 60 120] [--ceiling-duration 45]] [--json]
+        [--ceiling [--sizes 30 60 120] [--ceiling-duration 45]]
+        [--round [--round-every 10 20]] [--results-digits 3000 [--results-rounds 5]] [--json]
 
 One `streamlit run app.py` on this machine, with every address a student until it enters the
 teacher code (CNN_DEMO_ALL_STUDENTS=1, a fixed CNN_DEMO_TEACHER_CODE) and the class store in a
@@ -59,6 +60,17 @@ the largest that held and what limited the next (from where the cores went: the 
 one Python process at a full core is the GIL; all cores busy besides the run is the machine;
 this benchmark's own process at a full core makes the figure a lower bound).
 
+`--round` (issue 21): each phase is a round instead. The teacher's Class page, switched to "Our
+digits", presses "Start: each digit 0-9" and stays open (its timers played: the round's status
+every 2 s); each student draws the digit its Draw page asks ("Now draw a **7**") stroke by stroke
+and presses "Send my 7" every 10-20 s (`--round-every`), playing the page's round-request timer
+(4 s) between its actions. A send is acknowledged when the page says "Sent as a 7"; afterwards
+"End the round" is pressed and the store, read-only, must hold every acknowledged (token, round,
+label), none twice (round_phase). `--results-digits N`: N labelled digits put in the store before
+the server starts (seed_digits), and after the warm-up the Class page's results timed as a
+teacher switches to "Our digits": scored anew and cached, medians of `--results-rounds`
+(results_looks).
+
 Per phase: strokes answered per second, p50 / p95 / max from sending a stroke to its answer,
 wrong answers, errors, timeouts, the server's CPU (and the training process's, the browsers',
 this generator's, the whole machine's) and memory, the browsers' end-to-end p50 / p95,
@@ -81,6 +93,7 @@ import time
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import parse_qs
 
 import numpy as np
 from streamlit.proto.WidgetStates_pb2 import WidgetState
@@ -802,6 +815,532 @@ async def phase(
     return result
 
 
+# ---------------------------------------------------------------- rounds (issue 21)
+
+# The round's words (locales/en.toml, [rounds])
+TAB_DIGITS, TAB_WALL = "Our digits", "The wall"  # the Class page's tabs (st.tabs, key class_tab)
+START_EACH, END_ROUND, REFRESH = "Start: each digit 0–9", "End the round", "Refresh"
+SEND_MY = "Send my "  # the Draw page's Send button in a round: "Send my 7"
+ASKED = re.compile(r"\*\*Round (\d+)\*\* · draw each digit once\. Now draw a \*\*(\d)\*\*")  # rounds.each_ask
+SENT_AS = re.compile(r"^Sent as a (\d); the model read (\d)")  # rounds.sent_as: the send acknowledged
+ROUND_TITLE = re.compile(r"^Round (\d+): ")  # the round-status metric's label
+ROUND_PROGRESS = re.compile(r"^(\d+) drawings from (\d+) students")  # and its value
+SEED_PREFIX = "seed s"  # the names of the digits --results-digits puts in the store before the server starts
+
+
+def page_token(run: Run) -> str | None:
+    """The student token the page put in the address (?me=...), as the browser's address bar shows it."""
+    found = [parse_qs(p.query_string).get("me", [None])[0] for p in run.of("page_info_changed")]
+    return next((f for f in reversed(found) if f), None)
+
+
+def asked_digit(run: Run) -> tuple[int, int] | None:
+    """(round id, digit) the page's round request asks for ("Now draw a **7**"); None: nothing asked."""
+    found = [
+        (int(m.group(1)), int(m.group(2))) for e in run.elements("markdown") if (m := ASKED.search(e.markdown.body))
+    ]
+    return found[-1] if found else None
+
+
+def tab_widget(run: Run) -> str | None:
+    """The widget id of the run's st.tabs (the Class page's tabs are a widget: key class_tab)."""
+    found = [
+        d.add_block.tab_container.id
+        for d in run.of("delta")
+        if d.WhichOneof("type") == "add_block" and d.add_block.WhichOneof("type") == "tab_container"
+    ]
+    return found[-1] if found and found[-1] else None
+
+
+async def fetch_last_images(session: Session, run: Run, tally: Tally) -> int:
+    """Load the pictures of the run's last script run, as the browser's page does: a run followed
+    past a button's st.rerun() also holds the interrupted run's elements, whose files the server
+    has already let go (404). A picture that is gone is an error, not the end of the student."""
+    starts = [i for i, m in enumerate(run.messages) if m.WhichOneof("type") == "new_session"]
+    urls = [
+        img.url
+        for m in run.messages[starts[-1] if starts else 0 :]
+        if m.WhichOneof("type") == "delta" and m.delta.WhichOneof("type") == "new_element"
+        if m.delta.new_element.WhichOneof("type") == "imgs"
+        for img in m.delta.new_element.imgs.imgs
+    ]
+    loaded = 0
+    for url in urls:
+        try:
+            loaded += len(await session.fetch(url))
+        except OSError as e:
+            tally.errors.append(f"a picture after a send: {e}")
+    return loaded
+
+
+class Timers:
+    """A browser's timers for a page's `run_every` fragments: between its own actions a session
+    waits here, and each fragment whose time has come is rerun, as the browser reruns it."""
+
+    def __init__(self, session: Session, on_run=None):
+        self.session = session
+        self.on_run = on_run  # called with each timer's run
+        self.due: dict[str, float] = {}
+        self.runs: list[tuple[float, float]] = []  # (sent at, seconds to its end)
+        self.lock = asyncio.Lock()  # held during each run: a watcher cancelled between runs, never inside one
+
+    async def wait(self, seconds: float) -> None:
+        end = time.perf_counter() + max(seconds, 0.0)
+        while (now := time.perf_counter()) < end:
+            for fragment, interval in list(self.session.auto_reruns.items()):
+                if self.due.setdefault(fragment, now + interval) <= now:
+                    self.due[fragment] = now + interval
+                    async with self.lock:
+                        run = await self.session.rerun_fragment(fragment, [], TIMEOUT_S)
+                    self.runs.append((run.sent, run.arrived[-1] - run.sent))
+                    if self.on_run is not None:
+                        self.on_run(run)
+            await asyncio.sleep(min(0.05, max(end - time.perf_counter(), 0)))
+
+
+@dataclass
+class RoundTally:
+    """What a round's students sent, as their pages acknowledged it."""
+
+    acked: list[tuple[str, int, int, float]] = field(default_factory=list)  # (token, round, label, sent at)
+    ack_s: list[float] = field(default_factory=list)  # Send pressed -> the page saying "Sent as a 7"
+    answers_right: int = 0  # sends the model read as the digit asked
+    errors: list[str] = field(default_factory=list)
+    looks: int = 0  # the students' round-request timer runs
+    all_done: int = 0  # students who had sent every digit the round asks
+
+
+async def open_draw_as(url: str, token: str | None) -> tuple[Session, str, str, Run]:
+    """/draw opened, with this student's token in the address when it has one (a reload keeps it)."""
+    session = await Session(url).__aenter__()
+    try:
+        run = await session.open("draw", query=f"me={token}" if token else "")
+        if run.errors():
+            raise RuntimeError(f"/draw opened with errors: {run.errors()}")
+        fragment, canvas = last_component(run, "drawable_canvas")
+    except BaseException:
+        await session.close()
+        raise
+    return session, fragment, canvas.id, run
+
+
+async def round_student(
+    url: str,
+    by_label: dict[int, list[Digit]],
+    rate: float,
+    until: Gate,
+    tally: Tally,
+    seed: int,
+    rounds: RoundTally,
+    every: tuple[float, float] = (10.0, 20.0),
+) -> int:
+    """One student in a round: their Draw page asks for a digit ("Now draw a **7**"); they draw one
+    of that label stroke by stroke (each stroke's answer checked, as `student` does), and press
+    "Send my 7" once 10-20 s (uniform) have passed since their last send (the first within one such
+    interval of the start); the page's answer "Sent as a 7" is the acknowledgement, and the page asks
+    the next digit on a fresh canvas. Between actions the page's round-request timer (every 4 s)
+    reruns, as the browser's does. Returns the strokes answered."""
+    rng = np.random.default_rng(seed)
+    try:
+        session, fragment, canvas, run = await open_draw_as(url, None)
+        token = page_token(run)
+        if token is None:
+            raise RuntimeError("no ?me= token in the page's address")
+    except Exception as e:
+        tally.errors.append(f"joining: {e!r}")
+        await until.joined()
+        return 0
+    end = await until.joined()
+    timers = Timers(session)
+    asked = asked_digit(run)
+    answered, drawn = 0, 0
+    next_send = time.perf_counter() + rng.uniform(*every)
+    first = True
+    try:
+        while time.perf_counter() < end:
+            try:
+                if first:  # a class does not lift its pens in one instant
+                    first = False
+                    await timers.wait(rng.uniform(0, 1 / rate))
+                if asked is None:  # every digit sent (or no round): the page only looks, until the end
+                    rounds.all_done += 1
+                    await timers.wait(end - time.perf_counter())
+                    break
+                round_id, label = asked
+                pool = by_label[label]
+                digit = pool[(seed * 7 + drawn) % len(pool)]
+                drawn += 1
+                for k, stroke in enumerate(digit.strokes):
+                    if time.perf_counter() >= end:
+                        return answered
+                    msg = session.rerun_message([json_widget(canvas, stroke.value)], fragment)
+                    try:
+                        run = await session.send(msg, TIMEOUT_S)
+                    except TimeoutError:
+                        tally.timeouts += 1
+                        raise
+                    tally.errors += run.errors()
+                    answer = run.metrics().get(PREDICTION)
+                    shown = None if answer is None else int(answer[0].rstrip("?"))
+                    if shown is not None:
+                        answered += 1
+                        tally.latencies_s.append(run.seconds_to("metric"))
+                        tally.sent_at.append(run.sent)
+                    last = k == len(digit.strokes) - 1
+                    if shown != stroke.expected or (last and shown != digit.label):
+                        tally.wrong.append(f"stroke {k + 1} of a {digit.label}: page {shown}, engine {stroke.expected}")
+                    tally.picture_bytes += await session.fetch_images(run)
+                    await timers.wait(rng.uniform(0.5, 1.5) / rate)  # looks at the answer
+                await timers.wait(min(next_send, end) - time.perf_counter())  # drawn: sent when it is time
+                if time.perf_counter() >= end:
+                    break
+                button = labelled(run, "button", SEND_MY)
+                if button is None or button.label != f"{SEND_MY}{label}":
+                    rounds.errors.append(f"asked a {label}, the button: {button.label if button else None!r}")
+                    return answered
+                msg = session.rerun_message([trigger_widget(button.id)], fragment)
+                try:
+                    sent = await session.send(msg, TIMEOUT_S)
+                except TimeoutError:
+                    rounds.errors.append("a send unanswered in time")
+                    raise
+                next_send = time.perf_counter() + rng.uniform(*every)
+                said = [m for a in alerts(sent) if (m := SENT_AS.match(a))]
+                if sent.errors() or not said:
+                    rounds.errors.append(f"a send not acknowledged: {sent.errors() or alerts(sent)}")
+                else:
+                    # The page's label: the server decides it (the round's digit for this student)
+                    rounds.acked.append((token, round_id, int(said[-1].group(1)), sent.sent))
+                    rounds.ack_s.append(sent.arrived[-1] - sent.sent)
+                    rounds.answers_right += said[-1].group(1) == said[-1].group(2)
+                    if int(said[-1].group(1)) != label:
+                        rounds.errors.append(f"asked a {label}, sent as a {said[-1].group(1)}")
+                tally.picture_bytes += await fetch_last_images(session, sent, tally)
+                run = sent
+                fragment, found = last_component(sent, "drawable_canvas")  # a fresh canvas: a new key
+                canvas = found.id
+                asked = asked_digit(sent)
+                await timers.wait(rng.uniform(0.5, 1.5) / rate)  # reads "Sent as a 7"
+            except TimeoutError:  # its answer may still come: a reload, the same token in the address
+                await session.close()
+                try:
+                    session, fragment, canvas, run = await open_draw_as(url, token)
+                except Exception as e:
+                    tally.errors.append(f"joining again: {e!r}")
+                    return answered
+                rounds.looks += len(timers.runs)
+                timers = Timers(session)
+                asked = asked_digit(run)
+        return answered
+    finally:
+        rounds.looks += len(timers.runs)
+        await session.close()
+
+
+class ClassPage:
+    """The teacher's Class page on "Our digits", open throughout a round: one session that entered
+    the code, switched the tab (a widget: a rerun of the page with its new value), pressed "Start:
+    each digit 0–9", and plays the page's timers as the browser does (the round's status every
+    2 s, the count of students every 2 s), noting each look at the round's status."""
+
+    def __init__(self, url: str):
+        self.url = url
+        self.status: list[tuple[float, float, int]] = []  # (sent at, seconds to the end, drawings the round has)
+        self.errors: list[str] = []
+        self._watching: asyncio.Task | None = None
+
+    async def __aenter__(self) -> "ClassPage":
+        self.session = await Session(self.url).__aenter__()
+        self.page = await lead(self.session)
+        self.tab = tab_widget(self.page)
+        if self.tab is None:
+            raise RuntimeError("no tabs widget on /class")
+        self.page = await self.session.rerun([WidgetState(id=self.tab, string_value=TAB_DIGITS)])
+        if self.page.errors():
+            raise RuntimeError(f"Our digits: {self.page.errors()}")
+        self.timers = Timers(self.session, self._look)
+        return self
+
+    async def __aexit__(self, *exc) -> None:
+        await self._stop_watching()
+        await self.session.close()
+
+    def _look(self, run: Run) -> None:
+        self.errors += run.errors()
+        for e in run.elements("metric"):
+            if ROUND_TITLE.match(e.metric.label) and (m := ROUND_PROGRESS.match(e.metric.body)):
+                self.status.append((run.sent, run.arrived[-1] - run.sent, int(m.group(1))))
+
+    async def _watch(self) -> None:
+        while True:
+            try:
+                await self.timers.wait(3600)
+            except TimeoutError:
+                self.errors.append("a look at the round timed out")
+
+    async def _stop_watching(self) -> None:
+        # Cancelled between two of its runs, never inside one: a run cut off in the middle would
+        # leave its bytes on the socket for the next one to read.
+        if self._watching is not None:
+            async with self.timers.lock:
+                self._watching.cancel()
+            with suppress(asyncio.CancelledError):
+                await self._watching
+            self._watching = None
+
+    async def _press(self, label: str) -> Run:
+        button = labelled(self.page, "button", label)
+        if button is None:
+            raise RuntimeError(f"no button {label!r} on the Class page's {TAB_DIGITS}")
+        self.page = await self.session.rerun([trigger_widget(button.id)])
+        if self.page.errors():
+            raise RuntimeError(f"{label}: {self.page.errors()}")
+        return self.page
+
+    async def start_round(self) -> int:
+        """Press "Start: each digit 0–9"; then watch. The new round's id, as its status shows it."""
+        await self._stop_watching()
+        run = await self._press(START_EACH)
+        found = [int(m.group(1)) for e in run.elements("metric") if (m := ROUND_TITLE.match(e.metric.label))]
+        if not found:
+            raise RuntimeError(f"no open round after {START_EACH!r}: {alerts(run)}")
+        self._watching = asyncio.create_task(self._watch())
+        return found[-1]
+
+    async def end_round(self) -> None:
+        await self._stop_watching()
+        await self._press(END_ROUND)
+
+
+def round_rows(path: Path, round_id: int) -> tuple[set[tuple[str, int, int]], int, int]:
+    """The class store's rows of one round, read from the file itself, read-only, as another
+    process would: ({(token, round, label)}, rows, (token, round, label) kept more than once)."""
+    with sqlite3.connect(f"file:{path}?mode=ro", uri=True) as db:
+        rows = db.execute("SELECT token, round_id, label FROM drawings WHERE round_id = ?", (round_id,)).fetchall()
+    kept = {(t, int(r), int(lab)) for t, r, lab in rows}
+    return kept, len(rows), len(rows) - len(kept)
+
+
+async def round_phase(
+    server: Server,
+    book: list[Digit],
+    students: int,
+    rate: float,
+    duration: float,
+    teacher: Teacher | None,
+    pages: list,
+    alone_s: float,
+    batch: int,
+    every: tuple[float, float] = (10.0, 20.0),
+) -> dict:
+    """A round of kind "each" for `duration` seconds: the teacher's Class page starts it and stays
+    open on "Our digits"; `students` students draw what their page asks and send it every 10-20 s,
+    with the teacher's run training when there is a teacher. Afterwards the round is ended and the
+    store read: every acknowledged send must be there, none twice."""
+    result: dict = {"students": students, "training": teacher is not None, "rate": rate, "duration_s": duration}
+    result.update(round=True, send_every_s=list(every))
+    by_label = {d: [x for x in book if x.label == d] for d in range(10)}
+    if teacher is not None:
+        await teacher.start(epochs=100)
+        await asyncio.sleep(4)  # past the run's first steps (data onto the device, warm-up)
+        t0 = time.perf_counter()
+        await asyncio.sleep(alone_s)
+        alone = teacher.images_per_s(t0, time.perf_counter(), batch)
+    async with ClassPage(server.url) as class_page:
+        round_id = await class_page.start_round()
+        result["round_id"] = round_id
+        tally, sends = Tally(), RoundTally()
+        browsers = [{"latencies_s": [], "errors": [], "digits": 0, "right": 0} for _ in pages]
+        gate = Gate(students)
+        class_drawing = asyncio.gather(
+            *(round_student(server.url, by_label, rate, gate, tally, i, sends, every) for i in range(students))
+        )
+        joining = time.perf_counter()
+        await asyncio.wait(
+            [asyncio.ensure_future(gate.all_joined.wait()), class_drawing], return_when="FIRST_COMPLETED"
+        )
+        result["join_s"] = round(time.perf_counter() - joining, 1)
+        cpu0, busy0, start = cpu_by_role(server.proc.pid), machine_busy_s(), time.perf_counter()
+        until = gate.start(duration)
+        answered, _ = await asyncio.gather(
+            class_drawing,
+            asyncio.gather(
+                *(browser_student(p, book, until, rate, 100 + i, b) for i, (p, b) in enumerate(zip(pages, browsers)))
+            ),
+        )
+        wall_s = time.perf_counter() - start
+        cpu1, busy1 = cpu_by_role(server.proc.pid), machine_busy_s()
+        looks = [(s, d, n) for s, d, n in class_page.status if start <= s <= until]
+        await class_page.end_round()
+        teacher_errors = class_page.errors[:]
+    kept, rows, twice = round_rows(server.runs_dir.parent / "class.sqlite3", round_id)
+    acked = [(tok, r, lab) for tok, r, lab, _ in sends.acked]
+    strokes = sum(answered)
+    result.update(
+        strokes_answered=strokes,
+        strokes_per_s=round(strokes / wall_s, 2),
+        ms_p50=percentile_ms(tally.latencies_s, 50),
+        ms_p95=percentile_ms(tally.latencies_s, 95),
+        ms_max=percentile_ms(tally.latencies_s, 100),
+        wrong=len(tally.wrong),
+        wrong_examples=tally.wrong[:5],
+        errors=len(tally.errors),
+        error_examples=tally.errors[:5],
+        timeouts=tally.timeouts,
+        clears=0,
+        cpu_share=share_of_cores(cpu0, cpu1, wall_s),
+        machine_busy=round((busy1[0] - busy0[0]) / max(busy1[1] - busy0[1], 1e-9), 3),
+        server_cpu_ms_per_stroke=round(1000 * (cpu1["server"] - cpu0["server"]) / max(strokes, 1), 1),
+        server_rss_mb=round(rss_mb(server.proc.pid), 1),
+        round_sends_acknowledged=len(acked),
+        round_sends_lost=len(set(acked) - kept),
+        round_sends_duplicated=twice,
+        round_acked_twice=len(acked) - len(set(acked)),  # the pages said "sent" twice for one (token, round, label)
+        round_store_rows=rows,
+        round_rows_unacknowledged=len(kept - set(acked)),  # kept, though no page said so (a send that timed out)
+        round_students_sent=len({tok for tok, _, _ in acked}),
+        round_students_all_done=sends.all_done,
+        round_answers_right=sends.answers_right,
+        round_ack_ms_p50=percentile_ms(sends.ack_s, 50),
+        round_ack_ms_p95=percentile_ms(sends.ack_s, 95),
+        round_send_errors=len(sends.errors),
+        round_send_error_examples=sends.errors[:5],
+        round_request_looks=sends.looks,
+        round_status_looks=len(looks),
+        round_status_ms_p50=percentile_ms([d for _, d, _ in looks], 50),
+        round_status_ms_p95=percentile_ms([d for _, d, _ in looks], 95),
+        round_status_drawings_end=looks[-1][2] if looks else 0,
+        teacher_errors=len(teacher_errors),
+        teacher_error_examples=teacher_errors[:5],
+    )
+    if pages:
+        lat = [x for b in browsers for x in b["latencies_s"]]
+        result.update(
+            browser_strokes=len(lat),
+            browser_ms_p50=percentile_ms(lat, 50),
+            browser_ms_p95=percentile_ms(lat, 95),
+            browser_errors=[e for b in browsers for e in b["errors"]][:5],
+        )
+    if teacher is not None:
+        during = teacher.images_per_s(start, time.perf_counter(), batch)
+        await teacher.stop()
+        result.update(
+            train_images_per_s_alone=None if alone is None else round(alone),
+            train_images_per_s_during=None if during is None else round(during),
+            train_speed_kept=round(during / alone, 3) if alone and during else None,
+        )
+    result["limit"] = what_limits(result)
+    return result
+
+
+def round_summary(r: dict) -> str:
+    line = (
+        f"round of {r['students']} students{' + training' if r['training'] else ''}, a send every "
+        f"{r['send_every_s'][0]:g}-{r['send_every_s'][1]:g} s: {r['strokes_per_s']} strokes/s answered, "
+        f"p50 {r['ms_p50']} / p95 {r['ms_p95']} / max {r['ms_max']} ms, wrong {r['wrong']}, errors {r['errors']}, "
+        f"timeouts {r['timeouts']}; sends acknowledged {r['round_sends_acknowledged']} (p50 {r['round_ack_ms_p50']} / "
+        f"p95 {r['round_ack_ms_p95']} ms) from {r['round_students_sent']} students, lost {r['round_sends_lost']}, "
+        f"duplicated {r['round_sends_duplicated']}, store rows {r['round_store_rows']}, send errors "
+        f"{r['round_send_errors']}; the teacher's round status: {r['round_status_looks']} looks, p50 "
+        f"{r['round_status_ms_p50']} / p95 {r['round_status_ms_p95']} ms; server {r['cpu_share']['server']:.0%} of "
+        f"the cores, machine {r['machine_busy']:.0%} busy"
+    )
+    if r["training"]:
+        line += (
+            f"; training {r['train_images_per_s_during']} images/s vs {r['train_images_per_s_alone']} alone "
+            f"({100 * (r['train_speed_kept'] or 0):.0f}% kept)"
+        )
+    return line + f"; limit: {r['limit']}"
+
+
+# ---------------------------------------------------------------- the results with many digits
+
+
+def seed_digits(path: Path, n: int, students: int = 60, seed: int = 7) -> int:
+    """Put n labelled digits in the class store at `path` before the server starts: `students`
+    students each answering "each digit 0-9" rounds (as many rounds as it takes), their digits
+    made by cnn_demo.drawings.drawn and read by the shipped model, kept through ClassStore.send
+    as the Draw page keeps them. Returns the rows added."""
+    from cnn_demo.classroom.wall import ClassStore
+    from cnn_demo.drawings.drawn import drawings
+    from cnn_demo.drawings.preprocess import preprocess_steps
+    from cnn_demo.inside.predict import predict_proba
+    from cnn_demo.storage.checkpoint import DEFAULT, load
+
+    model, _ = load(DEFAULT)
+    pool = drawings(n, seed=seed)  # 0..9 in turn: n // 10 of each digit
+    by_label = {d: [x for x in pool if x.label == d] for d in range(10)}
+    store = ClassStore(path)
+    added = 0
+    tokens = [f"seedstudent{s:05d}xx" for s in range(students)]
+    for s, token in enumerate(tokens):
+        store.rename(token, f"{SEED_PREFIX}{s:03d}")
+    while added < n:
+        r = store.start_round("each")
+        for token in tokens:
+            for label in r.order(token):
+                if added == n:
+                    break
+                d = by_label[label][added % len(by_label[label])]
+                steps = preprocess_steps(d.canvas)
+                probs = predict_proba(model, steps.image28)
+                store.send(token, "", steps.ink, steps.image28, probs, "default", round_id=r.id, label=label)
+                added += 1
+    store.end_round()
+    store.close()
+    return added
+
+
+async def results_looks(server: Server, digits: int, rounds: int) -> dict:
+    """The teacher's Class page switched to "Our digits" with `digits` class digits in the store,
+    timed from the tab's change to the end of the page's run (the results: the digits read from
+    the store, the active model scored on them, the confusion matrix, the drawings of its cell and
+    the hardest ones, the teacher's deletes): first with the digits changed since the last look
+    (scored anew: the scores are cached by the digits' version; the benchmark takes the newest
+    digit out and imports it back under a new id, as a send adds one), then pressing Refresh
+    (cached). Medians of `rounds`; the first round is the fresh server's first look."""
+    from cnn_demo.classroom.wall import ClassStore
+
+    store = ClassStore(server.runs_dir.parent / "class.sqlite3")
+    first, second, pictures, messages = [], [], [], 0
+    errors: list[str] = []
+    async with Session(server.url) as session:
+        page = await lead(session)
+        tab = tab_widget(page)
+        for _ in range(rounds):
+            # The digits change as a round's send changes them (the scores are cached by the digits'
+            # version): the newest one taken out and put back under a new id; still `digits` of them.
+            newest = store.digits(strokes=True).take([-1])
+            store.delete(int(newest.ids[0]))
+            store.import_digits(newest)
+            run = await session.rerun([WidgetState(id=tab, string_value=TAB_DIGITS)])
+            first.append(run.arrived[-1] - run.sent)
+            messages = len(run.messages)
+            shown = run.metrics().get(TAB_DIGITS, ("", ""))[0]
+            if run.errors() or shown != f"{digits:,}":
+                errors.append(f"Our digits showed {shown!r}: {run.errors()}")
+            t0 = time.perf_counter()
+            await session.fetch_images(run)
+            pictures.append(time.perf_counter() - t0)
+            button = labelled(run, "button", REFRESH)
+            run = await session.rerun([trigger_widget(button.id)])
+            second.append(run.arrived[-1] - run.sent)
+            errors += run.errors()
+            await session.rerun([WidgetState(id=tab, string_value=TAB_WALL)])
+    store.close()
+    return {
+        "digits": digits,
+        "rounds": rounds,
+        "first_ms": [round(1000 * x) for x in first],
+        "cached_ms": [round(1000 * x) for x in second],
+        "first_ms_median": percentile_ms(first, 50),
+        "cached_ms_median": percentile_ms(second, 50),
+        "pictures_ms_median": percentile_ms(pictures, 50),
+        "messages": messages,
+        "errors": errors[:5],
+    }
+
+
 def holds(r: dict) -> bool:
     """A class size the server holds: stroke to answer p95 within the bar, no stroke unanswered."""
     return r["ms_p95"] is not None and r["ms_p95"] <= STROKE_P95_MS and r["timeouts"] == 0
@@ -863,10 +1402,17 @@ async def measure(
     ceiling: bool = False,
     sizes: list[int] | None = None,
     ceiling_duration: float = 45,
+    round_phases: bool = False,
+    round_every: tuple[float, float] = (10.0, 20.0),
+    results_digits: int = 0,
+    results_rounds: int = 5,
     log=print,
 ) -> dict:
     """The phases (each size of `class_sizes`, with and/or without a run), then with `ceiling` the
-    search for the largest class the server holds (a run training, the wall on when `send_every`)."""
+    search for the largest class the server holds (a run training, the wall on when `send_every`).
+    `round_phases`: each phase is a round instead (round_phase), the wall's teacher left out.
+    `results_digits`: that many class digits put in the store before the server starts, and the
+    Class page's results timed with them (results_looks) after the warm-up."""
     from playwright.async_api import async_playwright
 
     from cnn_demo.training.train import RECIPES
@@ -874,15 +1420,18 @@ async def measure(
     batch = RECIPES[next(iter(RECIPES))]["batch_size"]  # the teacher's run: the recipe /train offers first (Quick)
     book = drawing_book(60)
     tmp = Path(tempfile.mkdtemp())
+    seeded = seed_digits(tmp / "class.sqlite3", results_digits) if results_digits else 0
     with environment(
         CNN_DEMO_ALL_STUDENTS="1", CNN_DEMO_TEACHER_CODE=TEACHER_CODE, CNN_DEMO_CLASS_DB=str(tmp / "class.sqlite3")
     ):
         server = Server(tmp / "runs", tmp / "streamlit.log")
     out: dict = {"rate": rate, "duration_s": duration, "browsers": browsers, "send_every_s": send_every, "phases": []}
+    if round_phases:
+        out["round_every_s"] = list(round_every)
     acknowledged = 0
     try:
         async with async_playwright() as pw, Teacher(server.url) as teacher:
-            wall_teacher = await WallTeacher(server.url).__aenter__() if send_every > 0 else None
+            wall_teacher = await WallTeacher(server.url).__aenter__() if send_every > 0 and not round_phases else None
             chromium = await pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
             contexts = [
                 await chromium.new_context(viewport={"width": 1280, "height": 800}) for _ in range(max(browsers, 1))
@@ -903,6 +1452,9 @@ async def measure(
             await asyncio.sleep(settle_s)
             out["rss_mb_warm"] = round(rss_mb(server.proc.pid), 1)
             predictions = sum(1 for _ in warm.latencies_s)
+            if results_digits:
+                out["results"] = await results_looks(server, seeded, results_rounds)
+                log(results_summary(out["results"]))
             if solo:
                 result = {"latencies_s": [], "errors": [], "digits": 0, "right": 0}
                 await browser_student(pages[0], book, float("inf"), 1.0, 0, result, digits=solo)
@@ -919,6 +1471,24 @@ async def measure(
             for students in class_sizes:
                 for with_run in {"both": (False, True), "on": (True,), "off": (False,)}[training]:
                     number += 1
+                    if round_phases:
+                        r = await round_phase(
+                            server,
+                            book,
+                            students,
+                            rate,
+                            duration,
+                            teacher if with_run else None,
+                            pages[:browsers],
+                            alone_s,
+                            batch,
+                            round_every,
+                        )
+                        predictions += r["strokes_answered"]
+                        acknowledged += r["round_sends_acknowledged"]
+                        out["phases"].append(r)
+                        log(round_summary(r))
+                        continue
                     r = await phase(
                         server,
                         book,
@@ -992,9 +1562,9 @@ async def measure(
         out["rss_mb_end"] = round(rss_mb(server.proc.pid), 1)
         out["rss_mb_growth"] = round(out["rss_mb_end"] - out["rss_mb_warm"], 1)
         out["server_tracebacks"] = server.log_text().count("Traceback")
-        if send_every > 0:
+        if send_every > 0 or round_phases:
             out["sends_acknowledged"] = acknowledged
-            out["store_rows"] = store_rows(tmp / "class.sqlite3")
+            out["store_rows"] = store_rows(tmp / "class.sqlite3") - seeded  # the digits put there first left out
         return out
     finally:
         server.stop()
@@ -1024,6 +1594,15 @@ def summary(r: dict) -> str:
             f"({100 * (r['train_speed_kept'] or 0):.0f}% kept)"
         )
     return line + f"; limit: {r['limit']}"
+
+
+def results_summary(r: dict) -> str:
+    return (
+        f"results with {r['digits']:,} class digits: the teacher's Class page switched to {TAB_DIGITS!r} "
+        f"to its run's end, scored anew {r['first_ms_median']} ms (rounds {r['first_ms']}), cached "
+        f"{r['cached_ms_median']} ms ({r['cached_ms']}); its pictures {r['pictures_ms_median']} ms; "
+        f"{r['messages']} messages; errors {r['errors']}"
+    )
 
 
 def ceiling_summary(c: dict) -> str:
@@ -1061,10 +1640,35 @@ def main(argv: list[str] | None = None) -> int:
         default=SESSION_KEPT_S + 10,
         help="seconds after the last session closed before the memory is read (Streamlit keeps closed sessions 120 s)",
     )
+    p.add_argument(
+        "--round",
+        action="store_true",
+        help="each phase a round: the teacher's Class page starts one (each digit 0-9), the students send what it asks",
+    )
+    p.add_argument(
+        "--round-every",
+        type=float,
+        nargs=2,
+        default=(10.0, 20.0),
+        metavar=("MIN", "MAX"),
+        help="in a round, seconds between a student's sends, uniform between these (default 10 20)",
+    )
+    p.add_argument(
+        "--results-digits",
+        type=int,
+        default=0,
+        help="class digits put in the store before the server starts; then the Class page's results are timed",
+    )
+    p.add_argument("--results-rounds", type=int, default=5, help="looks at the results timed (medians reported)")
     p.add_argument("--json", action="store_true", help="end with one JSON line of the results")
     args = p.parse_args(argv)
     if args.students is None:
-        args.students = [] if args.ceiling else [30, 60]
+        if args.round:
+            args.students = [60]
+        elif args.ceiling or args.results_digits:
+            args.students = []
+        else:
+            args.students = [30, 60]
     r = asyncio.run(
         measure(
             args.students,
@@ -1079,6 +1683,10 @@ def main(argv: list[str] | None = None) -> int:
             ceiling=args.ceiling,
             sizes=args.sizes,
             ceiling_duration=args.ceiling_duration,
+            round_phases=args.round,
+            round_every=tuple(args.round_every),
+            results_digits=args.results_digits,
+            results_rounds=args.results_rounds,
         )
     )
     print(

@@ -145,3 +145,33 @@ def test_the_models_page_scores_every_model_on_our_digits(store_path):
     table = at.table[0].value
     assert "On our 20 digits" in table.columns
     assert table["On our 20 digits"].str.endswith("%").all()
+
+
+def test_the_class_digits_are_scored_once_each_per_model(store_path):
+    """A round adds a few digits at a time: a look at the results scores only those, and its
+    figures are the same as scoring them all again."""
+    from app_pages.class_digits import Answers
+
+    store = seed_round(store_path, students=2)
+    model = ModelStore().active().model
+    seen = []
+    hook = model.register_forward_hook(lambda module, inputs, output: seen.append(len(inputs[0])))
+    try:
+        answers = Answers()
+        first = answers.evaluation("v1", model, store.digits())
+        assert sum(seen) == 20
+        r = store.start_round(EACH)
+        token = "student-late-000"
+        digit = store.asked(token)[1]
+        store.send(token, "Late", np.zeros((280, 280)), digit_image(digit), np.eye(10)[digit], "m", r.id, digit)
+        seen.clear()
+        again = answers.evaluation("v1", model, store.digits())
+        assert sum(seen) == 1  # the new digit only
+        whole = evaluate_arrays(model, store.digits().images, store.digits().labels)
+        assert (again.confusion == whole.confusion).all() and np.allclose(again.confidences, whole.confidences)
+        assert again.confusion.sum() == first.confusion.sum() + 1
+        seen.clear()
+        answers.evaluation("v2", model, store.digits())  # another model version: all scored again
+        assert sum(seen) == 21
+    finally:
+        hook.remove()

@@ -109,6 +109,17 @@ def evaluate(model: torch.nn.Module, images: torch.Tensor, labels: torch.Tensor,
     )
 
 
+def evaluation_of(labels: np.ndarray, predictions: np.ndarray, confidences: np.ndarray) -> Evaluation:
+    """An Evaluation from answers already made (int (N,), int (N,), float (N,)): a caller that keeps
+    each image's answer scores only the images it has not seen (the class's digits, as they come)."""
+    labels, predictions = np.asarray(labels, np.int64), np.asarray(predictions, np.int64)
+    confusion = np.bincount(labels * 10 + predictions, minlength=100).reshape(10, 10)
+    per_class = [
+        float((predictions[labels == c] == c).mean()) if (labels == c).any() else float("nan") for c in range(10)
+    ]
+    return Evaluation(labels, predictions, np.asarray(confidences, np.float32), confusion, per_class)
+
+
 def evaluate_arrays(model: torch.nn.Module, images: np.ndarray, labels: np.ndarray) -> Evaluation:
     """`evaluate_on_every_core` for numpy callers (a page scoring the class's own digits): images
     uint8 (N, 28, 28), labels (N,), N may be 0 (an Evaluation of nothing: its confusion is zeros)."""
