@@ -386,6 +386,7 @@ def fool_tab() -> None:
     with the network's answer and their student, and a count per student."""
     teacher = is_teacher()
     store = class_store()
+    say_once()  # what "Add the accepted ones" said: its st.rerun() comes back to this tab
     st.caption(t("rounds.fool_intro"))
     pending = store.fooling(PENDING)
     if teacher:
