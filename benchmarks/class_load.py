@@ -1296,9 +1296,10 @@ async def results_looks(server: Server, digits: int, rounds: int) -> dict:
     timed from the tab's change to the end of the page's run (the results: the digits read from
     the store, the active model scored on them, the confusion matrix, the drawings of its cell and
     the hardest ones, the teacher's deletes): first with the digits changed since the last look
-    (scored anew: the scores are cached by the digits' version; the benchmark takes the newest
-    digit out and imports it back under a new id, as a send adds one), then pressing Refresh
-    (cached). Medians of `rounds`; the first round is the fresh server's first look."""
+    (the page's cache is keyed by the digits' version; the benchmark takes the newest digit out
+    and imports it back under a new id, as a send adds one: the model scores that one, having
+    kept its answers for the others), then pressing Refresh (cached). The first round is the
+    fresh server's first look, every digit scored: reported apart, the medians are of the rest."""
     from cnn_demo.classroom.wall import ClassStore
 
     store = ClassStore(server.runs_dir.parent / "class.sqlite3")
@@ -1333,7 +1334,8 @@ async def results_looks(server: Server, digits: int, rounds: int) -> dict:
         "rounds": rounds,
         "first_ms": [round(1000 * x) for x in first],
         "cached_ms": [round(1000 * x) for x in second],
-        "first_ms_median": percentile_ms(first, 50),
+        "server_first_ms": round(1000 * first[0]) if first else None,  # every digit scored
+        "first_ms_median": percentile_ms(first[1:] or first, 50),
         "cached_ms_median": percentile_ms(second, 50),
         "pictures_ms_median": percentile_ms(pictures, 50),
         "messages": messages,
@@ -1599,7 +1601,8 @@ def summary(r: dict) -> str:
 def results_summary(r: dict) -> str:
     return (
         f"results with {r['digits']:,} class digits: the teacher's Class page switched to {TAB_DIGITS!r} "
-        f"to its run's end, scored anew {r['first_ms_median']} ms (rounds {r['first_ms']}), cached "
+        f"to its run's end: the server's first look (all scored) {r['server_first_ms']} ms, after a new digit "
+        f"{r['first_ms_median']} ms (rounds {r['first_ms']}), cached "
         f"{r['cached_ms_median']} ms ({r['cached_ms']}); its pictures {r['pictures_ms_median']} ms; "
         f"{r['messages']} messages; errors {r['errors']}"
     )
