@@ -19,8 +19,8 @@ from streamlit.runtime.scriptrunner import get_script_run_ctx
 
 from app_pages.classroom import class_store, is_teacher, student_token, teacher_action, teacher_only_note
 from app_pages.common import accuracy_text, active, projector
+from app_pages.evaluate.confusion import confusion_picker
 from app_pages.evaluate.data import evaluation
-from app_pages.evaluate.figures import confusion_figure
 from app_pages.i18n import t
 from cnn_demo.classroom.digits import ClassDigits, ImportRefused
 from cnn_demo.classroom.rounds import EACH, FOOL, ONE, Round
@@ -189,41 +189,13 @@ def tile_width() -> int:
     return round(TILE * 1.4) + 24 if projector() else TILE + 24
 
 
-def pick_cell() -> None:
-    state = st.session_state
-    points = state[f"class_confusion_{state.class_matrix_n}"].selection.points
-    if points:
-        state.class_true, state.class_predicted = int(points[0]["y"]), int(points[0]["x"])
-        state.class_matrix_n += 1
-
-
 def confusion_part(digits: ClassDigits, result: Evaluation, teacher: bool, token: str) -> None:
-    """The confusion matrix of the class's digits; a click on a cell opens its drawings."""
-    state = st.session_state
-    state.setdefault("class_matrix_n", 0)
-    if "class_true" not in state:
-        state.class_true, state.class_predicted = result.most_common_mistake()
-    big = projector()
-    left, right = (st.container(), st.container()) if big else st.columns([5, 6], gap="large")
-    with left:
-        fig = confusion_figure(result.confusion, (state.class_true, state.class_predicted), 20 if big else 14)
-        fig.update_layout(font=dict(size=18 if big else 13), height=620 if big else 480)
-        st.plotly_chart(
-            fig,
-            key=f"class_confusion_{state.class_matrix_n}",
-            on_select=pick_cell,
-            selection_mode="points",
-            config={"displaylogo": False},
-        )
-    with right:
-        c1, c2 = st.columns(2)
-        c1.selectbox(t("evaluate.true_digit"), range(10), key="class_true")
-        c2.selectbox(t("evaluate.predicted_digit"), range(10), key="class_predicted")
-        cell = result.cell(state.class_true, state.class_predicted)
-        what = "right" if state.class_true == state.class_predicted else "wrong"
-        st.markdown(
-            t(f"rounds.cell_{what}", count=f"{len(cell):,}", true=state.class_true, predicted=state.class_predicted)
-        )
+    """The confusion matrix of the class's digits (as the Evaluate page's); a click on a cell opens its drawings."""
+    beside, true, predicted = confusion_picker(result, "class", heights=(480, 620), columns=[5, 6])
+    with beside:
+        cell = result.cell(true, predicted)
+        what = "right" if true == predicted else "wrong"
+        st.markdown(t(f"rounds.cell_{what}", count=f"{len(cell):,}", true=true, predicted=predicted))
         if not len(cell):
             return
         order = cell[np.argsort(-result.confidences[cell], kind="stable")][:CELL_TILES]

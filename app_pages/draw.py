@@ -93,8 +93,9 @@ def send_to_class(
     st.rerun()
 
 
-def round_request(open_round: Round | None, digit: int | None) -> None:
-    """What the open round asks of this student, at the top of the page."""
+def round_request(open_round: Round | None, digit: int | None, done: int) -> None:
+    """What the open round asks of this student (digit; done: how many they have sent in it), at
+    the top of the page."""
     if open_round is None:
         return
     if open_round.kind == FOOL:
@@ -110,7 +111,7 @@ def round_request(open_round: Round | None, digit: int | None) -> None:
         st.markdown(text)
         wanted = len(open_round.wanted())
         if wanted > 1:
-            done = min(wanted, len(class_store().sent_in_round(open_round.id, student_token())))
+            done = min(wanted, done)
             st.progress(done / wanted, text=t("rounds.progress", done=done, total=wanted))
 
 
@@ -118,13 +119,16 @@ def round_request(open_round: Round | None, digit: int | None) -> None:
 def round_part() -> None:
     """The open round's request; when it changes (the teacher starts or ends a round), the canvas's
     part is drawn again so that its Send button offers the new digit."""
-    open_round, digit = class_store().asked(student_token())
+    store, token = class_store(), student_token()
+    open_round = store.current_round()
+    done = [] if open_round is None else store.sent_in_round(open_round.id, token)
+    digit = None if open_round is None else open_round.next_digit(token, done)  # as store.asked does
     shown = None if open_round is None else (open_round.id, digit)
     if st.session_state.get("round_shown", "unset") != shown and "round_shown" in st.session_state:
         st.session_state["round_shown"] = shown
         st.rerun(scope="app")
     st.session_state["round_shown"] = shown
-    round_request(open_round, digit)
+    round_request(open_round, digit, len(done))
 
 
 def send_button(steps: Steps, model_input: np.ndarray, probs: np.ndarray, model: str, strokes: str | None) -> None:

@@ -311,6 +311,43 @@ async def join(url: str, name: str, wall: WallTally | None) -> tuple[Session, st
     return session, fragment, canvas, run
 
 
+@dataclass
+class Drawn:
+    answered: int  # strokes the page answered
+    run: Run | None  # the last stroke's run
+    finished: bool  # every stroke sent before the phase's end
+
+
+async def draw(session: Session, canvas: str, fragment: str, digit: Digit, tally: Tally, until: float, pause) -> Drawn:
+    """One digit drawn stroke by stroke, each stroke's canvas value as a rerun of the canvas's
+    fragment; each answer checked against the engine's for the same canvas (and the last against the
+    digit drawn) and its pictures loaded; `await pause()` after each, as a student looks at the answer.
+    A stroke unanswered in TIMEOUT_S is counted and raises TimeoutError."""
+    answered, run = 0, None
+    for k, stroke in enumerate(digit.strokes):
+        if time.perf_counter() >= until:
+            return Drawn(answered, run, False)
+        msg = session.rerun_message([json_widget(canvas, stroke.value)], fragment).SerializeToString()
+        try:
+            run = await session.send(msg, TIMEOUT_S)
+        except TimeoutError:
+            tally.timeouts += 1
+            raise
+        tally.errors += run.errors()
+        answer = run.metrics().get(PREDICTION)
+        shown = None if answer is None else int(answer[0].rstrip("?"))
+        if shown is not None:
+            answered += 1
+            tally.latencies_s.append(run.seconds_to("metric"))
+            tally.sent_at.append(run.sent)
+        last = k == len(digit.strokes) - 1
+        if shown != stroke.expected or (last and shown != digit.label):
+            tally.wrong.append(f"stroke {k + 1} of a {digit.label}: page {shown}, engine {stroke.expected}")
+        tally.picture_bytes += await session.fetch_images(run)
+        await pause()
+    return Drawn(answered, run, True)
+
+
 async def student(
     url: str,
     book: list[Digit],
@@ -352,27 +389,13 @@ async def student(
                 return answered
             digit = book[(seed * 7 + n) % len(book)]
             try:
-                for k, stroke in enumerate(digit.strokes):
-                    if time.perf_counter() >= until:
-                        return answered
-                    msg = session.rerun_message([json_widget(canvas, stroke.value)], fragment).SerializeToString()
-                    try:
-                        run = await session.send(msg, TIMEOUT_S)
-                    except TimeoutError:
-                        tally.timeouts += 1
-                        raise
-                    tally.errors += run.errors()
-                    answer = run.metrics().get(PREDICTION)
-                    shown = None if answer is None else int(answer[0].rstrip("?"))
-                    if shown is not None:
-                        answered += 1
-                        tally.latencies_s.append(run.seconds_to("metric"))
-                        tally.sent_at.append(run.sent)
-                    last = k == len(digit.strokes) - 1
-                    if shown != stroke.expected or (last and shown != digit.label):
-                        tally.wrong.append(f"stroke {k + 1} of a {digit.label}: page {shown}, engine {stroke.expected}")
-                    tally.picture_bytes += await session.fetch_images(run)
-                    await asyncio.sleep(rng.uniform(0.5, 1.5) / rate)  # looks at the answer
+                strokes = await draw(
+                    session, canvas, fragment, digit, tally, until, lambda: asyncio.sleep(rng.uniform(0.5, 1.5) / rate)
+                )
+                answered += strokes.answered
+                if strokes.run is None or not strokes.finished:
+                    return answered
+                run = strokes.run
                 # The digit is finished: to the class's wall, when it is time.
                 if wall is not None and send_every > 0 and next_send <= time.perf_counter() < until:
                     next_send = time.perf_counter() + send_every
@@ -970,27 +993,13 @@ async def round_student(
                 pool = by_label[label]
                 digit = pool[(seed * 7 + drawn) % len(pool)]
                 drawn += 1
-                for k, stroke in enumerate(digit.strokes):
-                    if time.perf_counter() >= end:
-                        return answered
-                    msg = session.rerun_message([json_widget(canvas, stroke.value)], fragment)
-                    try:
-                        run = await session.send(msg, TIMEOUT_S)
-                    except TimeoutError:
-                        tally.timeouts += 1
-                        raise
-                    tally.errors += run.errors()
-                    answer = run.metrics().get(PREDICTION)
-                    shown = None if answer is None else int(answer[0].rstrip("?"))
-                    if shown is not None:
-                        answered += 1
-                        tally.latencies_s.append(run.seconds_to("metric"))
-                        tally.sent_at.append(run.sent)
-                    last = k == len(digit.strokes) - 1
-                    if shown != stroke.expected or (last and shown != digit.label):
-                        tally.wrong.append(f"stroke {k + 1} of a {digit.label}: page {shown}, engine {stroke.expected}")
-                    tally.picture_bytes += await session.fetch_images(run)
-                    await timers.wait(rng.uniform(0.5, 1.5) / rate)  # looks at the answer
+                strokes = await draw(
+                    session, canvas, fragment, digit, tally, end, lambda t=timers: t.wait(rng.uniform(0.5, 1.5) / rate)
+                )
+                answered += strokes.answered
+                if strokes.run is None or not strokes.finished:
+                    return answered
+                run = strokes.run
                 await timers.wait(min(next_send, end) - time.perf_counter())  # drawn: sent when it is time
                 if time.perf_counter() >= end:
                     break

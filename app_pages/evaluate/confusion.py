@@ -1,6 +1,8 @@
 """Evaluate's "Confusion matrix" tab: every (true, predicted) pair counted; click a cell, or pick it
 in the selectboxes, to see its images and how sure the model was of each."""
 
+from functools import partial
+
 import numpy as np
 import streamlit as st
 
@@ -13,34 +15,37 @@ from cnn_demo.training.evaluate import Evaluation
 CELL_IMAGES = 50  # at most this many images of one confusion-matrix cell are drawn
 
 
-def pick_cell() -> None:
+def pick_cell(prefix: str) -> None:
     """A click on the confusion matrix: show that cell in the selectboxes and the gallery. The
     chart then gets a new key, so it forgets the selection: a later click on the same cell,
     after the selectboxes moved on, counts again instead of unselecting it."""
     state = st.session_state
-    points = state[f"eval_confusion_{state.eval_matrix_n}"].selection.points
+    points = state[f"{prefix}_confusion_{state[f'{prefix}_matrix_n']}"].selection.points
     if points:
-        state.eval_true, state.eval_predicted = int(points[0]["y"]), int(points[0]["x"])
-        state.eval_matrix_n += 1
+        state[f"{prefix}_true"], state[f"{prefix}_predicted"] = int(points[0]["y"]), int(points[0]["x"])
+        state[f"{prefix}_matrix_n"] += 1
 
 
-def confusion_tab(result: Evaluation, test_images: np.ndarray) -> None:
-    """result: the active model on the test set; test_images: uint8 (N, 28, 28), the same set."""
+def confusion_picker(result: Evaluation, prefix: str, heights: tuple[int, int], columns: list[int]) -> tuple:
+    """The confusion matrix, whose cells are clicked, and the picked cell's two selectboxes (in
+    session_state as {prefix}_true and {prefix}_predicted, starting on the most common mistake).
+    Side by side on a laptop (columns: their widths), one under the other on a projector, where
+    text is larger; heights: the matrix's (laptop, projector). Returns (the place beside the
+    matrix, under the selectboxes, for what the cell holds; true; predicted)."""
     state = st.session_state
-    st.caption(t("evaluate.confusion_caption"))
-    state.setdefault("eval_matrix_n", 0)
-    if "eval_true" not in state:  # start on the most common mistake
-        state.eval_true, state.eval_predicted = result.most_common_mistake()
+    state.setdefault(f"{prefix}_matrix_n", 0)
+    if f"{prefix}_true" not in state:
+        state[f"{prefix}_true"], state[f"{prefix}_predicted"] = result.most_common_mistake()
     big = projector()
-    # Side by side on a laptop; one under the other on a projector, where text is larger.
-    left, right = (st.container(), st.container()) if big else st.columns([6, 5], gap="large")
+    left, right = (st.container(), st.container()) if big else st.columns(columns, gap="large")
     with left:
-        fig = confusion_figure(result.confusion, (state.eval_true, state.eval_predicted), 20 if big else 14)
-        fig.update_layout(font=dict(size=18 if big else 13), height=700 if big else 600)
+        picked = (state[f"{prefix}_true"], state[f"{prefix}_predicted"])
+        fig = confusion_figure(result.confusion, picked, 20 if big else 14)
+        fig.update_layout(font=dict(size=18 if big else 13), height=heights[big])
         st.plotly_chart(
             fig,
-            key=f"eval_confusion_{state.eval_matrix_n}",
-            on_select=pick_cell,
+            key=f"{prefix}_confusion_{state[f'{prefix}_matrix_n']}",
+            on_select=partial(pick_cell, prefix),
             selection_mode="points",
             config={
                 "displaylogo": False,
@@ -49,9 +54,17 @@ def confusion_tab(result: Evaluation, test_images: np.ndarray) -> None:
         )
     with right:
         c1, c2 = st.columns(2)
-        c1.selectbox(t("evaluate.true_digit"), range(10), key="eval_true")
-        c2.selectbox(t("evaluate.predicted_digit"), range(10), key="eval_predicted")
-        cell_images(result, test_images, state.eval_true, state.eval_predicted, cols=6 if big else 8)
+        c1.selectbox(t("evaluate.true_digit"), range(10), key=f"{prefix}_true")
+        c2.selectbox(t("evaluate.predicted_digit"), range(10), key=f"{prefix}_predicted")
+    return right, state[f"{prefix}_true"], state[f"{prefix}_predicted"]
+
+
+def confusion_tab(result: Evaluation, test_images: np.ndarray) -> None:
+    """result: the active model on the test set; test_images: uint8 (N, 28, 28), the same set."""
+    st.caption(t("evaluate.confusion_caption"))
+    beside, true, predicted = confusion_picker(result, "eval", heights=(600, 700), columns=[6, 5])
+    with beside:
+        cell_images(result, test_images, true, predicted, cols=6 if projector() else 8)
 
 
 def cell_images(result: Evaluation, test_images: np.ndarray, true: int, predicted: int, cols: int) -> None:

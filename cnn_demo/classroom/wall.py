@@ -201,17 +201,8 @@ class ClassStore:
             self._db.close()
 
     def _write(self, sql_and_args: list[tuple[str, tuple]]) -> list[sqlite3.Cursor]:
-        with self._lock:
-            self._db.execute("BEGIN IMMEDIATE")
-            try:
-                cursors = [self._db.execute(sql, args) for sql, args in sql_and_args]
-                self._db.execute("UPDATE wall SET value = value + 1 WHERE key = 'version'")
-                self._db.execute("INSERT OR IGNORE INTO wall(key, value) VALUES ('version', 1)")
-                self._db.execute("COMMIT")
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
-            return cursors
+        """These statements in one write transaction (_transaction); their cursors."""
+        return self._transaction(lambda db: [db.execute(sql, args) for sql, args in sql_and_args])
 
     def _transaction(self, work):
         """work(db) in one write transaction under the lock, the version bumped; its result."""
