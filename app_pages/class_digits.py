@@ -191,7 +191,8 @@ def tile_width() -> int:
 
 def confusion_part(digits: ClassDigits, result: Evaluation, teacher: bool, token: str) -> None:
     """The confusion matrix of the class's digits (as the Evaluate page's); a click on a cell opens its drawings."""
-    beside, true, predicted = confusion_picker(result, "class", heights=(480, 620), columns=[5, 6])
+    # One under the other: the cell's drawings are tiles that wrap, too narrow beside the matrix on a tablet
+    beside, true, predicted = confusion_picker(result, "class", heights=(520, 620))
     with beside:
         cell = result.cell(true, predicted)
         what = "right" if true == predicted else "wrong"

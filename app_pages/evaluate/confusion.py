@@ -26,18 +26,21 @@ def pick_cell(prefix: str) -> None:
         state[f"{prefix}_matrix_n"] += 1
 
 
-def confusion_picker(result: Evaluation, prefix: str, heights: tuple[int, int], columns: list[int]) -> tuple:
+def confusion_picker(
+    result: Evaluation, prefix: str, heights: tuple[int, int], columns: list[int] | None = None
+) -> tuple:
     """The confusion matrix, whose cells are clicked, and the picked cell's two selectboxes (in
     session_state as {prefix}_true and {prefix}_predicted, starting on the most common mistake).
     Side by side on a laptop (columns: their widths), one under the other on a projector, where
-    text is larger; heights: the matrix's (laptop, projector). Returns (the place beside the
-    matrix, under the selectboxes, for what the cell holds; true; predicted)."""
+    text is larger, or always (columns None); heights: the matrix's (laptop, projector). Returns
+    (the place beside or under the matrix, under the selectboxes, for what the cell holds; true;
+    predicted)."""
     state = st.session_state
     state.setdefault(f"{prefix}_matrix_n", 0)
     if f"{prefix}_true" not in state:
         state[f"{prefix}_true"], state[f"{prefix}_predicted"] = result.most_common_mistake()
     big = projector()
-    left, right = (st.container(), st.container()) if big else st.columns(columns, gap="large")
+    left, right = (st.container(), st.container()) if big or columns is None else st.columns(columns, gap="large")
     with left:
         picked = (state[f"{prefix}_true"], state[f"{prefix}_predicted"])
         fig = confusion_figure(result.confusion, picked, 20 if big else 14)
