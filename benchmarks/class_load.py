@@ -768,21 +768,7 @@ async def phase(
     cpu1, busy1 = cpu_by_role(server.proc.pid), machine_busy_s()
     strokes = sum(answered)
     result.update(
-        strokes_answered=strokes,
-        strokes_per_s=round(strokes / wall_s, 2),
-        ms_p50=percentile_ms(tally.latencies_s, 50),
-        ms_p95=percentile_ms(tally.latencies_s, 95),
-        ms_max=percentile_ms(tally.latencies_s, 100),
-        wrong=len(tally.wrong),
-        wrong_examples=tally.wrong[:5],
-        errors=len(tally.errors),
-        error_examples=tally.errors[:5],
-        timeouts=tally.timeouts,
-        clears=tally.clears,
-        cpu_share=share_of_cores(cpu0, cpu1, wall_s),
-        machine_busy=round((busy1[0] - busy0[0]) / max(busy1[1] - busy0[1], 1e-9), 3),
-        server_cpu_ms_per_stroke=round(1000 * (cpu1["server"] - cpu0["server"]) / max(strokes + tally.clears, 1), 1),
-        server_rss_mb=round(rss_mb(server.proc.pid), 1),
+        **stroke_figures(tally, strokes, wall_s, (cpu0, cpu1), (busy0, busy1), server.proc.pid),
     )
     if wall is not None:
         # The last sends may still be on their way to the teacher's next look at the wall.
@@ -1186,21 +1172,7 @@ async def round_phase(
     acked = [(tok, r, lab) for tok, r, lab, _ in sends.acked]
     strokes = sum(answered)
     result.update(
-        strokes_answered=strokes,
-        strokes_per_s=round(strokes / wall_s, 2),
-        ms_p50=percentile_ms(tally.latencies_s, 50),
-        ms_p95=percentile_ms(tally.latencies_s, 95),
-        ms_max=percentile_ms(tally.latencies_s, 100),
-        wrong=len(tally.wrong),
-        wrong_examples=tally.wrong[:5],
-        errors=len(tally.errors),
-        error_examples=tally.errors[:5],
-        timeouts=tally.timeouts,
-        clears=0,
-        cpu_share=share_of_cores(cpu0, cpu1, wall_s),
-        machine_busy=round((busy1[0] - busy0[0]) / max(busy1[1] - busy0[1], 1e-9), 3),
-        server_cpu_ms_per_stroke=round(1000 * (cpu1["server"] - cpu0["server"]) / max(strokes, 1), 1),
-        server_rss_mb=round(rss_mb(server.proc.pid), 1),
+        **stroke_figures(tally, strokes, wall_s, (cpu0, cpu1), (busy0, busy1), server.proc.pid),
         round_sends_acknowledged=len(acked),
         round_sends_lost=len(set(acked) - kept),
         round_sends_duplicated=twice,
@@ -1350,6 +1322,29 @@ async def results_looks(server: Server, digits: int, rounds: int) -> dict:
         "messages": messages,
         "errors": errors[:5],
     }
+
+
+def stroke_figures(tally: Tally, strokes: int, wall_s: float, cpu: tuple, busy: tuple, server_pid: int) -> dict:
+    """A phase's strokes as the JSON reports them: answered, latencies, wrong answers, errors, and
+    the cores' shares between its start and end (cpu, busy: cpu_by_role and machine_busy_s then)."""
+    (cpu0, cpu1), (busy0, busy1) = cpu, busy
+    return dict(
+        strokes_answered=strokes,
+        strokes_per_s=round(strokes / wall_s, 2),
+        ms_p50=percentile_ms(tally.latencies_s, 50),
+        ms_p95=percentile_ms(tally.latencies_s, 95),
+        ms_max=percentile_ms(tally.latencies_s, 100),
+        wrong=len(tally.wrong),
+        wrong_examples=tally.wrong[:5],
+        errors=len(tally.errors),
+        error_examples=tally.errors[:5],
+        timeouts=tally.timeouts,
+        clears=tally.clears,
+        cpu_share=share_of_cores(cpu0, cpu1, wall_s),
+        machine_busy=round((busy1[0] - busy0[0]) / max(busy1[1] - busy0[1], 1e-9), 3),
+        server_cpu_ms_per_stroke=round(1000 * (cpu1["server"] - cpu0["server"]) / max(strokes + tally.clears, 1), 1),
+        server_rss_mb=round(rss_mb(server_pid), 1),
+    )
 
 
 def holds(r: dict) -> bool:
