@@ -10,6 +10,7 @@ import torch
 from cnn_demo.classroom.digits import ClassDigits
 from cnn_demo.network.model import NetSpec, build
 from cnn_demo.storage import checkpoint
+from cnn_demo.training import train
 from cnn_demo.training.evaluate import accuracy
 from cnn_demo.training.live import RunManager
 from cnn_demo.training.train import (
@@ -176,6 +177,77 @@ def test_exactly_enough_digits_are_accepted(start_model):
     fine = FineTune.of(start_model, "start", class_digits(5, 10))
     assert len(fine.learn[1]) + len(fine.held_out[1]) == MIN_CLASS_DIGITS
     assert fine.held_out_students == 1 and fine.students == 5
+
+
+# --- the command line: python -m cnn_demo train --recipe finetune ----------------------------------
+
+
+@pytest.fixture
+def cli_files(tmp_path, sets, start_model, monkeypatch):
+    """The start model saved, the class's digits exported as the Class page exports them, and
+    MNIST replaced by the small sets; (start, digits file, out)."""
+    monkeypatch.setattr(train, "load_mnist", lambda split: sets[split == "test"])
+    start = checkpoint.save(start_model, tmp_path / "start.safetensors", {})
+    digits_file = tmp_path / "class_digits.npz"
+    digits_file.write_bytes(class_digits().to_npz())
+    return start, digits_file, tmp_path / "tuned.safetensors"
+
+
+def test_the_command_line_fine_tunes_a_saved_model_on_an_exported_class(cli_files, sets, capsys):
+    start, digits_file, out = cli_files
+    args = ["--recipe", "finetune", "--start", str(start), "--class-digits", str(digits_file)]
+    assert train.main([*args, "--device", "cpu", "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    tuned, meta = checkpoint.load(out)
+    fine = meta["fine_tune"]
+    digits = class_digits()
+    held = digits.held_out()  # by student, as the Train page holds them out
+    assert fine["from"] == "start" and fine["students"] == 10
+    assert fine["held_out_students"] == len(set(digits.students[held])) > 0
+    assert (fine["class_digits"], fine["held_out_digits"]) == ((~held).sum(), held.sum())
+    # Its own numbers, as the run measured them, and again here from the saved weights
+    held_images, held_labels = torch.as_tensor(digits.images[held]), torch.as_tensor(digits.labels[held])
+    assert fine["held_out_accuracy_after"] == accuracy(tuned, held_images, held_labels)
+    assert fine["test_accuracy_after"] == accuracy(tuned, *sets[1])
+    before, after = fine["test_accuracy_before"], fine["test_accuracy_after"]
+    held_before, held_after = fine["held_out_accuracy_before"], fine["held_out_accuracy_after"]
+    assert f"fine-tuning {start} on {fine['class_digits']} of the class's digits" in printed
+    assert f"test set {100 * before:.2f}% -> {100 * after:.2f}%" in printed
+    assert f"held-out class digits {100 * held_before:.1f}% -> {100 * held_after:.1f}%" in printed
+    assert f"step 0: {100 * before:.2f}% of the whole test set, {100 * held_before:.1f}% of the held-out" in printed
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--recipe", "finetune"], "--recipe finetune needs --class-digits"),
+        (["--recipe", "finetune", "--class-digits", "{digits}", "--net", "fully_connected"], "no --net or --race"),
+        (["--recipe", "finetune", "--class-digits", "{digits}", "--race", "seed"], "no --net or --race"),
+        (["--recipe", "quick", "--class-digits", "{digits}"], "--class-digits is for --recipe finetune"),
+        (["--recipe", "finetune", "--class-digits", "{tmp}/none.npz"], "none.npz: No such file"),
+        (["--recipe", "finetune", "--class-digits", "{start}"], "start.safetensors: not an .npz file of digits"),
+        (
+            ["--recipe", "finetune", "--class-digits", "{digits}", "--start", "{tmp}/none.safetensors"],
+            "none.safetensors: cannot read it",
+        ),
+        (
+            ["--recipe", "finetune", "--class-digits", "{few}"],
+            f"needs at least {MIN_CLASS_DIGITS} of the class's digits",
+        ),
+    ],
+)
+def test_the_command_line_refuses_a_fine_tune_it_cannot_do_saying_why(args, message, cli_files, capsys):
+    start, digits_file, out = cli_files
+    few = digits_file.with_name("few.npz")
+    few.write_bytes(class_digits(7, 7).to_npz())
+    names = dict(digits=digits_file, start=start, tmp=digits_file.parent, few=few)
+    argv = [a.format(**names) for a in args]
+    if "--start" not in argv:
+        argv += ["--start", str(start)]
+    with pytest.raises(SystemExit) as exit_:
+        train.main([*argv, "--device", "cpu", "--out", str(out)])
+    assert exit_.value.code == 2 and message in capsys.readouterr().err
+    assert not out.exists()
 
 
 @pytest.fixture

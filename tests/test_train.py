@@ -182,7 +182,7 @@ def test_train_cli_stops_on_a_nan_loss_and_says_what_to_try(tmp_path, capsys, mo
     """`python -m cnn_demo train`'s main: an error naming the step and a smaller rate, exit 1, nothing saved."""
     monkeypatch.setattr(train, "load_mnist", lambda split: small_sets[split == "test"])
     real_networks = train.networks
-    monkeypatch.setattr(train, "networks", lambda config: [nan_weights(m) for m in real_networks(config)])
+    monkeypatch.setattr(train, "networks", lambda config, fine_tune: [nan_weights(m) for m in real_networks(config)])
     out = tmp_path / "nan.safetensors"
     assert train.main(["--train-images", "256", "--lr", "0.01", "--device", "cpu", "--out", str(out)]) == 1
     err = capsys.readouterr().err

@@ -5,6 +5,7 @@
     python -m cnn_demo train --train-images 3000 --epochs 1 --out quick.safetensors
     python -m cnn_demo train --recipe quick --net fully_connected   # any of model.PRESETS
     python -m cnn_demo train --recipe quick --race fully_connected  # two networks on the same batches
+    python -m cnn_demo train --recipe finetune --class-digits class_digits.npz  # the shipped model, further
 
 `fit` is a generator: it yields a `Step` after every optimiser step and an `Epoch` after
 every epoch, so a caller can draw a chart, pause (by not asking for the next event) or
@@ -41,6 +42,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from cnn_demo.classroom.digits import ClassDigits, ImportRefused
 from cnn_demo.inside.hidden_map import pca_points, probe_indices
 from cnn_demo.network.model import PRESETS, SEED, Net, NetSpec, build, conv_weights, net_name
 from cnn_demo.storage import checkpoint
@@ -599,14 +601,28 @@ def parse_net(text: str, option: str = "--net") -> NetSpec:
     return NetSpec.from_dict(data).check()
 
 
+def class_fine_tune(start: Path, class_digits: Path) -> FineTune:
+    """The command line's fine-tune: the model saved at `start`, further on the class's digits
+    exported to `class_digits` (ClassDigits.to_npz), held out by student as on the Train page.
+    A ValueError says what is wrong: CheckpointError, TooFewDigits, or the digits' file (unread, or
+    refused by ClassDigits.from_npz), named."""
+    model, _ = checkpoint.load(start)
+    class_digits = Path(class_digits)
+    try:
+        digits = ClassDigits.from_npz(class_digits.read_bytes())
+    except (OSError, ImportRefused) as e:
+        raise ValueError(f"{class_digits.name}: {e.strerror if isinstance(e, OSError) else e}") from None
+    return FineTune.of(model, Path(start).stem, digits)
+
+
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="python -m cnn_demo train", description="Train a network on MNIST.")
     p.add_argument(
         "--recipe",
-        # finetune needs a model and a class's digits: the Train page's, or benchmarks.finetune_class
-        choices=[r for r in RECIPES if r != "finetune"],
+        choices=list(RECIPES),
         default="seed",
-        help="quick: 98%% in seconds; quick99: 99%% in under a minute; seed: the tutorial's; best: this project's",
+        help="quick: 98%% in seconds; quick99: 99%% in under a minute; seed: the tutorial's; best: this project's; "
+        "finetune: a saved model (--start) further, on MNIST and a class's digits (--class-digits)",
     )
     p.add_argument(
         "--net",
@@ -631,7 +647,33 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--out", type=Path, help="checkpoint to write (default checkpoints/runs/<time>-<recipe>.safetensors)"
     )
     p.add_argument("--min-accuracy", type=float, help="exit 1 if the final test accuracy (in %%) is below this")
+    p.add_argument(
+        "--class-digits",
+        type=Path,
+        metavar="FILE.npz",
+        help="finetune: the class's digits, as the Class page exports them (x_class, y_class, students)",
+    )
+    p.add_argument(
+        "--start",
+        type=Path,
+        default=checkpoint.DEFAULT,
+        metavar="CHECKPOINT",
+        help="finetune: the model to train further (default: the shipped one)",
+    )
     args = p.parse_args(argv)
+    args.fine_tune = None
+    if args.recipe == "finetune":
+        if args.class_digits is None:
+            p.error("--recipe finetune needs --class-digits FILE.npz (the Class page's export of the class's digits)")
+        if args.race or args.net != "seed":
+            p.error("a fine-tune trains its --start model's own network, alone: no --net or --race")
+        try:
+            args.fine_tune = class_fine_tune(args.start, args.class_digits)
+        except ValueError as e:
+            p.error(str(e))
+        args.net = args.fine_tune.spec
+    elif args.class_digits is not None:
+        p.error("--class-digits is for --recipe finetune")
     try:
         args.config = TrainConfig.from_recipe(
             args.recipe,
@@ -641,7 +683,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
             train_images=args.train_images,
             seed=args.seed,
             device=args.device,
-            net=parse_net(args.net),
+            net=args.net if args.fine_tune else parse_net(args.net),
             race=parse_net(args.race, "--race") if args.race else None,
         )
         args.torch_device = pick_device(args.device)  # resolved once: an error here for a device this machine lacks
@@ -665,11 +707,19 @@ def main(argv: list[str] | None = None) -> int:
     except DataError as e:
         print(f"error: {e}", file=sys.stderr)
         return 1
-    models = networks(config)
+    fine_tune = args.fine_tune
+    models = networks(config, fine_tune)
     histories = [History() for _ in models]
     names = [net_name(spec) for spec in specs(config)]
     described = " against ".join(f"{name} ({spec.describe()})" for name, spec in zip(names, specs(config)))
     print(f"training {described}, recipe {config.recipe}: {asdict(config)} on {device} ({tuned.describe()})")
+    if fine_tune is not None:
+        summary = fine_tune.summary()
+        print(
+            f"fine-tuning {args.start} on {summary['class_digits']} of the class's digits; "
+            f"{summary['held_out_digits']} held out (the digits of {summary['held_out_students']} "
+            f"of {summary['students']} students), only scored"
+        )
     bar = tqdm(
         total=math.ceil(min(config.train_images, len(train_set[0])) / config.batch_size) * config.epochs, unit="step"
     )
@@ -677,11 +727,15 @@ def main(argv: list[str] | None = None) -> int:
     def each(values, fmt) -> str:  # "0.1234" alone, "seed 0.1234 · fully_connected 0.2345" in a race
         return fmt(values[0]) if len(values) == 1 else " · ".join(f"{n} {fmt(v)}" for n, v in zip(names, values))
 
+    def held_out(event: Probe | Epoch) -> str:  # a fine-tune's held-out class digits; "" otherwise
+        return f", {100 * event.held_out[0]:.1f}% of the held-out class digits" if event.held_out else ""
+
     stopped = None
     try:
-        for event in fit(models, config, train_set, test_set, histories, tuned, device):
+        for event in fit(models, config, train_set, test_set, histories, tuned, device, fine_tune):
             match event:
                 case Step():
+                    bar.total = event.total_steps  # a fine-tune's class digits make the epoch longer
                     bar.update(1)
                     bar.set_postfix(
                         epoch=f"{event.epoch}/{config.epochs}",
@@ -690,11 +744,13 @@ def main(argv: list[str] | None = None) -> int:
                     )
                 case Probe():
                     accuracies = each(event.accuracies, lambda a: f"{100 * a:.2f}%")
-                    bar.write(f"step {event.step}: {accuracies} of {PROBE_IMAGES} test images")
+                    images = "the whole test set" if event.whole else f"{PROBE_IMAGES} test images"
+                    bar.write(f"step {event.step}: {accuracies} of {images}{held_out(event)}")
                 case Epoch():
                     bar.write(
                         f"epoch {event.epoch}: test accuracy {each(event.accuracies, lambda a: f'{100 * a:.2f}%')}"
                         f"  train loss {each(event.train_losses, lambda x: f'{x:.4f}')}  {event.seconds:.0f}s"
+                        + held_out(event)
                     )
     except KeyboardInterrupt:
         stopped = "interrupted"
@@ -710,6 +766,12 @@ def main(argv: list[str] | None = None) -> int:
     for path, history, final in zip(saved, histories, finals):
         rate = history.samples / max(history.train_seconds, 1e-9)
         print(f"saved {path}  test accuracy {100 * final:.2f}%  {rate:.0f} images/s")
+    if fine_tune is not None and histories[0].held_out:
+        history = histories[0]
+        print(
+            f"fine-tune: test set {100 * history.start_accuracy:.2f}% -> {100 * finals[0]:.2f}%, "
+            f"held-out class digits {100 * history.held_out[0][1]:.1f}% -> {100 * history.held_out[-1][1]:.1f}%"
+        )
     final = finals[0]
     if args.min_accuracy is not None and not (100 * final >= args.min_accuracy):
         print(f"error: test accuracy {100 * final:.2f}% is below --min-accuracy {args.min_accuracy}", file=sys.stderr)
