@@ -248,8 +248,9 @@ def test_export_and_import_round_trip(tmp_path, store):
     with np.load(io.BytesIO(data)) as npz:  # a notebook reads it in one line, without pickles
         assert np.array_equal(npz["x_class"], exported.images) and npz["y_class"].tolist() == exported.labels.tolist()
     back = ClassDigits.from_npz(data)
-    for key in ("images", "labels", "students", "names", "rounds", "sent_at", "answers", "models"):
+    for key in ("images", "labels", "students", "names", "rounds", "sent_at", "answers", "probs", "models"):
         assert np.array_equal(getattr(back, key), getattr(exported, key)), key
+    assert np.array_equal(exported.probs[0], answering(exported.answers[0]))  # the ten, not only the answer
     assert back.strokes == exported.strokes
 
     other = ClassStore(tmp_path / "other.sqlite3")
@@ -259,6 +260,7 @@ def test_export_and_import_round_trip(tmp_path, store):
     assert np.array_equal(mine.images, exported.images) and np.array_equal(mine.labels, exported.labels)
     assert np.array_equal(mine.students, exported.students) and mine.strokes == exported.strokes
     assert np.array_equal(mine.answers, exported.answers) and mine.names.tolist() == exported.names.tolist()
+    assert np.array_equal(mine.probs, exported.probs)  # how sure it was, as well as what it said
     assert other.digit_count() == (12, 3) and other.wall() == []  # imported digits are not on the wall
     tokens = {row[0] for row in other._read("SELECT DISTINCT token FROM drawings")}
     assert len(tokens) == 3 and not tokens & {ANN, BOB, CHO}
@@ -279,7 +281,17 @@ def test_a_plain_npz_of_images_and_labels_is_imported(store):
     digits = ClassDigits.from_npz(out.getvalue())
     assert digits.images.dtype == np.uint8 and np.array_equal(digits.images, (x * 255).round().astype(np.uint8))
     assert digits.labels.tolist() == [1, 2, 3] and digits.strokes == ["", "", ""]
+    assert np.isnan(digits.probs).all() and digits.answers.tolist() == [-1, -1, -1]  # not known
     assert store.import_digits(digits) == (3, 0) and store.digits().labels.tolist() == [1, 2, 3]
+
+
+def test_a_file_with_answers_but_no_probabilities_keeps_the_answers(store):
+    """An export from before the probabilities were in it: each answer, as a sure one."""
+    answers = np.array([7, -1])
+    digits = ClassDigits.from_npz(npz(x_class=X, y_class=Y, answers=answers))
+    assert store.import_digits(digits) == (2, 0)
+    probs = store.digits().probs
+    assert probs[0].tolist() == [0.0] * 7 + [1.0] + [0.0] * 2 and probs[1].tolist() == [0.0] * 10
 
 
 def npz(**arrays) -> bytes:
@@ -323,6 +335,11 @@ REFUSED = {
     "NaN floats": (npz(x_class=np.full((2, 28, 28), np.nan), y_class=Y), "0-1"),
     "int64 images": (npz(x_class=np.zeros((2, 28, 28), np.int64), y_class=Y), "uint8"),
     "a column too short": (npz(x_class=X, y_class=Y, students=np.array(["a"])), "students"),
+    "probs of 9": (npz(x_class=X, y_class=Y, probs=np.full((2, 9), 1 / 9)), "ten probabilities"),
+    "probs as ints": (npz(x_class=X, y_class=Y, probs=np.eye(10, dtype=np.int64)[:2]), "ten probabilities"),
+    "probs over 1": (npz(x_class=X, y_class=Y, probs=np.eye(10)[:2] * 2), "from 0 to 1"),
+    "probs not adding up": (npz(x_class=X, y_class=Y, probs=np.full((2, 10), 0.2)), "adding up to 1"),
+    "a NaN among probs": (npz(x_class=X, y_class=Y, probs=np.array([[np.nan] + [0.1] * 9] * 2)), "from 0 to 1"),
     "strokes not JSON": (npz(x_class=X, y_class=Y, strokes_json=np.frombuffer(b"{nope", np.uint8)), "strokes"),
     "strokes not one a digit": (
         npz(x_class=X, y_class=Y, strokes_json=np.frombuffer(b'["only one"]', np.uint8)),

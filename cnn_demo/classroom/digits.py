@@ -51,6 +51,7 @@ class ClassDigits:
     rounds: np.ndarray = field(default=None)  # int64 (N,): the round (-1: none, or imported)
     sent_at: np.ndarray = field(default=None)  # float64 (N,): seconds since 1970
     answers: np.ndarray = field(default=None)  # int64 (N,): the model's answer when it was sent (-1: unknown)
+    probs: np.ndarray = field(default=None)  # float32 (N, 10): its ten probabilities then (a NaN row: unknown)
     models: np.ndarray = field(default=None)  # str (N,): the model that answered then
     strokes: list = field(default=None)  # N fabric.js JSON texts of the canvas ("" where unknown)
     ids: np.ndarray = field(default=None)  # int64 (N,): row ids in the store (-1: not stored)
@@ -62,6 +63,7 @@ class ClassDigits:
             "rounds": lambda: np.full(n, -1, np.int64),
             "sent_at": lambda: np.zeros(n, np.float64),
             "answers": lambda: np.full(n, -1, np.int64),
+            "probs": lambda: np.full((n, 10), np.nan, np.float32),
             "models": lambda: np.array([""] * n, dtype=str),
             "strokes": lambda: [""] * n,
             "ids": lambda: np.full(n, -1, np.int64),
@@ -83,6 +85,7 @@ class ClassDigits:
             rounds=self.rounds[index],
             sent_at=self.sent_at[index],
             answers=self.answers[index],
+            probs=self.probs[index],
             models=self.models[index],
             strokes=[self.strokes[i] for i in index],
             ids=self.ids[index],
@@ -103,7 +106,8 @@ class ClassDigits:
 
     def to_npz(self) -> bytes:
         """One compressed .npz that np.load reads without pickles: x_class, y_class as
-        data/mnist.npz's arrays, and who, when, which round, the answer then, and the strokes."""
+        data/mnist.npz's arrays, and who, when, which round, the answer and its probabilities then,
+        and the strokes."""
         out = io.BytesIO()
         np.savez_compressed(
             out,
@@ -114,6 +118,7 @@ class ClassDigits:
             rounds=np.asarray(self.rounds, np.int64),
             sent_at=np.asarray(self.sent_at, np.float64),
             answers=np.asarray(self.answers, np.int64),
+            probs=np.asarray(self.probs, np.float32),
             models=np.asarray(self.models, dtype=str),
             # The strokes as one JSON list in bytes: a str array pads every text to the longest
             strokes_json=np.frombuffer(json.dumps(list(self.strokes)).encode(), np.uint8),
@@ -174,6 +179,19 @@ class ClassDigits:
                 raise ImportRefused(f"{key} has values of the wrong kind ({value.dtype})") from None
 
         students = column("students", str, "imported")
+        probs = arrays.get("probs")
+        if probs is None:
+            probs = np.full((n, 10), np.nan, np.float32)  # a file from before they were exported
+        elif probs.shape != (n, 10) or not np.issubdtype(probs.dtype, np.floating):
+            raise ImportRefused(
+                f"probs must hold ten probabilities per image, not {probs.dtype} of shape {probs.shape}"
+            )
+        else:
+            probs = probs.astype(np.float32)
+            known = ~np.isnan(probs).all(axis=1)  # a row of NaNs: not known
+            row_sums = probs[known].sum(axis=1)
+            if not (np.all(probs[known] >= 0) and np.all(probs[known] <= 1) and np.all(np.abs(row_sums - 1) < 1e-3)):
+                raise ImportRefused("probs must be ten probabilities from 0 to 1 per image, adding up to 1")
         return cls(
             images=np.ascontiguousarray(images),
             labels=labels.astype(np.int64),
@@ -182,6 +200,7 @@ class ClassDigits:
             rounds=column("rounds", np.int64, -1),
             sent_at=column("sent_at", np.float64, 0.0),
             answers=column("answers", np.int64, -1),
+            probs=probs,
             models=column("models", str, ""),
             strokes=strokes,
         )

@@ -457,6 +457,7 @@ class ClassStore:
             if n
             else np.zeros((0, 28, 28), np.uint8)
         )
+        probs = np.frombuffer(b"".join(r[6] for r in rows), np.float32).reshape(n, 10).copy()  # (N, 10)
         return ClassDigits(
             images=images.copy(),
             labels=np.array([r[8] for r in rows], np.int64),
@@ -464,7 +465,8 @@ class ClassStore:
             names=np.array([r[3] for r in rows], dtype=str).reshape(n),
             rounds=np.array([-1 if r[4] is None else r[4] for r in rows], np.int64),
             sent_at=np.array([r[5] for r in rows], np.float64),
-            answers=np.array([int(np.frombuffer(r[6], np.float32).argmax()) for r in rows], np.int64),
+            answers=probs.argmax(axis=1) if n else np.zeros(0, np.int64),
+            probs=probs,
             models=np.array([r[7] for r in rows], dtype=str).reshape(n),
             strokes=[r[10] or "" for r in rows],
             ids=np.array([r[0] for r in rows], np.int64),
@@ -589,10 +591,11 @@ class ClassStore:
                     name = clean_name(str(digits.names[i]))
                 except BadName:
                     name = "?"
-                answer = int(digits.answers[i])
-                probs = np.zeros(10, np.float32)
-                if 0 <= answer <= 9:
-                    probs[answer] = 1.0  # the answer given then; its probabilities are not in the file
+                probs = np.asarray(digits.probs[i], np.float32)
+                if np.isnan(probs).any():  # a file without them: the answer given then, surely
+                    answer, probs = int(digits.answers[i]), np.zeros(10, np.float32)
+                    if 0 <= answer <= 9:
+                        probs[answer] = 1.0
                 db.execute(
                     "INSERT INTO students(token, name, since) VALUES (?, ?, ?) ON CONFLICT(token) DO NOTHING",
                     (token, name, sent_at),
