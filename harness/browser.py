@@ -203,6 +203,15 @@ class App:
         boxes = self.page.locator("[data-testid='stException']")
         return [boxes.nth(i).inner_text() for i in range(boxes.count())]
 
+    def lead_class(self, code: str, timeout: float = 60_000) -> None:
+        """Open the Class page and lead it with the teacher code, as the teacher does, until the
+        teacher's view is there."""
+        self.goto("class", timeout)
+        self.page.get_by_label("Teacher code").fill(code)
+        self.button("Lead the class").click()
+        self.page.locator(".st-key-class_code").wait_for(timeout=timeout)  # only the teacher's view has it
+        self.wait_idle(timeout)
+
     def button(self, label: str):
         """A button of the page itself (not Streamlit's own "Stop" in the header while a script runs)."""
         return self.page.locator("[data-testid='stMain']").get_by_role("button", name=label, exact=True)

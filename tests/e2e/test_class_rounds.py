@@ -93,7 +93,7 @@ def room(rounds_server, browser):
     teacher, ann, bob = (App(rounds_server, browser) for _ in range(3))
     teacher.expected_errors.append("Not imported")  # the bad file of the import test
     try:
-        become_teacher(teacher)
+        teacher.lead_class(CODE)
         students = []
         for app in (ann, bob):
             app.goto("draw")
@@ -107,14 +107,6 @@ def room(rounds_server, browser):
 
 
 # --- helpers ----------------------------------------------------------------------------------------
-
-
-def become_teacher(app: App) -> None:
-    app.goto("class")
-    app.page.get_by_label("Teacher code").fill(CODE)
-    app.button("Lead the class").click()
-    app.page.locator(".st-key-class_code").wait_for(timeout=WAIT_MS)  # the teacher's view
-    app.wait_idle()
 
 
 def main(app: App):

@@ -8,7 +8,6 @@ Draw page on a phone, in English and Korean (in $E2E_SHOTS, default /tmp/shots).
 import os
 import re
 import signal
-import time
 
 import numpy as np
 import pytest
@@ -20,7 +19,6 @@ from harness.canvas import draw_strokes, touch_strokes
 
 CODE = "WALL42"
 WAIT_MS = 60_000
-SEND_TO_WALL_S = 2.0  # the issue's target: a send on every teacher's wall within 2 s
 TILES = ".wall-tile"  # app_pages/wall_tiles.js
 
 
@@ -73,14 +71,6 @@ def people(wall_server, browser):
             a.close()
 
 
-def become_teacher(app: App) -> None:
-    app.goto("class")
-    app.page.get_by_label("Teacher code").fill(CODE)
-    app.button("Lead the class").click()
-    app.page.locator(".st-key-class_code").wait_for(timeout=WAIT_MS)  # the teacher's view
-    app.wait_idle()
-
-
 def open_in_sidebar(app: App, page: str) -> None:
     """Go to a page through the sidebar, as a person does: the same session (a reload is a new
     one, and a teacher who entered the code would have to enter it again)."""
@@ -89,13 +79,11 @@ def open_in_sidebar(app: App, page: str) -> None:
     app.wait_idle()
 
 
-def draw_and_send(student: App, digit: int, seed: int) -> float:
-    """Draw a digit on the Draw page and press "Send to the class"; returns the time of the press."""
+def draw_and_send(student: App, digit: int, seed: int) -> None:
+    """Draw a digit on the Draw page and press "Send to the class"."""
     draw_strokes(student.page, draw_digit(digit, np.random.default_rng(seed)).strokes)
     student.wait_idle()
-    pressed = time.monotonic()
     student.button("Send to the class").click()
-    return pressed
 
 
 def my_name(student: App) -> str:
@@ -114,16 +102,16 @@ def tile(teacher: App, name: str):
 
 def test_sends_the_spotlight_remove_and_clear(people):
     teacher, ann, bob = people(viewport=(1920, 1080)), people(), people()
-    become_teacher(teacher)
+    teacher.lead_class(CODE)
     assert teacher.page.get_by_text("No drawings yet").count() == 1
 
     ann.goto("draw")
     ann_name = my_name(ann)
     assert re.fullmatch(r"\S+ \S+", ann_name), ann_name  # an anonymous adjective and animal
-    pressed = draw_and_send(ann, 7, seed=1)
-    tile(teacher, ann_name).wait_for(timeout=10_000)
-    on_wall_s = time.monotonic() - pressed
-    assert on_wall_s <= SEND_TO_WALL_S, f"on the teacher's wall {on_wall_s:.2f} s after the send"
+    draw_and_send(ann, 7, seed=1)
+    # On the teacher's wall without a reload (how soon is benchmarks.class_load's to measure,
+    # on a quiet machine: the issue's 2 s is the p95 of 60 students' sends, not a test's timer)
+    tile(teacher, ann_name).wait_for(timeout=WAIT_MS)
     ann.page.get_by_text("Sent to the class: it is on the wall").first.wait_for(timeout=WAIT_MS)
     assert ann.page.locator("[class*='st-key-mine_']").count() == 1  # her own sent drawing
 
@@ -189,7 +177,7 @@ def test_a_student_sees_the_wall_without_the_teachers_controls(people):
 def test_screenshots_phone_draw_and_projector_class(people):
     """A phone draws with a finger and sends; the teacher's projected wall, the join part folded."""
     phone, teacher = people(viewport=(390, 844), touch=True), people(viewport=(1920, 1080))
-    become_teacher(teacher)
+    teacher.lead_class(CODE)
     for lang in ("en", "ko"):
         phone.goto(f"draw?lang={lang}")
         touch_strokes(phone.page, draw_digit(6, np.random.default_rng(5)).strokes)
@@ -233,7 +221,7 @@ def test_the_wall_is_the_same_after_the_server_is_killed(folder, browser):
     again = start_server(folder, "again.log")
     try:
         viewer = App(again, browser)
-        become_teacher(viewer)
+        viewer.lead_class(CODE)
         tile(viewer, name).wait_for(timeout=WAIT_MS)
         viewer.check()
         viewer.close()
