@@ -51,6 +51,13 @@ CHART_TITLE_SHOWN = (
 )
 
 
+# A warning a page caused: Python's, from a line of the app's own code (app_pages/, cnn_demo/,
+# app.py), or Streamlit's own about a widget (it logs those with a stack, not a traceback: "The
+# widget with key ... was created with a default value but also had its value set via the
+# Session State API"). Not the interpreter's own at shutdown (multiprocessing's resource tracker).
+APP_WARNING = re.compile(r"(/(app_pages|cnn_demo)/\S+|/app)\.py:\d+: \w*Warning|Stack \(most recent call last\)")
+
+
 # What a failed test reports of a page: its script's state, skeletons, the status widget's words
 # ("Running...", "Connecting" when the websocket dropped), and the error boxes' first words.
 STATE_SEEN = (
@@ -243,13 +250,16 @@ class App:
         return out / f"{name}.png"
 
     def check(self) -> None:
-        """No exception on the page, no unexpected error box, no traceback in the server log."""
+        """No exception on the page, no unexpected error box, no traceback in the server log and
+        no warning there from the app's own code or from Streamlit about how a widget is used."""
         log = self.server.log_text(self._log_start)
         # The page shows a redacted message; the server's log has the traceback.
         assert not self.exceptions(), f"Streamlit exception on the page: {self.exceptions()}\n{log[-3000:]}"
         unexpected = [e for e in self.errors() if not any(x in e for x in self.expected_errors)]
         assert not unexpected, f"error box on the page: {unexpected}"
         assert "Traceback" not in log, f"traceback in the server log:\n{log[-3000:]}"
+        warned = [line for line in log.splitlines() if APP_WARNING.search(line)]
+        assert not warned, "warnings in the server log:\n" + "\n".join(warned)
 
     def state(self) -> str:
         """Where this session stands, for a failed test's report: the address, the script's state,

@@ -29,7 +29,7 @@ NOISE_MOST = 2.0  # standard deviations of each weight tensor: at 2 little is le
 @st.cache_resource(show_spinner=False)
 def probe_tensors(_images: np.ndarray, _labels: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
     """The Train page's 2,000 held-out test images (uint8) and labels, once per server."""
-    return probe_set(torch.as_tensor(_images), torch.as_tensor(_labels))
+    return probe_set(_images, _labels)
 
 
 @st.cache_resource(max_entries=32, show_spinner=False)

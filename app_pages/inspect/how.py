@@ -85,9 +85,13 @@ def size_calculator(model: Net, image28: np.ndarray) -> None:
     )
     if source == "model":
         state["sandbox_k"] = own.shape[-1]  # the model's kernels have their own size
+    else:
+        state.setdefault("sandbox_k", 5)
     w_col, k_col, s_col, p_col = st.columns(4)
     w = w_col.slider(t("step.input_size"), 5, 28, 28, key="sandbox_w")
-    k = k_col.slider(t("step.kernel_size"), 1, 9, 5, key="sandbox_k", disabled=source == "model")
+    # No default here: the value is the state's (a default beside a value set in the state makes
+    # Streamlit warn on every run)
+    k = k_col.slider(t("step.kernel_size"), 1, 9, key="sandbox_k", disabled=source == "model")
     s = s_col.slider(t("step.stride"), 1, 3, 1, key="sandbox_s")
     p = p_col.slider(t("step.padding"), 0, 4, 0, key="sandbox_p")
     if source == "model":

@@ -128,11 +128,14 @@ class Score:
     per_class: tuple[float, ...]  # 10 values; NaN for a digit with no image in the set
 
 
-def probe_set(images: torch.Tensor, labels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+def probe_set(images, labels) -> tuple[torch.Tensor, torch.Tensor]:
     """The held-out images the Train page scores while a model trains: every fifth test image,
-    2,000 of MNIST's 10,000 (as cnn_demo.training.train.fit picks them)."""
+    2,000 of MNIST's 10,000 (as cnn_demo.training.train.fit picks them). images uint8
+    (N, 28, 28) and labels (N,), tensors or numpy arrays (copied: an app's cached array is
+    read-only, and a tensor must not share it)."""
     every = max(1, len(images) // PROBE_IMAGES)
-    return images[::every][:PROBE_IMAGES], labels[::every][:PROBE_IMAGES]
+    images, labels = images[::every][:PROBE_IMAGES], labels[::every][:PROBE_IMAGES]
+    return tuple(a if isinstance(a, torch.Tensor) else torch.tensor(a) for a in (images, labels))
 
 
 def as_inputs(images: torch.Tensor) -> torch.Tensor:
