@@ -43,10 +43,13 @@ SCRIPT_IDLE = (
 )
 
 
-# True once the script has finished and one of the page's Plotly titles contains `expect`.
+# A chart's title: Plotly's own (.gtitle), or the text above an Inspect chart (.chart-title).
+CHART_TITLES = ".gtitle, .chart-title"
+
+# True once the script has finished and one of the page's chart titles contains `expect`.
 CHART_TITLE_SHOWN = (
     "expect => { const a = document.querySelector(\"[data-testid='stApp']\");"
-    " const titles = [...document.querySelectorAll('.gtitle')].map(t => t.textContent);"
+    f" const titles = [...document.querySelectorAll('{CHART_TITLES}')].map(t => t.textContent);"
     " return a.getAttribute('data-test-script-state') === 'notRunning' && titles.some(t => t.includes(expect)); }"
 )
 

@@ -1,6 +1,8 @@
 """The Inspect page's figures: a stage's maps as one mosaic of tiles, several stages in a row, a heat
 map over the input, bars; and a fully connected net's first-layer weights as pictures."""
 
+from html import escape
+
 import numpy as np
 import plotly.graph_objects as go
 import streamlit as st
@@ -104,8 +106,29 @@ def bars_figure(
     return fig
 
 
+# A chart's title as text above it: text wraps in a narrow column, where Plotly's title is one
+# line of SVG, cut off at both ends (a third of a tablet's page beside the sidebar is 155 px, and
+# "test image #0 · label 7" 176 px). rem: projector mode's larger type enlarges it too; keep-all:
+# Korean breaks between words, as English does, not inside one.
+CHART_TITLE_CSS = """<style>
+.chart-title { font-size: 1.05rem; line-height: 1.3; text-align: center; margin: 0; word-break: keep-all; overflow-wrap: anywhere; }
+</style>"""
+
+
+def title_above(fig: go.Figure) -> None:
+    """Draw the figure's title above it as text (CHART_TITLE_CSS) and take it out of the figure;
+    not when frames of an animation change it as they play (the walk of a window over the input)."""
+    title = fig.layout.title.text
+    if title and not fig.frames:
+        fig.update_layout(title_text=None, margin_t=6)
+        lines = "<br>".join(escape(line) for line in title.split("<br>"))  # the app's words, escaped all the same
+        st.html(f'{CHART_TITLE_CSS}<p class="chart-title">{lines}</p>')
+
+
 def show(fig: go.Figure, key: str) -> None:
-    """Through the app's chart helper (bigger in projector mode); theme=None keeps these colours."""
+    """Through the app's chart helper (bigger in projector mode), its title above it as text;
+    theme=None keeps these colours."""
+    title_above(fig)
     chart(fig, key, height=fig.layout.height, theme=None)
 
 

@@ -113,8 +113,7 @@ def size_calculator(model: Net, image28: np.ndarray) -> None:
     c1, c2, c3 = st.columns(3)
     with c1:
         padded = np.pad(image, p)
-        # Two lines: in one, a third of the page was too narrow for it (cut off at both ends).
-        title = t("step.sandbox_padded", w=w, p=p, n=out * out).replace(" · ", "<br>", 1)
+        title = t("step.sandbox_padded", w=w, p=p, n=out * out)
         fig = padded_figure(padded, p, 0, 0, k, title, 300)
         centres = np.arange(out) * s + (k - 1) / 2  # each window's centre, in padded coordinates
         ys, xs = np.meshgrid(centres, centres, indexing="ij")

@@ -62,19 +62,23 @@ def picked_input(images: np.ndarray, labels: np.ndarray, by_class: dict[int, np.
         else:
             state.inspect_source = TEST
             st.caption(t("inspect.input_hint"))
-        c_index, c_random, c_class = st.columns([1.3, 1, 5], vertical_alignment="bottom")
-        c_index.number_input(t("inspect.index"), 0, len(images) - 1, key="inspect_index", on_change=pick_test)
-        c_random.button(t("inspect.random"), on_click=random_image, args=(len(images),), width="stretch")
-        with c_class:
+        # One row that wraps: at a tablet's width beside the sidebar, ten fixed columns of
+        # buttons were too narrow to show their digits
+        row = st.container(horizontal=True, vertical_alignment="bottom", gap="medium")
+        index = row.container(horizontal=True, vertical_alignment="bottom", gap="small", width="content")
+        index.number_input(t("inspect.index"), 0, len(images) - 1, key="inspect_index", on_change=pick_test, width=150)
+        index.button(t("inspect.random"), on_click=random_image, args=(len(images),), width="content")
+        with row.container(width="content", gap=None):
             st.caption(t("inspect.next_of_digit"))
-            for digit, col in zip(range(10), st.columns(10, gap="small")):
-                col.button(
-                    str(digit),
-                    key=f"inspect_digit_{digit}",
-                    on_click=next_of_class,
-                    args=(by_class[digit],),
-                    width="stretch",
-                )
+            with st.container(horizontal=True, gap="small", key="inspect_digits"):
+                for digit in range(10):
+                    st.button(
+                        str(digit),
+                        key=f"inspect_digit_{digit}",
+                        on_click=next_of_class,
+                        args=(by_class[digit],),
+                        width="content",
+                    )
 
     if state.inspect_source == DRAWING and drawing is not None:
         return np.asarray(drawing, dtype=np.float32), t("inspect.your_drawing")

@@ -15,7 +15,7 @@ import streamlit as st
 from app_pages.common import dims, projector
 from app_pages.figures import image_figure, prepare
 from app_pages.i18n import t
-from app_pages.inspect.figures import DIGITS, bars_figure, show
+from app_pages.inspect.figures import DIGITS, bars_figure, show, title_above
 from app_pages.inspect.step_figures import numbers_figure, padded_figure, pickable_map_figure, walk_figure
 from cnn_demo.inside.arithmetic_steps import (
     ConvStep,
@@ -90,6 +90,7 @@ def pick_position(layer: str, fmap: np.ndarray, maps: dict[str, np.ndarray]) -> 
     side = st.container() if big else st.columns([2, 3])[0]
     with side:
         fig = pickable_map_figure(fmap[channel], (row, col), t("step.map_title", layer=layer, channel=channel), 330)
+        title_above(fig)
         st.plotly_chart(
             fig,
             key=f"step_map_{state.step_map_n}",

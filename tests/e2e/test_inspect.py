@@ -16,6 +16,7 @@ from cnn_demo.network.model import build
 from cnn_demo.storage import checkpoint
 from cnn_demo.storage.data import load_mnist
 from cnn_demo.training.train import History, TrainConfig, fit
+from harness.browser import CHART_TITLES
 from harness.canvas import draw_strokes
 
 STAGE_SHAPES = ["16 × 24 × 24", "32 × 20 × 20", "32 × 10 × 10", "64 × 6 × 6", "64 × 3 × 3"]
@@ -84,7 +85,7 @@ def test_every_tab(app):
     open_tab(app, "One channel", "conv1 · before ReLU")
     app.page.get_by_text("conv2", exact=True).click()
     see(app, re.compile(r"The circles mark the \d+ values max-pooling keeps"))
-    assert app.page.locator(".gtitle", has_text="after max-pool · 10 × 10").count() == 1
+    assert app.page.locator(CHART_TITLES, has_text="after max-pool · 10 × 10").count() == 1
     shot(app, "inspect_one_channel", 1400)
 
     open_tab(app, "Learned filters", "conv1's 16 kernels")
@@ -100,7 +101,7 @@ def test_every_tab(app):
     open_tab(app, "Where it looks", "Compare with the digit")
     app.page.get_by_text("relu3 (64 × 6 × 6)").click()
     see(app, re.compile(r"relu3 is the last conv stage"))
-    titles = app.page.locator(".gtitle").all_text_contents()
+    titles = app.page.locator(CHART_TITLES).all_text_contents()
     assert sum(t.startswith("Grad-CAM · ") for t in titles) >= 2, titles
     assert sum(t.startswith("saliency · ") for t in titles) >= 2, titles
     shot(app, "inspect_where", 1300)
