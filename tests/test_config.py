@@ -22,13 +22,21 @@ def test_streamlit_config():
 
 
 def test_no_user_text_is_rendered_as_html():
-    """Only the app's own constant CSS and the Draw page's probability bars (built from numbers and
-    escaped locale strings) go through st.html; nothing uses unsafe_allow_html."""
+    """Only the app's own constant CSS, the Draw page's probability bars (built from numbers and
+    escaped locale strings) and Inspect's chart titles (escaped) go through st.html; nothing uses
+    unsafe_allow_html."""
     sources = {p: p.read_text() for p in [ROOT / "app.py", *(ROOT / "app_pages").rglob("*.py")]}
     for path, text in sources.items():
         assert "unsafe_allow_html=True" not in text, path
         assert "components.html" not in text, path
         for call in re.findall(r"st\.html\(([^)]*)\)", text):
-            # A constant, or the Draw page's bars: numbers and the app's own words, escaped
-            built = call.strip().startswith("probability_bars(")
+            # A constant, or the Draw page's bars or a chart's title: the app's own words, escaped
+            built = call.strip().startswith(("probability_bars(", "chart_title_html("))
             assert built or re.fullmatch(r"[A-Z_]+", call.strip()), f"{path}: st.html({call}) is not a constant"
+
+
+def test_a_chart_title_is_shown_as_text():
+    from app_pages.inspect.figures import chart_title_html
+
+    shown = chart_title_html("<script>alert(1)</script> · label 7<br>second line")
+    assert "<script>" not in shown and "&lt;script&gt;alert(1)&lt;/script&gt; · label 7<br>second line</p>" in shown

@@ -121,8 +121,14 @@ def title_above(fig: go.Figure) -> None:
     title = fig.layout.title.text
     if title and not fig.frames:
         fig.update_layout(title_text=None, margin_t=6)
-        lines = "<br>".join(escape(line) for line in title.split("<br>"))  # the app's words, escaped all the same
-        st.html(f'{CHART_TITLE_CSS}<p class="chart-title">{lines}</p>')
+        st.html(chart_title_html(title))
+
+
+def chart_title_html(title: str) -> str:
+    """A chart's title as a paragraph: the app's words and numbers, escaped all the same (a
+    Plotly title's <br> kept as a line break)."""
+    lines = "<br>".join(escape(line) for line in title.split("<br>"))
+    return f'{CHART_TITLE_CSS}<p class="chart-title">{lines}</p>'
 
 
 def show(fig: go.Figure, key: str) -> None:
