@@ -13,12 +13,20 @@ import threading
 import numpy as np
 import plotly.graph_objects as go
 import streamlit as st
-import torch
 
 from app_pages.figures import ACCENT, PALE, chart
 from app_pages.i18n import choice, t
 from app_pages.inspect.figures import DIGITS, bars_figure, show
-from cnn_demo.inside.ablation import Damage, Score, channel_importance, damaged_copy, probe_set, score_of
+from cnn_demo.inside.ablation import (
+    Damage,
+    Images,
+    Labels,
+    Score,
+    channel_importance,
+    damaged_copy,
+    probe_set,
+    score_of,
+)
 from cnn_demo.inside.predict import predict_proba
 from cnn_demo.network.model import Net, conv_layers
 from cnn_demo.storage.store import LoadedModel
@@ -27,7 +35,7 @@ NOISE_MOST = 2.0  # standard deviations of each weight tensor: at 2 little is le
 
 
 @st.cache_resource(show_spinner=False)
-def probe_tensors(_images: np.ndarray, _labels: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
+def probe_tensors(_images: np.ndarray, _labels: np.ndarray) -> tuple[Images, Labels]:
     """The Train page's 2,000 held-out test images (uint8) and labels, once per server."""
     return probe_set(_images, _labels)
 
@@ -39,7 +47,7 @@ def broken_model(_model: Net, version: str, damage: str, _damage: Damage) -> Net
 
 
 @st.cache_resource(max_entries=64, show_spinner=False)
-def probe_score(_model: Net, version: str, damage: str, _images: torch.Tensor, _labels: torch.Tensor) -> Score:
+def probe_score(_model: Net, version: str, damage: str, _images: Images, _labels: Labels) -> Score:
     """Accuracy of one (damaged) model on the probe set; `version` and `damage` are the key."""
     return score_of(_model, _images, _labels)
 
@@ -161,7 +169,7 @@ def importance_figure(lost: np.ndarray, off: list[int], height: int = 280) -> go
     return fig
 
 
-def which_channels_matter(loaded: LoadedModel, images: torch.Tensor, labels: torch.Tensor) -> None:
+def which_channels_matter(loaded: LoadedModel, images: Images, labels: Labels) -> None:
     """Pick a stage, measure once (for everyone), then a sorted bar per channel; a click switches one off."""
     model = loaded.model
     convs = list(conv_layers(model))
@@ -202,7 +210,7 @@ def which_channels_matter(loaded: LoadedModel, images: torch.Tensor, labels: tor
     st.caption(t("breakit.matter_summary", channel=worst, points=f"{100 * lost[worst]:.2f}", stage=stage))
 
 
-def break_tab(loaded: LoadedModel, image28: np.ndarray, images: torch.Tensor, labels: torch.Tensor) -> None:
+def break_tab(loaded: LoadedModel, image28: np.ndarray, images: Images, labels: Labels) -> None:
     """loaded: the model in use (only read: the damage goes to a copy); image28: the digit in view,
     (28, 28) in [0, 1]; images, labels: the probe set the accuracy is measured on (probe_tensors)."""
     model = loaded.model

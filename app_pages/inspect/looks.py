@@ -12,9 +12,9 @@ from dataclasses import dataclass
 
 import numpy as np
 import streamlit as st
-import torch
 
 from app_pages.i18n import choice, t
+from cnn_demo.inside.ablation import Images
 from cnn_demo.inside.feature_vis import top_images, unit_count, unit_names, unit_pictures
 from cnn_demo.inside.mosaic import mosaic
 from cnn_demo.inside.pixels import colorize, magnify, png
@@ -37,7 +37,7 @@ def looks_store() -> tuple[dict, dict, threading.Lock]:
     return {}, {}, threading.Lock()
 
 
-def looks_for(loaded: LoadedModel, unit: str, images: torch.Tensor) -> Looks:
+def looks_for(loaded: LoadedModel, unit: str, images: Images) -> Looks:
     """The pictures of `unit` for this model version, made the first time with a progress bar."""
     results, locks, guard = looks_store()
     key = (loaded.version, unit)
@@ -78,7 +78,7 @@ def unit_row(picture: np.ndarray, top: np.ndarray) -> np.ndarray:
     return magnify(colorize(strip, INK_COLOURS, 0, 1), 3)
 
 
-def looks_tab(loaded: LoadedModel, test_images: torch.Tensor) -> None:
+def looks_tab(loaded: LoadedModel, test_images: Images) -> None:
     """loaded: the model in use (only read); test_images: uint8 (N, 28, 28), the probe images the
     top images are picked from."""
     model: Net = loaded.model
