@@ -69,7 +69,8 @@ STATE_SEEN = (
     " return { script: a ? a.getAttribute('data-test-script-state') : 'no app',"
     " skeletons: document.querySelectorAll(\"[data-testid='stSkeleton']\").length,"
     " status: (document.querySelector(\"[data-testid='stStatusWidget']\") || {}).innerText || '',"
-    " errors: errs }; }"
+    " errors: errs,"
+    " main: ((document.querySelector(\"[data-testid='stMain']\") || {}).innerText || '').slice(0, 600) }; }"
 )
 
 
@@ -158,6 +159,7 @@ class App:
     """One browser session on the app, with the waits and checks every test needs."""
 
     open_now: "list[App]" = []  # every session not yet closed: a failed test reports on each
+    closed_failing: list[str] = []  # reports of sessions closed as an exception went by (close())
 
     def __init__(self, server: Server, browser, viewport=(1400, 1000), touch: bool = False):
         """touch: a phone's or a tablet's browser (touch events, a mobile viewport)."""
@@ -266,7 +268,8 @@ class App:
 
     def state(self) -> str:
         """Where this session stands, for a failed test's report: the address, the script's state,
-        skeletons still on the page, the connection, error boxes; a screenshot in $E2E_SHOTS/failed."""
+        skeletons still on the page, the connection, error boxes, the page's text (its start); a
+        screenshot in $E2E_SHOTS/failed."""
         try:
             seen = self.page.evaluate(STATE_SEEN)
             shot = self.screenshot(f"failed/{time.strftime('%H%M%S')}_{id(self) % 10_000}")
@@ -275,9 +278,23 @@ class App:
         return f"{self.page.url}: {seen}; screenshot {shot}"
 
     def close(self) -> None:
+        """Closes the session; closed while an exception is on its way out (a test's `finally`),
+        it first says where it stood, for that test's report (App.closed_failing)."""
+        if sys.exc_info()[0] is not None and self in App.open_now:
+            try:
+                App.closed_failing.append(self.report())
+            except Exception as e:  # a report must never hide the failure it reports
+                App.closed_failing.append(f"{self.page.url}: not readable ({e!r})")
         if self in App.open_now:
             App.open_now.remove(self)
         self.context.close()
+
+    def report(self) -> str:
+        """state(), and the server's log since this session opened (its end)."""
+        lines = [self.state()]
+        if not self.server.log.closed:
+            lines += ["server log since this session opened, its end:", self.server.log_text(self._log_start)[-1500:]]
+        return "\n".join(lines)
 
 
 @contextmanager

@@ -42,7 +42,8 @@ def pytest_runtest_makereport(item, call):
     """A browser test that fails says where each of its browser sessions stood (the script's
     state, the status widget, skeletons, a screenshot), the server's log since, and how busy the
     machine was: a timeout on a busy CI machine is otherwise a bare "Timeout 60000ms". Only the
-    sessions this test opened; whatever cannot be read is said so, and never fails the run."""
+    sessions this test opened, still open or closed by its `finally` on the way out; whatever
+    cannot be read is said so, and never fails the run."""
     outcome = yield
     report = outcome.get_result()
     if report.when != "call" or not report.failed or item.get_closest_marker("e2e") is None:
@@ -50,10 +51,8 @@ def pytest_runtest_makereport(item, call):
     before = item.stash.get(APPS_BEFORE, set())
     try:
         lines = [f"load average {os.getloadavg()}; {busiest_processes()}"]
-        for a in [a for a in App.open_now if id(a) not in before]:
-            lines.append(a.state())
-            if not a.server.log.closed:
-                lines += ["server log since this session opened, its end:", a.server.log_text(a._log_start)[-1500:]]
+        lines += App.closed_failing  # sessions the test's own `finally` closed, as they stood
+        lines += [a.report() for a in App.open_now if id(a) not in before]
         report.sections.append(("browser sessions at the failure", "\n".join(lines)))
     except Exception as e:  # a report of a failure must not become a failure of the run
         report.sections.append(("browser sessions at the failure", f"not readable: {e!r}"))
@@ -65,6 +64,7 @@ APPS_BEFORE = pytest.StashKey[set]()
 @pytest.hookimpl(tryfirst=True)
 def pytest_runtest_setup(item):
     item.stash[APPS_BEFORE] = {id(a) for a in App.open_now}  # before the test's fixtures open theirs
+    App.closed_failing.clear()
 
 
 def busiest_processes(n: int = 5) -> str:
