@@ -5,6 +5,12 @@ page lays out widgets and pictures. The canvas and everything that depends on it
 one fragment, so a stroke reruns the fragment, not the page. A stroke redraws ten HTML bars
 (the probabilities) and four still pictures: a class draws at once, and a Plotly chart or an
 interactive heatmap costs the server and every browser many times what these do.
+
+STEADY: the canvas's fragment writes the same places in every run, whatever it shows; what a run
+leaves out is an empty element in its slot. The browser removes what a run did not write again
+only when that run is reported finished, and Streamlit 1.67 reports a fragment's run as stopped
+early when the round's fragment (every ROUND_EVERY_S) starts before the report was sent: the
+old answer stayed beside the prompt after the canvas was cleared (docs/streamlit-notes.md).
 """
 
 import json
@@ -142,8 +148,10 @@ def send_button(steps: Steps, model_input: np.ndarray, probs: np.ndarray, model:
     if fool:
         label = st.pills(t("rounds.fool_label"), list(range(10)), key=FOOL_LABEL)
         text = t("rounds.send_fool") if label is None else t("rounds.send_digit", digit=label)
-    elif open_round is not None and digit is not None:
-        label, text = digit, t("rounds.send_digit", digit=digit)
+    else:
+        st.empty()  # where a fool round's digit picker is (STEADY)
+        if open_round is not None and digit is not None:
+            label, text = digit, t("rounds.send_digit", digit=digit)
     pressed = st.button(
         text,
         help=t("rounds.send_help") if label is not None else t("class.send_help"),
@@ -222,6 +230,7 @@ def show_steps(steps: Steps, fit: bool) -> None:
         with second:
             picture(enlarge(steps.image28), "step_28", caption=t("draw.step_shrunk"))
         third.warning(t("draw.fit_off"))
+        st.empty()  # where the fitting's explanation is (STEADY)
         return
     x0, y0, x1, y1 = steps.box
     with first:
@@ -242,16 +251,22 @@ def workbench() -> None:
     # least LAYOUT_CSS's minimum, else it goes below the canvas, full width, as on a tablet or a
     # phone), and the side column holds what the model sees, then the canvas's settings. So on
     # a narrow screen the answer comes straight after the canvas, not after its settings.
+    #
+    # Every run writes the same places (STEADY): what an empty canvas leaves out is a slot holding
+    # an empty element, not a shorter list of children.
     row = st.container(horizontal=True, gap="small")
     canvas_col = row.container(width=CANVAS + 16, key="canvas_col")
     answer_col = row.container(key="answer_col")
     side_col = row.container(width=260, key="side_col")
-    seen_box, controls = side_col.container(), side_col.container()
+    answer_slot = answer_col.empty()  # the prompt, or the answer's block
+    seen_slot, controls = side_col.empty(), side_col.container()  # what the model sees, and the Send buttons
+    below = st.empty()  # the probe and the steps
 
     with controls:
         brush = st.slider(t("draw.stroke_width"), 6, 40, 20, key="brush")
         fit = st.toggle(t("draw.fit"), value=True, key="fit", help=t("draw.fit_help"))
         upload = st.file_uploader(t("draw.upload"), type=["png", "jpg", "jpeg"], key="upload")
+        upload_slot = st.empty()  # the uploaded picture, or why it cannot be read
     with canvas_col:
         result = st_canvas(
             stroke_width=brush,
@@ -269,23 +284,19 @@ def workbench() -> None:
     # The input: a readable uploaded picture while there is one, else the canvas.
     image, source = result.image_data, "drawing"
     if upload is not None:
-        with controls:
-            try:
-                image, source = decode_image(upload.getvalue()), "upload"
-                st.image(image, caption=t("draw.upload_caption", name=upload.name), width=CANVAS)
-            except ImageError as e:
-                st.error(t("draw.upload_error", name=upload.name, error=e))
+        try:
+            image, source = decode_image(upload.getvalue()), "upload"
+            upload_slot.image(image, caption=t("draw.upload_caption", name=upload.name), width=CANVAS)
+        except ImageError as e:
+            upload_slot.error(t("draw.upload_error", name=upload.name, error=e))
 
     steps = None if image is None else preprocess_steps(image, fit=fit)
     if steps is None or steps.image28 is None:
-        with answer_col:
-            if source == "upload":
-                st.info(t("draw.upload_empty"))
-            else:
-                st.info(t("draw.prompt"))
+        answer_slot.info(t("draw.upload_empty" if source == "upload" else "draw.prompt"))
         return
 
-    with st.expander(t("draw.probe"), expanded=True):
+    below = below.container()
+    with below.expander(t("draw.probe"), expanded=True):
         for key, value in PROBE_DEFAULTS.items():  # defaults set here, not as value=: the Reset button sets them too
             st.session_state.setdefault(key, value)
         a, b, c = st.columns(3)
@@ -310,24 +321,19 @@ def workbench() -> None:
     remember_drawing(model_input)  # the Train page can watch this digit while a model learns
     digit, confidence = int(probs.argmax()), float(probs.max())
 
-    with answer_col:
-        if confidence >= UNSURE:
-            st.metric(
-                t("draw.prediction"),
-                f"{digit}",
-                t("draw.sure", percent=f"{confidence:.0%}"),
-                delta_color="off",
-                delta_arrow="off",
-            )
+    sure = confidence >= UNSURE
+    with answer_slot.container():
+        st.metric(
+            t("draw.prediction"),
+            f"{digit}" if sure else f"{digit}?",
+            t("draw.sure" if sure else "draw.only_sure", percent=f"{confidence:.0%}"),
+            delta_color="off",
+            delta_arrow="off",
+        )
+        if sure:
+            st.empty()  # where the warning is when unsure (STEADY)
         else:
             second = runner_up(probs)
-            st.metric(
-                t("draw.prediction"),
-                f"{digit}?",
-                t("draw.only_sure", percent=f"{confidence:.0%}"),
-                delta_color="off",
-                delta_arrow="off",
-            )
             st.warning(
                 t(
                     "draw.unsure",
@@ -341,7 +347,7 @@ def workbench() -> None:
             st.html(probability_bars(probs))
         st.caption(t(f"draw.reading_{source}", name=loaded.name))
 
-    with seen_box:
+    with seen_slot.container():
         picture(enlarge(model_input), "seen", caption=t("draw.seen"))
         if st.button(t("draw.send"), help=t("draw.send_help"), width="stretch"):
             send_to_inspect(model_input)
@@ -349,7 +355,8 @@ def workbench() -> None:
         strokes = json.dumps(result.json_data) if source == "drawing" and result.json_data else None
         send_button(steps, model_input, probs, loaded.name, strokes)
 
-    show_steps(steps, fit)
+    with below:
+        show_steps(steps, fit)
 
 
 round_part()

@@ -32,6 +32,15 @@ def test_canvases_look_like_the_canvas_component():
         np.testing.assert_array_equal(render(d.strokes, d.brush), d.canvas)  # replaying the strokes redraws it
 
 
+def test_no_strokes_is_a_blank_canvas_the_page_reads_as_empty():
+    """A cleared canvas, as the component sends it after its bin button."""
+    black, clear = render([], 20), render([], 20, background="transparent")
+    assert black.shape == clear.shape == (CANVAS, CANVAS, 4)
+    assert (black[..., :3] == 0).all() and (black[..., 3] == 255).all()  # opaque black
+    assert (clear == 0).all()
+    assert canvas_to_mnist(black) is None and canvas_to_mnist(clear) is None
+
+
 def test_transparent_background_reads_the_same():
     black, clear = drawings(5, seed=7), drawings(5, seed=7, background="transparent")
     for b, c in zip(black, clear):

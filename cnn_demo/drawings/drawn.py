@@ -180,6 +180,22 @@ def render(strokes: list[np.ndarray], brush: int, size: int = CANVAS, background
     background "black": opaque, the colour carries the ink (st_canvas with a background colour);
     "transparent": the alpha channel carries it (st_canvas without one).
     """
+    # no strokes: a blank canvas, as one just cleared
+    coverage = _ink_coverage(strokes, brush, size) if strokes else np.zeros((size, size), np.uint8)
+    rgba = np.zeros((size, size, 4), np.uint8)
+    if background == "black":
+        rgba[..., :3] = coverage[..., None]
+        rgba[..., 3] = 255
+    elif background == "transparent":
+        rgba[..., :3] = np.where(coverage > 0, 255, 0)[..., None]
+        rgba[..., 3] = coverage
+    else:
+        raise ValueError(f"background must be 'black' or 'transparent', not {background!r}")
+    return rgba
+
+
+def _ink_coverage(strokes: list[np.ndarray], brush: int, size: int) -> np.ndarray:
+    """(size, size) uint8: how much of each canvas pixel the strokes cover, 0..255."""
     s = SUPERSAMPLE
     # Draw only the canvas pixels around the ink (x0..x1, y0..y1), s times larger: fast, and
     # exactly what drawing the whole canvas would give there.
@@ -197,16 +213,7 @@ def render(strokes: list[np.ndarray], brush: int, size: int = CANVAS, background
             pen.ellipse((x - r, y - r, x + r, y + r), fill=255)
     coverage = np.zeros((size, size), np.uint8)
     coverage[y0:y1, x0:x1] = np.asarray(img.reduce(s))[: y1 - y0, : x1 - x0]  # the average over each s x s block
-    rgba = np.zeros((size, size, 4), np.uint8)
-    if background == "black":
-        rgba[..., :3] = coverage[..., None]
-        rgba[..., 3] = 255
-    elif background == "transparent":
-        rgba[..., :3] = np.where(coverage > 0, 255, 0)[..., None]
-        rgba[..., 3] = coverage
-    else:
-        raise ValueError(f"background must be 'black' or 'transparent', not {background!r}")
-    return rgba
+    return coverage
 
 
 def _resample(points: np.ndarray, step: float) -> np.ndarray:
