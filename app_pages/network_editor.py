@@ -217,6 +217,7 @@ def network_numbers(prefix: str) -> NetSpec | SpecError:
         try:
             spec = numbers_editor(prefix)
         except SpecError as e:
+            st.empty()  # where the plan's table is (STEADY)
             return e
         plan_table(spec)
     return spec
@@ -232,9 +233,13 @@ def spec_message(error: SpecError) -> str:
 
 def outcome(prefix: str, spec: NetSpec | SpecError) -> None:
     """Under the network's choice: why it cannot work, or what it is."""
+    # Two places either way (STEADY in app_pages/train.py's networks_editor)
     if isinstance(spec, SpecError):
         st.error(t("editor.cannot_work", error=spec_message(spec)))
+        st.empty()
         return
     if spec != PRESETS[st.session_state[f"{prefix}_preset"]].spec:
         st.caption(t("editor.changed", name=title(spec)))
+    else:
+        st.empty()
     st.caption(summary(spec))

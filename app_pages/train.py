@@ -86,7 +86,12 @@ running = view is not None and view.active
 @st.fragment
 def networks_editor() -> None:
     """The network to train and, in a race, the one it races; changes rerun only this part of the
-    page. What it makes is kept for Start, which is outside."""
+    page. What it makes is kept for Start, which is outside.
+
+    Every run writes the same places (STEADY, as the Draw page's canvas does): the page's look for
+    a run (watch_for_a_run, every 2 s) can start before this run's end has reached the browser,
+    which then keeps whatever this run did not write again (docs/streamlit-notes.md). Without a
+    race, its parts are empty elements in their slots."""
     left, right = st.columns(2)
     with left:
         network_picker("net", t("train.network"), "seed")
@@ -94,15 +99,21 @@ def networks_editor() -> None:
         restore_values("train_race")
         racing = st.toggle(t("train.race"), key="train_race", help=t("train.race_help"))
         save_values("train_race")
-        if racing:
-            network_picker("race", t("train.race_against"), "fully_connected")
+        race_box = st.empty()  # the raced network's choice and what it makes
     # The numbers as wide as the page, below; what they make under each choice.
     net = network_numbers("net")
-    race = network_numbers("race") if racing else None
+    race_numbers = st.empty()
+    race = None
+    if racing:
+        race_box = race_box.container()
+        with race_box:
+            network_picker("race", t("train.race_against"), "fully_connected")
+        with race_numbers.container():
+            race = network_numbers("race")
     with left:
         outcome("net", net)
     if racing:
-        with right:
+        with race_box:
             outcome("race", race)
     st.session_state[NETWORKS] = (net, race)
 

@@ -99,6 +99,30 @@ class Run:
         """The URL paths of the pages that the run's navigation lists ("" is the home page)."""
         return [p.url_pathname for nav in self.of("navigation") for p in nav.app_pages]
 
+    def writes(self, fragment_id: str) -> dict[tuple[int, ...], str]:
+        """{delta path: "element", or "block <kind>"} of what the run wrote in one fragment, the
+        last write of each place."""
+        found = {}
+        for m in self.messages:
+            if m.WhichOneof("type") == "delta" and m.delta.fragment_id == fragment_id:
+                kind = m.delta.WhichOneof("type")
+                block = f"block {m.delta.add_block.WhichOneof('type')}"
+                found[tuple(m.metadata.delta_path)] = "element" if kind == "new_element" else block
+        return found
+
+
+def left_behind(before: dict, after: dict) -> list[tuple[int, ...]]:
+    """The places a fragment's run wrote (Run.writes) that its next run neither wrote again nor
+    took away (an element written above a place replaces all below it). The browser removes
+    those only if the next run is reported finished, which Streamlit 1.67 does not always do
+    (docs/streamlit-notes.md, "Two fragments on one page"): a fragment beside a `run_every` one
+    must leave none."""
+
+    def overwritten(path: tuple[int, ...]) -> bool:
+        return path in after or any(after.get(path[:i]) == "element" for i in range(1, len(path)))
+
+    return sorted(p for p in before if not overwritten(p))
+
 
 def json_widget(widget_id: str, value: str) -> WidgetState:
     """A widget's value as JSON text: how a components-v2 element (the canvas) reports its state."""

@@ -14,33 +14,11 @@ from streamlit.proto.WidgetStates_pb2 import WidgetState
 
 from cnn_demo.drawings.drawn import drawings
 from harness.canvas import canvas_value
-from harness.websocket import Run, Session, json_widget, run_sync
+from harness.websocket import Run, Session, json_widget, left_behind, run_sync
 
 DIGITS = drawings(10, seed=21)
 BRUSH = 20  # the page's default stroke width
 FIT = "MNIST-style fitting"
-
-
-def writes(run: Run, fragment: str) -> dict[tuple[int, ...], str]:
-    """{delta path: "element", or the block's kind} of what a run of the fragment wrote, the last
-    write of each place."""
-    found = {}
-    for m in run.messages:
-        if m.WhichOneof("type") == "delta" and m.delta.fragment_id == fragment:
-            kind = m.delta.WhichOneof("type")
-            found[tuple(m.metadata.delta_path)] = (
-                "element" if kind == "new_element" else f"block {m.delta.add_block.WhichOneof('type')}"
-            )
-    return found
-
-
-def left_behind(before: dict, after: dict) -> list[tuple[int, ...]]:
-    """The places `before` wrote that `after` neither wrote again nor took away."""
-
-    def overwritten(path: tuple[int, ...]) -> bool:
-        return path in after or any(after.get(path[:i]) == "element" for i in range(1, len(path)))
-
-    return sorted(p for p in before if not overwritten(p))
 
 
 def toggle_id(run: Run, label: str) -> str:
@@ -61,7 +39,7 @@ async def page_states(url: str) -> dict[str, tuple[dict, Run]]:
             widgets = [json_widget(canvas.id, canvas_value(strokes, BRUSH)), WidgetState(id=fit, bool_value=fitting)]
             run = await session.rerun_fragment(fragment, widgets)
             assert not run.errors(), (name, run.errors())
-            states[name] = (writes(run, fragment), run)
+            states[name] = (run.writes(fragment), run)
 
         await show("clear 7", DIGITS[7].strokes)
         await show("empty", [])
