@@ -15,6 +15,7 @@ from benchmarks.class_load import Teacher
 from benchmarks.proc_usage import cpu_by_role, process_cpu_s, rss_mb, share_of_cores
 from cnn_demo.drawings.drawn import drawings, render
 from harness.canvas import canvas_value, fabric_path, finger_path
+from harness.websocket import left_behind
 
 
 def test_the_canvas_value_carries_the_paths_and_the_whole_canvas_as_png():
@@ -84,3 +85,12 @@ def test_share_of_cores_is_cpu_seconds_over_wall_seconds_and_cores():
 def test_resident_memory_is_below_the_peak_the_kernel_reports():
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # kB on Linux
     assert 10 < rss_mb(os.getpid()) <= peak_mb + 1
+
+
+def test_left_behind_is_what_the_next_run_neither_wrote_again_nor_replaced_from_above():
+    before = {(0, 4): "block vertical", (0, 4, 0): "element", (0, 4, 1): "element", (0, 5): "element"}
+    # an element written where the block was takes everything below it away
+    assert left_behind(before, {(0, 4): "element", (0, 5): "element"}) == []
+    # the same block written again keeps the children it is not given: the second one stays
+    assert left_behind(before, {(0, 4): "block vertical", (0, 4, 0): "element", (0, 5): "element"}) == [(0, 4, 1)]
+    assert left_behind(before, {}) == sorted(before)
