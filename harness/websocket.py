@@ -77,6 +77,16 @@ class Run:
                     return d.fragment_id, element.bidi_component
         raise LookupError(f"no component {name!r} in this run")
 
+    def widget(self, kind: str, label: str) -> tuple[str, str]:
+        """(fragment id, widget id) of the run's first `kind` element ("checkbox", a toggle too;
+        "slider", ...) with this label."""
+        for d in self.of("delta"):
+            element = d.new_element
+            if d.WhichOneof("type") == "new_element" and element.WhichOneof("type") == kind:
+                if getattr(element, kind).label == label:
+                    return d.fragment_id, getattr(element, kind).id
+        raise LookupError(f"no {kind} {label!r} in this run")
+
     def headings(self) -> list[str]:
         return [e.heading.body for e in self.elements("heading")]
 

@@ -11,6 +11,7 @@ import signal
 
 import numpy as np
 import pytest
+from playwright.sync_api import expect
 
 from cnn_demo.classroom.wall import ClassStore
 from cnn_demo.drawings.drawn import draw_digit
@@ -141,7 +142,8 @@ def test_sends_the_spotlight_remove_and_clear(people):
     teacher.button("Inspect this one").click()
     teacher.page.wait_for_url(re.compile(r"/inspect"), timeout=WAIT_MS)
     teacher.wait_for_chart_title("your drawing", timeout=WAIT_MS)
-    assert teacher.page.get_by_role("radio", name="Drawing sent from Draw").is_checked()
+    # the radio may follow the title by a frame: waited for, as Playwright's assertions do
+    expect(teacher.page.get_by_role("radio", name="Drawing sent from Draw")).to_be_checked()
 
     # Remove Bob's tile; he still has it, marked; then clear the wall
     open_in_sidebar(teacher, "Class")

@@ -21,10 +21,6 @@ BRUSH = 20  # the page's default stroke width
 FIT = "MNIST-style fitting"
 
 
-def toggle_id(run: Run, label: str) -> str:
-    return next(e.checkbox.id for e in run.elements("checkbox") if e.checkbox.label == label)
-
-
 async def page_states(url: str) -> dict[str, tuple[dict, Run]]:
     """The canvas fragment's writes for: a clear digit, the canvas cleared, an unsure drawing (a 0
     and a 2 on top of each other), the same with fitting off, and a clear digit again."""
@@ -32,7 +28,7 @@ async def page_states(url: str) -> dict[str, tuple[dict, Run]]:
         first = await session.open("draw")
         assert not first.errors(), first.errors()
         fragment, canvas = first.component("drawable_canvas")
-        fit = toggle_id(first, FIT)
+        _, fit = first.widget("checkbox", FIT)
         states = {}
 
         async def show(name: str, strokes: list[np.ndarray], fitting: bool = True) -> None:

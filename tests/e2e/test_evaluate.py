@@ -11,6 +11,7 @@ import re
 import numpy as np
 import pytest
 import torch
+from playwright.sync_api import expect
 
 from cnn_demo.drawings.drawn import draw_digit
 from cnn_demo.network.model import build
@@ -219,7 +220,7 @@ def test_training_images_alike_a_drawing(app):
     app.page.get_by_role("heading", name="Evaluate the model").wait_for(timeout=SLOW_PAGE)
     app.wait_idle(SLOW_PAGE)
     open_tab(app, "Alike in training", "eval_alike", timeout=SLOW_PAGE)
-    assert app.page.get_by_role("radio", name="Drawing sent from Draw").is_checked()
+    expect(app.page.get_by_role("radio", name="Drawing sent from Draw")).to_be_checked()
     assert "your drawing" in plot(app, "eval_alike_query").evaluate("g => g.layout.title.text")
     labels = [int(c.split(" ·")[0]) for c in captions(app, "eval_alike")]
     assert max(set(labels), key=labels.count) == 4, labels  # the drawn 4 looks most like 4s to the model

@@ -5,6 +5,7 @@ Screenshots go to $E2E_SHOTS (default /tmp/shots)."""
 import re
 
 import numpy as np
+from playwright.sync_api import expect
 
 from cnn_demo.drawings.drawn import draw_digit
 from harness.canvas import draw_strokes
@@ -55,7 +56,9 @@ def test_drawn_digit_placed_and_a_dot_opens_its_image(app):
     x, y, index = app.page.evaluate(POINT_ON_SCREEN)
     app.page.mouse.click(x, y)
     app.wait_for_chart_title(f"test image #{index} · label 9", timeout=WAIT_MS)
-    assert not app.page.get_by_role("radio", name="Drawing sent from Draw").is_checked()
+    # the input is the test image now: its radio may follow the title by a frame (a busy CI
+    # machine read the old one), so waited for, as Playwright's assertions do
+    expect(app.page.get_by_role("radio", name="MNIST test image")).to_be_checked()
     app.check()
 
 

@@ -13,22 +13,12 @@ RACE = "Race against another network"
 HIDDEN = "Hidden units of the fully connected layer"
 
 
-def widget(run: Run, kind: str, label: str) -> tuple[str, str]:
-    """(fragment id, widget id) of the run's first `kind` element ("checkbox", "slider") with this label."""
-    for d in run.of("delta"):
-        element = d.new_element
-        if d.WhichOneof("type") == "new_element" and element.WhichOneof("type") == kind:
-            if getattr(element, kind).label == label:
-                return d.fragment_id, getattr(element, kind).id
-    raise LookupError(f"no {kind} {label!r}")
-
-
 async def editor_states(url: str) -> dict[str, tuple[dict, Run]]:
     async with Session(url) as session:
         first = await session.open("train")
         assert not first.errors(), first.errors()
-        fragment, race = widget(first, "checkbox", RACE)
-        _, hidden = widget(first, "slider", HIDDEN)
+        fragment, race = first.widget("checkbox", RACE)
+        _, hidden = first.widget("slider", HIDDEN)
         states = {}
 
         async def show(name: str, racing: bool, units: int) -> None:
